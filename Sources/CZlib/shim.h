@@ -1,0 +1,4 @@
+#ifndef EPILOGUE_CZLIB_SHIM_H
+#define EPILOGUE_CZLIB_SHIM_H
+#include <zlib.h>
+#endif

@@ -1,0 +1,85 @@
+import NIOCore
+
+/// Constants of wire protocol v1. See docs/PROTOCOL.md.
+public enum WireProtocol {
+    /// The only version this code speaks.
+    public static let version: UInt16 = 1
+    /// "EPIL": first four bytes of a HELLO payload, so a stray client is recognised at once.
+    public static let magic: UInt32 = 0x4550_494C
+    /// type (1) + flags (1) + request id (4).
+    public static let headerSize = 6
+    /// Bytes after the length prefix; checked before anything is allocated.
+    public static let defaultMaximumFrameSize: UInt32 = 1 << 20
+    public static let nonceSize = 32
+    public static let proofSize = 32
+}
+
+/// Frame flag bits. Unknown bits are a protocol error (v1 assigns only these).
+public struct FrameFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// More response frames for the same request id follow this one.
+    public static let streamContinues = FrameFlags(rawValue: 0x01)
+
+    public static let known: FrameFlags = [.streamContinues]
+}
+
+/// One length-prefixed frame: the unit the framing layer deals in. The payload is not yet
+/// interpreted; `ClientMessage` and `ServerMessage` give it meaning.
+public struct Frame: Sendable, Equatable {
+    public var type: UInt8
+    public var flags: FrameFlags
+    public var requestID: UInt32
+    public var payload: ByteBuffer
+
+    public init(type: UInt8, flags: FrameFlags = [], requestID: UInt32, payload: ByteBuffer) {
+        self.type = type
+        self.flags = flags
+        self.requestID = requestID
+        self.payload = payload
+    }
+
+    /// Appends the frame's bytes: u32 length, u8 type, u8 flags, u32 request id, payload.
+    public func write(to buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt32(WireProtocol.headerSize + payload.readableBytes))
+        buffer.writeInteger(type)
+        buffer.writeInteger(flags.rawValue)
+        buffer.writeInteger(requestID)
+        var payload = payload
+        buffer.writeBuffer(&payload)
+    }
+}
+
+/// Splits a byte stream into frames. Single-step: it returns nil and consumes nothing until a
+/// whole frame is buffered, and rejects an oversized length before buffering its body.
+public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
+    public typealias InboundOut = Frame
+
+    public let maximumFrameSize: UInt32
+
+    public init(maximumFrameSize: UInt32 = WireProtocol.defaultMaximumFrameSize) {
+        self.maximumFrameSize = maximumFrameSize
+    }
+
+    public mutating func decode(buffer: inout ByteBuffer) throws -> Frame? {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
+        guard length >= UInt32(WireProtocol.headerSize) else { throw ProtocolError.frameTooShort(declared: length) }
+        guard length <= maximumFrameSize else {
+            throw ProtocolError.frameTooLarge(declared: length, maximum: maximumFrameSize)
+        }
+        guard buffer.readableBytes >= 4 + Int(length) else { return nil }
+        buffer.moveReaderIndex(forwardBy: 4)
+        let type: UInt8 = buffer.readInteger()!
+        let rawFlags: UInt8 = buffer.readInteger()!
+        let requestID: UInt32 = buffer.readInteger()!
+        let payload = buffer.readSlice(length: Int(length) - WireProtocol.headerSize)!
+        let flags = FrameFlags(rawValue: rawFlags)
+        guard FrameFlags.known.isSuperset(of: flags) else { throw ProtocolError.unknownFlags(rawFlags) }
+        return Frame(type: type, flags: flags, requestID: requestID, payload: payload)
+    }
+
+    public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> Frame? {
+        try decode(buffer: &buffer)
+    }
+}

@@ -1,0 +1,246 @@
+import EpilogueShared
+import NIOCore
+
+// Payload layouts of every message. docs/PROTOCOL.md is the normative description; the golden
+// vectors under Tests/EpilogueTests/Fixtures pin these bytes.
+
+extension ClientMessage {
+    public func encodePayload(into buffer: inout ByteBuffer) {
+        switch self {
+        case .hello(let hello):
+            buffer.writeInteger(WireProtocol.magic)
+            buffer.writeWireList(hello.versions) { $0.writeInteger($1) }
+            buffer.writeWireString(hello.clientName)
+            buffer.writeWireList(hello.dictionaries) { $0.writeInteger($1) }
+        case .authenticate(let proof):
+            buffer.writeWireBytes(proof)
+        case .ping(let data):
+            buffer.writeWireBytes(data)
+        case .get(let id):
+            buffer.writeWireString(id)
+        case .put(let id, let content, let expectedVersion):
+            buffer.writeWireString(id)
+            RecordBody.write(content, to: &buffer)
+            buffer.writeWireOptional(expectedVersion) { $0.writeInteger($1) }
+        case .delete(let id, let expectedVersion):
+            buffer.writeWireString(id)
+            buffer.writeWireOptional(expectedVersion) { $0.writeInteger($1) }
+        case .query(let filter, let limit, let offset):
+            filter.write(to: &buffer)
+            buffer.writeInteger(limit)
+            buffer.writeInteger(offset)
+        case .search(let text, let filter, let limit):
+            buffer.writeWireString(text)
+            filter.write(to: &buffer)
+            buffer.writeInteger(limit)
+        case .listFilms, .stats:
+            break
+        case .listThemes(let film):
+            buffer.writeWireOptional(film) { $0.writeWireString($1) }
+        }
+    }
+
+    public func frame(requestID: UInt32) -> Frame {
+        var payload = ByteBuffer()
+        encodePayload(into: &payload)
+        return Frame(type: type.rawValue, requestID: requestID, payload: payload)
+    }
+
+    /// Interprets a frame sent by a client. Response types are rejected here.
+    public init(frame: Frame) throws {
+        guard let type = MessageType(rawValue: frame.type) else { throw ProtocolError.unknownMessageType(frame.type) }
+        guard type.isRequest, frame.flags.isEmpty else { throw ProtocolError.unexpectedMessageType(frame.type) }
+        var r = WireReader(frame.payload)
+        switch type {
+        case .hello:
+            let magic = try r.u32("magic")
+            guard magic == WireProtocol.magic else {
+                throw ProtocolError.invalidValue(field: "magic", reason: "expected EPIL")
+            }
+            let versions = try r.list("versions", minimumItemSize: 2) { try $0.u16("version") }
+            let name = try r.string("clientName")
+            let dictionaries = try r.list("dictionaries", minimumItemSize: 4) { try $0.u32("dictionary") }
+            self = .hello(Hello(versions: versions, clientName: name, dictionaries: dictionaries))
+        case .authenticate:
+            self = .authenticate(proof: Array(buffer: try r.bytes("proof")))
+        case .ping:
+            self = .ping(try r.bytes("data"))
+        case .get:
+            self = .get(id: try r.string("id"))
+        case .put:
+            let id = try r.string("id")
+            let content = try RecordBody.read(from: &r)
+            let expected = try r.optional("expectedVersion") { try $0.u64("expectedVersion") }
+            self = .put(id: id, content: content, expectedVersion: expected)
+        case .delete:
+            let id = try r.string("id")
+            let expected = try r.optional("expectedVersion") { try $0.u64("expectedVersion") }
+            self = .delete(id: id, expectedVersion: expected)
+        case .query:
+            let filter = try RecordFilter(reader: &r)
+            self = .query(filter, limit: try r.u32("limit"), offset: try r.u32("offset"))
+        case .search:
+            let text = try r.string("text")
+            let filter = try RecordFilter(reader: &r)
+            self = .search(text: text, filter, limit: try r.u32("limit"))
+        case .listFilms:
+            self = .listFilms
+        case .listThemes:
+            self = .listThemes(film: try r.optional("film") { try $0.string("film") })
+        case .stats:
+            self = .stats
+        default:
+            throw ProtocolError.unexpectedMessageType(frame.type)
+        }
+        try r.expectEnd(messageType: frame.type)
+    }
+}
+
+extension ServerMessage {
+    public func encodePayload(into buffer: inout ByteBuffer) {
+        switch self {
+        case .challenge(let challenge):
+            buffer.writeInteger(challenge.version)
+            buffer.writeWireBytes(challenge.nonce)
+            buffer.writeWireBool(challenge.authRequired)
+            buffer.writeWireString(challenge.serverName)
+        case .ready(let ready):
+            buffer.writeInteger(ready.maximumFrameSize)
+        case .pong(let data):
+            buffer.writeWireBytes(data)
+        case .record(let record):
+            buffer.writeWireString(record.id)
+            buffer.writeInteger(record.version)
+            buffer.writeInteger(record.updatedAt)
+            buffer.writeInteger(record.encoding.rawValue)
+            buffer.writeInteger(record.dictionaryID)
+            buffer.writeWireBytes(record.body)
+        case .written(let id, let version, let updatedAt):
+            buffer.writeWireString(id)
+            buffer.writeInteger(version)
+            buffer.writeInteger(updatedAt)
+        case .deleted(let id, let version):
+            buffer.writeWireString(id)
+            buffer.writeInteger(version)
+        case .hit(let hit):
+            buffer.writeWireString(hit.id)
+            buffer.writeInteger(hit.score.bitPattern)
+            buffer.writeWireString(hit.film)
+            buffer.writeWireString(hit.subject)
+            buffer.writeWireString(hit.snippet)
+        case .resultEnd(let returned, let total):
+            buffer.writeInteger(returned)
+            buffer.writeInteger(total)
+        case .films(let films):
+            buffer.writeWireList(films) { b, film in
+                b.writeWireString(film.film)
+                b.writeInteger(film.year)
+                b.writeWireString(film.director)
+                b.writeInteger(film.records)
+            }
+        case .themes(let themes):
+            buffer.writeWireList(themes) { b, theme in
+                b.writeWireString(theme.theme)
+                b.writeInteger(theme.records)
+            }
+        case .stats(let entries):
+            buffer.writeWireList(entries) { b, entry in
+                b.writeWireString(entry.name)
+                b.writeInteger(entry.value)
+            }
+        case .error(let code, let message):
+            buffer.writeInteger(code.rawValue)
+            buffer.writeWireString(message)
+        }
+    }
+
+    public func frame(requestID: UInt32, flags: FrameFlags = []) -> Frame {
+        var payload = ByteBuffer()
+        encodePayload(into: &payload)
+        return Frame(type: type.rawValue, flags: flags, requestID: requestID, payload: payload)
+    }
+
+    /// Interprets a frame sent by a server. Request types are rejected here.
+    public init(frame: Frame) throws {
+        guard let type = MessageType(rawValue: frame.type) else { throw ProtocolError.unknownMessageType(frame.type) }
+        guard !type.isRequest else { throw ProtocolError.unexpectedMessageType(frame.type) }
+        var r = WireReader(frame.payload)
+        switch type {
+        case .challenge:
+            let version = try r.u16("version")
+            let nonce = Array(buffer: try r.bytes("nonce"))
+            let authRequired = try r.bool("authRequired")
+            let name = try r.string("serverName")
+            self = .challenge(Challenge(version: version, nonce: nonce, authRequired: authRequired, serverName: name))
+        case .ready:
+            self = .ready(Ready(maximumFrameSize: try r.u32("maximumFrameSize")))
+        case .pong:
+            self = .pong(try r.bytes("data"))
+        case .record:
+            let id = try r.string("id")
+            let version = try r.u64("version")
+            let updatedAt = try r.i64("updatedAt")
+            let rawEncoding = try r.u8("encoding")
+            guard let encoding = BodyEncoding(rawValue: rawEncoding) else {
+                throw ProtocolError.invalidValue(field: "encoding", reason: "unknown body encoding \(rawEncoding)")
+            }
+            let dictionaryID = try r.u32("dictionaryID")
+            let body = try r.bytes("body")
+            self = .record(WireRecord(id: id, version: version, updatedAt: updatedAt, encoding: encoding,
+                                      dictionaryID: dictionaryID, body: body))
+        case .written:
+            self = .written(id: try r.string("id"), version: try r.u64("version"), updatedAt: try r.i64("updatedAt"))
+        case .deleted:
+            self = .deleted(id: try r.string("id"), version: try r.u64("version"))
+        case .hit:
+            self = .hit(SearchHitMessage(id: try r.string("id"), score: try r.f64("score"), film: try r.string("film"),
+                                         subject: try r.string("subject"), snippet: try r.string("snippet")))
+        case .resultEnd:
+            self = .resultEnd(returned: try r.u32("returned"), total: try r.u32("total"))
+        case .films:
+            self = .films(try r.list("films", minimumItemSize: 14) { r in
+                FilmSummary(film: try r.string("film"), year: try r.u16("year"), director: try r.string("director"),
+                            records: try r.u32("records"))
+            })
+        case .themes:
+            self = .themes(try r.list("themes", minimumItemSize: 8) { r in
+                ThemeCount(theme: try r.string("theme"), records: try r.u32("records"))
+            })
+        case .statsResult:
+            self = .stats(try r.list("stats", minimumItemSize: 12) { r in
+                StatEntry(name: try r.string("name"), value: try r.i64("value"))
+            })
+        case .error:
+            let rawCode = try r.u16("code")
+            // Unknown codes from a newer server still surface as an error rather than a decode failure.
+            let code = ErrorCode(rawValue: rawCode) ?? .internalError
+            self = .error(code: code, message: try r.string("message"))
+        default:
+            throw ProtocolError.unexpectedMessageType(frame.type)
+        }
+        try r.expectEnd(messageType: frame.type)
+    }
+}
+
+extension RecordFilter {
+    func write(to buffer: inout ByteBuffer) {
+        buffer.writeWireOptional(film) { $0.writeWireString($1) }
+        buffer.writeWireOptional(theme) { $0.writeWireString($1) }
+        buffer.writeWireOptional(sourceKind) { $0.writeInteger($1.rawValue) }
+        buffer.writeWireOptional(subject) { $0.writeWireString($1) }
+    }
+
+    init(reader r: inout WireReader) throws {
+        let film = try r.optional("film") { try $0.string("film") }
+        let theme = try r.optional("theme") { try $0.string("theme") }
+        let kind = try r.optional("sourceKind") { r -> SourceKind in
+            let raw = try r.u8("sourceKind")
+            guard let kind = SourceKind(rawValue: raw) else {
+                throw ProtocolError.invalidValue(field: "sourceKind", reason: "unknown source kind \(raw)")
+            }
+            return kind
+        }
+        let subject = try r.optional("subject") { try $0.string("subject") }
+        self.init(film: film, theme: theme, sourceKind: kind, subject: subject)
+    }
+}

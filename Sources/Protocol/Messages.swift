@@ -1,0 +1,198 @@
+import EpilogueShared
+import NIOCore
+
+/// HELLO: the client's first frame.
+public struct Hello: Sendable, Equatable {
+    /// Versions the client speaks, in order of preference.
+    public var versions: [UInt16]
+    public var clientName: String
+    /// Preset-dictionary ids the client can inflate; the server sends a record compressed only
+    /// when its dictionary is in this list.
+    public var dictionaries: [UInt32]
+
+    public init(versions: [UInt16] = [WireProtocol.version], clientName: String, dictionaries: [UInt32] = []) {
+        self.versions = versions
+        self.clientName = clientName
+        self.dictionaries = dictionaries
+    }
+}
+
+/// CHALLENGE: the server's answer to HELLO — the chosen version and a fresh nonce.
+public struct Challenge: Sendable, Equatable {
+    public var version: UInt16
+    public var nonce: [UInt8]
+    public var authRequired: Bool
+    public var serverName: String
+
+    public init(version: UInt16, nonce: [UInt8], authRequired: Bool, serverName: String) {
+        self.version = version
+        self.nonce = nonce
+        self.authRequired = authRequired
+        self.serverName = serverName
+    }
+}
+
+/// READY: handshake complete; requests may follow.
+public struct Ready: Sendable, Equatable {
+    public var maximumFrameSize: UInt32
+    public init(maximumFrameSize: UInt32) { self.maximumFrameSize = maximumFrameSize }
+}
+
+/// Filters shared by QUERY and SEARCH. Absent means "any"; present filters all must match.
+public struct RecordFilter: Sendable, Equatable {
+    public var film: String?
+    public var theme: String?
+    public var sourceKind: SourceKind?
+    public var subject: String?
+
+    public init(film: String? = nil, theme: String? = nil, sourceKind: SourceKind? = nil, subject: String? = nil) {
+        self.film = film
+        self.theme = theme
+        self.sourceKind = sourceKind
+        self.subject = subject
+    }
+
+    public var isEmpty: Bool { film == nil && theme == nil && sourceKind == nil && subject == nil }
+}
+
+/// How a record body travels: as is, or zlib-compressed exactly as the store keeps it on disk.
+public enum BodyEncoding: UInt8, Sendable {
+    case plain = 0
+    case zlib = 1
+}
+
+/// A record on the wire. The body is `RecordContent` in its binary form (see `RecordBody`),
+/// possibly compressed — the store forwards what it has on disk so it never inflates on reads;
+/// the gateway inflates.
+public struct WireRecord: Sendable, Equatable {
+    public var id: String
+    public var version: UInt64
+    public var updatedAt: Int64
+    public var encoding: BodyEncoding
+    /// Preset dictionary id for `.zlib` bodies; 0 means none.
+    public var dictionaryID: UInt32
+    public var body: ByteBuffer
+
+    public init(id: String, version: UInt64, updatedAt: Int64, encoding: BodyEncoding, dictionaryID: UInt32, body: ByteBuffer) {
+        self.id = id
+        self.version = version
+        self.updatedAt = updatedAt
+        self.encoding = encoding
+        self.dictionaryID = dictionaryID
+        self.body = body
+    }
+}
+
+public struct SearchHitMessage: Sendable, Equatable {
+    public var id: String
+    public var score: Double
+    public var film: String
+    public var subject: String
+    public var snippet: String
+
+    public init(id: String, score: Double, film: String, subject: String, snippet: String) {
+        self.id = id
+        self.score = score
+        self.film = film
+        self.subject = subject
+        self.snippet = snippet
+    }
+}
+
+public struct FilmSummary: Sendable, Equatable {
+    public var film: String
+    public var year: UInt16
+    public var director: String
+    public var records: UInt32
+
+    public init(film: String, year: UInt16, director: String, records: UInt32) {
+        self.film = film
+        self.year = year
+        self.director = director
+        self.records = records
+    }
+}
+
+public struct ThemeCount: Sendable, Equatable {
+    public var theme: String
+    public var records: UInt32
+
+    public init(theme: String, records: UInt32) {
+        self.theme = theme
+        self.records = records
+    }
+}
+
+public struct StatEntry: Sendable, Equatable {
+    public var name: String
+    public var value: Int64
+
+    public init(name: String, value: Int64) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// Everything a client may send.
+public enum ClientMessage: Sendable, Equatable {
+    case hello(Hello)
+    case authenticate(proof: [UInt8])
+    case ping(ByteBuffer)
+    case get(id: String)
+    case put(id: String, content: RecordContent, expectedVersion: UInt64?)
+    case delete(id: String, expectedVersion: UInt64?)
+    case query(RecordFilter, limit: UInt32, offset: UInt32)
+    case search(text: String, RecordFilter, limit: UInt32)
+    case listFilms
+    case listThemes(film: String?)
+    case stats
+
+    public var type: MessageType {
+        switch self {
+        case .hello: return .hello
+        case .authenticate: return .authenticate
+        case .ping: return .ping
+        case .get: return .get
+        case .put: return .put
+        case .delete: return .delete
+        case .query: return .query
+        case .search: return .search
+        case .listFilms: return .listFilms
+        case .listThemes: return .listThemes
+        case .stats: return .stats
+        }
+    }
+}
+
+/// Everything a server may send.
+public enum ServerMessage: Sendable, Equatable {
+    case challenge(Challenge)
+    case ready(Ready)
+    case pong(ByteBuffer)
+    case record(WireRecord)
+    case written(id: String, version: UInt64, updatedAt: Int64)
+    case deleted(id: String, version: UInt64)
+    case hit(SearchHitMessage)
+    case resultEnd(returned: UInt32, total: UInt32)
+    case films([FilmSummary])
+    case themes([ThemeCount])
+    case stats([StatEntry])
+    case error(code: ErrorCode, message: String)
+
+    public var type: MessageType {
+        switch self {
+        case .challenge: return .challenge
+        case .ready: return .ready
+        case .pong: return .pong
+        case .record: return .record
+        case .written: return .written
+        case .deleted: return .deleted
+        case .hit: return .hit
+        case .resultEnd: return .resultEnd
+        case .films: return .films
+        case .themes: return .themes
+        case .stats: return .statsResult
+        case .error: return .error
+        }
+    }
+}

@@ -1,0 +1,148 @@
+import EpilogueShared
+import NIOCore
+import NIOTestUtils
+import Testing
+@testable import EpilogueProtocol
+
+@Suite struct FrameDecodingTests {
+    private func frameBytes(type: UInt8, flags: UInt8 = 0, requestID: UInt32 = 1, payload: [UInt8]) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.writeInteger(UInt32(6 + payload.count))
+        buffer.writeInteger(type)
+        buffer.writeInteger(flags)
+        buffer.writeInteger(requestID)
+        buffer.writeBytes(payload)
+        return buffer
+    }
+
+    @Test func decoderHandlesEveryWayTheBytesCanBeSplit() throws {
+        let frames = GoldenVector.all.map { $0.encodedFrame() }
+        let pairs: [(ByteBuffer, [Frame])] = frames.map { frame in
+            var buffer = ByteBuffer()
+            frame.write(to: &buffer)
+            return (buffer, [frame])
+        }
+        try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: pairs) {
+            FrameDecoder()
+        }
+    }
+
+    @Test func partialFrameWaitsWithoutConsuming() throws {
+        var whole = frameBytes(type: MessageType.get.rawValue, payload: [0, 0, 0, 1, 0x41])
+        var partial = whole.readSlice(length: 7)!
+        var decoder = FrameDecoder()
+        #expect(try decoder.decode(buffer: &partial) == nil)
+        #expect(partial.readableBytes == 7)
+    }
+
+    @Test func oversizedLengthIsRejectedBeforeTheBodyArrives() {
+        var buffer = ByteBuffer()
+        buffer.writeInteger(UInt32.max)
+        var decoder = FrameDecoder(maximumFrameSize: 1024)
+        #expect(throws: ProtocolError.frameTooLarge(declared: .max, maximum: 1024)) {
+            try decoder.decode(buffer: &buffer)
+        }
+    }
+
+    @Test func lengthShorterThanHeaderIsRejected() {
+        var buffer = ByteBuffer(bytes: [0, 0, 0, 5, 0x10, 0, 0, 0, 0])
+        var decoder = FrameDecoder()
+        #expect(throws: ProtocolError.frameTooShort(declared: 5)) { try decoder.decode(buffer: &buffer) }
+    }
+
+    @Test func unknownFlagBitsAreRejected() {
+        var buffer = frameBytes(type: MessageType.listFilms.rawValue, flags: 0x80, payload: [])
+        var decoder = FrameDecoder()
+        #expect(throws: ProtocolError.unknownFlags(0x80)) { try decoder.decode(buffer: &buffer) }
+    }
+
+    @Test func unknownMessageTypeIsADecodingError() throws {
+        let frame = Frame(type: 0x7E, requestID: 1, payload: ByteBuffer())
+        #expect(throws: ProtocolError.unknownMessageType(0x7E)) { try ClientMessage(frame: frame) }
+        #expect(throws: ProtocolError.unknownMessageType(0x7E)) { try ServerMessage(frame: frame) }
+    }
+
+    @Test func responseTypeSentByAClientIsRejected() {
+        let frame = ServerMessage.pong(ByteBuffer()).frame(requestID: 1)
+        #expect(throws: ProtocolError.unexpectedMessageType(MessageType.pong.rawValue)) { try ClientMessage(frame: frame) }
+    }
+
+    @Test func truncatedPayloadIsADecodingErrorAtEveryCut() throws {
+        for vector in GoldenVector.all {
+            let frame = vector.encodedFrame()
+            let payload = Array(buffer: frame.payload)
+            for cut in 0..<payload.count {
+                let truncated = Frame(type: frame.type, flags: frame.flags, requestID: 1, payload: ByteBuffer(bytes: payload[0..<cut]))
+                switch vector.message {
+                case .client: #expect(throws: ProtocolError.self, "\(vector.name) cut at \(cut)") { try ClientMessage(frame: truncated) }
+                case .server: #expect(throws: ProtocolError.self, "\(vector.name) cut at \(cut)") { try ServerMessage(frame: truncated) }
+                }
+            }
+        }
+    }
+
+    @Test func trailingBytesAreADecodingError() {
+        var payload = ByteBuffer()
+        ClientMessage.get(id: "x").encodePayload(into: &payload)
+        payload.writeInteger(UInt8(0))
+        let frame = Frame(type: MessageType.get.rawValue, requestID: 1, payload: payload)
+        #expect(throws: ProtocolError.trailingBytes(messageType: MessageType.get.rawValue, count: 1)) { try ClientMessage(frame: frame) }
+    }
+
+    @Test func invalidUTF8InAStringIsADecodingError() {
+        let frame = Frame(type: MessageType.get.rawValue, requestID: 1, payload: ByteBuffer(bytes: [0, 0, 0, 2, 0xC3, 0x28]))
+        #expect(throws: ProtocolError.invalidUTF8("id")) { try ClientMessage(frame: frame) }
+    }
+
+    @Test func hugeStringLengthIsTruncationNotAllocation() {
+        let frame = Frame(type: MessageType.get.rawValue, requestID: 1, payload: ByteBuffer(bytes: [0xFF, 0xFF, 0xFF, 0xFF, 0x41]))
+        #expect(throws: ProtocolError.truncated("id")) { try ClientMessage(frame: frame) }
+    }
+
+    @Test func hugeListCountIsTruncationNotAllocation() {
+        var payload = ByteBuffer()
+        payload.writeInteger(WireProtocol.magic)
+        payload.writeInteger(UInt32.max)
+        let frame = Frame(type: MessageType.hello.rawValue, requestID: 0, payload: payload)
+        #expect(throws: ProtocolError.truncated("versions")) { try ClientMessage(frame: frame) }
+    }
+
+    @Test func helloWithoutMagicIsRejected() {
+        let frame = Frame(type: MessageType.hello.rawValue, requestID: 0, payload: ByteBuffer(bytes: [0x47, 0x45, 0x54, 0x20]))
+        #expect(throws: ProtocolError.invalidValue(field: "magic", reason: "expected EPIL")) { try ClientMessage(frame: frame) }
+    }
+
+    @Test func unknownSourceKindIsRejected() {
+        var payload = ByteBuffer()
+        payload.writeBytes([0, 0, 1, 9, 0, 0, 0, 0, 10, 0, 0, 0, 0]) // film, theme absent; kind 9; subject absent; limit; offset
+        let frame = Frame(type: MessageType.query.rawValue, requestID: 1, payload: payload)
+        #expect(throws: ProtocolError.invalidValue(field: "sourceKind", reason: "unknown source kind 9")) { try ClientMessage(frame: frame) }
+    }
+
+    @Test func randomBytesNeverTrap() throws {
+        var generator = SplitMix64(seed: 42)
+        for _ in 0..<5_000 {
+            let count = Int(generator.next() % 64)
+            let bytes = (0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            var buffer = ByteBuffer(bytes: bytes)
+            var decoder = FrameDecoder(maximumFrameSize: 4096)
+            while let frame = try? decoder.decode(buffer: &buffer) {
+                _ = try? ClientMessage(frame: frame)
+                _ = try? ServerMessage(frame: frame)
+            }
+        }
+    }
+}
+
+/// Deterministic PRNG for reproducible test inputs.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

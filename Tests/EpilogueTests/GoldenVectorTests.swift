@@ -1,0 +1,110 @@
+import EpilogueShared
+import Foundation
+import NIOCore
+import Testing
+@testable import EpilogueProtocol
+
+/// One golden vector: a whole frame's bytes in Fixtures/wire/<name>.hex and the message they mean.
+struct GoldenVector: CustomTestStringConvertible, Sendable {
+    enum Message: Sendable {
+        case client(ClientMessage)
+        case server(ServerMessage)
+    }
+
+    var name: String
+    var requestID: UInt32
+    var flags: FrameFlags = []
+    var message: Message
+
+    var testDescription: String { name }
+
+    func encodedFrame() -> Frame {
+        switch message {
+        case .client(let message): return message.frame(requestID: requestID)
+        case .server(let message): return message.frame(requestID: requestID, flags: flags)
+        }
+    }
+
+    static let sampleContent = RecordContent(
+        film: "La La Land", year: 2016, director: "Damien Chazelle", subject: "epilogue",
+        reading: "A what-if: the life they did not choose.", source: "Damien Chazelle, interview",
+        sourceKind: .director, themes: ["what-if", "sacrifice"])
+
+    static let all: [GoldenVector] = [
+        .init(name: "hello", requestID: 0, message: .client(.hello(Hello(versions: [1, 2], clientName: "gw", dictionaries: [1])))),
+        .init(name: "authenticate", requestID: 0, message: .client(.authenticate(proof: Array(0..<32)))),
+        .init(name: "ping", requestID: 1, message: .client(.ping(ByteBuffer(string: "hi")))),
+        .init(name: "get", requestID: 2, message: .client(.get(id: "la-la-land/epilogue"))),
+        .init(name: "put", requestID: 3, message: .client(.put(id: "la-la-land/epilogue", content: sampleContent, expectedVersion: 4))),
+        .init(name: "put-no-expected-version", requestID: 3, message: .client(.put(id: "x", content: sampleContent, expectedVersion: nil))),
+        .init(name: "delete", requestID: 4, message: .client(.delete(id: "x", expectedVersion: nil))),
+        .init(name: "query", requestID: 5, message: .client(.query(RecordFilter(film: "La La Land", theme: "grief", sourceKind: .critic, subject: nil), limit: 10, offset: 20))),
+        .init(name: "search", requestID: 6, message: .client(.search(text: "dream café", RecordFilter(sourceKind: .cast), limit: 5))),
+        .init(name: "list-films", requestID: 7, message: .client(.listFilms)),
+        .init(name: "list-themes", requestID: 8, message: .client(.listThemes(film: "A Real Pain"))),
+        .init(name: "stats", requestID: 9, message: .client(.stats)),
+        .init(name: "challenge", requestID: 0, message: .server(.challenge(Challenge(version: 1, nonce: Array(repeating: 0xAB, count: 32), authRequired: true, serverName: "store")))),
+        .init(name: "ready", requestID: 0, message: .server(.ready(Ready(maximumFrameSize: 1_048_576)))),
+        .init(name: "pong", requestID: 1, message: .server(.pong(ByteBuffer(string: "hi")))),
+        .init(name: "record", requestID: 2, message: .server(.record(WireRecord(id: "x", version: 3, updatedAt: 1_700_000_000_000, encoding: .plain, dictionaryID: 0, body: RecordBody.encode(sampleContent))))),
+        .init(name: "record-zlib", requestID: 2, flags: .streamContinues, message: .server(.record(WireRecord(id: "x", version: 3, updatedAt: 1_700_000_000_000, encoding: .zlib, dictionaryID: 1, body: ByteBuffer(bytes: [0x78, 0xBB, 0x01, 0x02]))))),
+        .init(name: "written", requestID: 3, message: .server(.written(id: "x", version: 5, updatedAt: 1_700_000_000_123))),
+        .init(name: "deleted", requestID: 4, message: .server(.deleted(id: "x", version: 5))),
+        .init(name: "hit", requestID: 6, flags: .streamContinues, message: .server(.hit(SearchHitMessage(id: "x", score: -1.5, film: "La La Land", subject: "epilogue", snippet: "the [dream] ends")))),
+        .init(name: "result-end", requestID: 6, message: .server(.resultEnd(returned: 1, total: 42))),
+        .init(name: "films", requestID: 7, message: .server(.films([FilmSummary(film: "La La Land", year: 2016, director: "Damien Chazelle", records: 30)]))),
+        .init(name: "themes", requestID: 8, message: .server(.themes([ThemeCount(theme: "grief", records: 7), ThemeCount(theme: "sacrifice", records: 9)]))),
+        .init(name: "stats-result", requestID: 9, message: .server(.stats([StatEntry(name: "records", value: 45)]))),
+        .init(name: "error", requestID: 2, message: .server(.error(code: .notFound, message: "no record x"))),
+    ]
+}
+
+enum Fixtures {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    /// Hex with whitespace and `#` comments allowed.
+    static func hexBytes(_ name: String) throws -> [UInt8] {
+        let text = try String(contentsOf: directory.appendingPathComponent("wire/\(name).hex"), encoding: .utf8)
+        let digits = text.split(separator: "\n").map { $0.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "" }
+            .joined().filter { !$0.isWhitespace }
+        var bytes: [UInt8] = []
+        var index = digits.startIndex
+        while index < digits.endIndex {
+            let next = digits.index(index, offsetBy: 2)
+            bytes.append(UInt8(digits[index..<next], radix: 16)!)
+            index = next
+        }
+        return bytes
+    }
+}
+
+@Suite struct GoldenVectorTests {
+    @Test func everyMessageTypeHasAGoldenVector() {
+        let covered = Set(GoldenVector.all.map { $0.encodedFrame().type })
+        #expect(covered == Set(MessageType.allCases.map(\.rawValue)))
+    }
+
+    @Test(arguments: GoldenVector.all)
+    func goldenVectorDecodesAndReencodesByteIdentically(_ vector: GoldenVector) throws {
+        let golden = try Fixtures.hexBytes(vector.name)
+        var input = ByteBuffer(bytes: golden)
+        var decoder = FrameDecoder()
+        let frame = try #require(try decoder.decode(buffer: &input))
+        #expect(input.readableBytes == 0)
+        #expect(frame.requestID == vector.requestID)
+        #expect(frame.flags == vector.flags)
+
+        var reencoded = ByteBuffer()
+        switch vector.message {
+        case .client(let expected):
+            let decoded = try ClientMessage(frame: frame)
+            #expect(decoded == expected)
+            decoded.frame(requestID: frame.requestID).write(to: &reencoded)
+        case .server(let expected):
+            let decoded = try ServerMessage(frame: frame)
+            #expect(decoded == expected)
+            decoded.frame(requestID: frame.requestID, flags: frame.flags).write(to: &reencoded)
+        }
+        #expect(Array(buffer: reencoded) == golden)
+    }
+}
