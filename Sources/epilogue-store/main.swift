@@ -1,1 +1,83 @@
-print("store")
+import ArgumentParser
+import EpilogueShared
+import EpilogueStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+@main
+struct StoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "epilogue-store",
+        abstract: "Durable, compressed, searchable store of interpretation records (wire protocol v1).",
+        discussion: "Every option can also be set by the environment variable named in its help.")
+
+    @Option(help: "Address to listen on. Env: EPILOGUE_STORE_HOST.")
+    var host: String = EpilogueLogging.environment("EPILOGUE_STORE_HOST") ?? "127.0.0.1"
+
+    @Option(help: "Port to listen on (0 picks a free one). Env: EPILOGUE_STORE_PORT.")
+    var port: Int = EpilogueLogging.environment("EPILOGUE_STORE_PORT").flatMap { Int($0) } ?? 7701
+
+    @Option(name: .customLong("data-dir"), help: "Directory of the record log. Env: EPILOGUE_DATA_DIR.")
+    var dataDirectory: String = EpilogueLogging.environment("EPILOGUE_DATA_DIR") ?? "./data"
+
+    @Option(help: "When writes reach the disk: always (fsync before each ack, group commit), batch (fsync every 100 ms), never. Env: EPILOGUE_FSYNC.")
+    var fsync: String = EpilogueLogging.environment("EPILOGUE_FSYNC") ?? "always"
+
+    @Option(name: .customLong("auth-secret"), help: "Shared secret clients must prove they know. Env: EPILOGUE_SECRET.")
+    var authSecret: String?
+
+    @Option(name: .customLong("max-connections"), help: "Connections served at once. Env: EPILOGUE_STORE_MAX_CONNECTIONS.")
+    var maxConnections: Int = EpilogueLogging.environment("EPILOGUE_STORE_MAX_CONNECTIONS").flatMap { Int($0) } ?? 1024
+
+    @Option(name: .customLong("idle-timeout"), help: "Seconds a silent connection is kept. Env: EPILOGUE_STORE_IDLE_TIMEOUT.")
+    var idleTimeout: Int = EpilogueLogging.environment("EPILOGUE_STORE_IDLE_TIMEOUT").flatMap { Int($0) } ?? 300
+
+    @Flag(name: .customLong("no-dataset"), help: "Start an empty data directory empty instead of loading the bundled dataset.")
+    var noDataset = false
+
+    @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical. Env: EPILOGUE_LOG_LEVEL.")
+    var logLevel: String = EpilogueLogging.environment("EPILOGUE_LOG_LEVEL") ?? "info"
+
+    func validate() throws {
+        guard FsyncPolicy(rawValue: fsync) != nil else { throw ValidationError("--fsync must be always, batch or never") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of \(Logger.Level.names)") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
+        guard maxConnections > 0, idleTimeout > 0 else { throw ValidationError("--max-connections and --idle-timeout must be positive") }
+    }
+
+    func run() async throws {
+        EpilogueLogging.bootstrap(level: Logger.Level(rawValue: logLevel)!)
+        let logger = Logger(label: "epilogue.store")
+        let store: RecordStore
+        do {
+            store = try await RecordStore(
+                configuration: .init(dataDirectory: dataDirectory, fsync: FsyncPolicy(rawValue: fsync)!,
+                                     loadBundledDataset: !noDataset),
+                logger: logger)
+        } catch {
+            logger.critical("cannot open the data directory", metadata: ["data_dir": "\(dataDirectory)", "error": "\(error)"])
+            FileHandle.standardError.write(Data("epilogue-store: cannot use data directory '\(dataDirectory)': \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let figures = store.figures()
+        logger.info("store opened", metadata: [
+            "data_dir": "\(dataDirectory)", "records": "\(figures.records)", "fsync": "\(fsync)",
+            "recovered_entries": "\(store.recovery.entriesReplayed)", "discarded_bytes": "\(store.recovery.discardedBytes)",
+        ])
+        let server = StoreServer(
+            configuration: .init(host: host, port: port, secret: authSecret ?? EpilogueLogging.environment("EPILOGUE_SECRET"), maximumConnections: maxConnections,
+                                 idleTimeout: .seconds(Int64(idleTimeout))),
+            store: store, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            store.close()
+            logger.critical("store failed", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        store.close()
+        logger.info("store shut down cleanly")
+    }
+}

@@ -1,0 +1,1 @@
+enum CompressionDictionaryV1 { static let base64 = "" }

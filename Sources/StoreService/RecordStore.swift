@@ -1,0 +1,371 @@
+import EpilogueProtocol
+import EpilogueShared
+import Foundation
+import Logging
+import NIOCore
+import Synchronization
+
+/// The store's data: the durable log plus in-memory indexes, behind one lock.
+///
+/// Writes append to the log under the lock (so log order is version order), apply to memory,
+/// release the lock, then wait for durability (`DurabilityGate`) before they are acknowledged.
+/// Reads only take the lock long enough to copy what they need.
+public final class RecordStore: Sendable {
+    public struct Configuration: Sendable {
+        public var dataDirectory: String
+        public var fsync: FsyncPolicy
+        public var loadBundledDataset: Bool
+        /// Compact automatically once dead bytes exceed this share of the log (and 1 MiB).
+        public var compactionRatio: Double
+
+        public init(dataDirectory: String, fsync: FsyncPolicy = .always, loadBundledDataset: Bool = true,
+                    compactionRatio: Double = 0.5) {
+            self.dataDirectory = dataDirectory
+            self.fsync = fsync
+            self.loadBundledDataset = loadBundledDataset
+            self.compactionRatio = compactionRatio
+        }
+    }
+
+    struct State: Sendable {
+        var records: [String: StoredRecord] = [:]
+        var idByDocID: [UInt32: String] = [:]
+        var nextDocID: UInt32 = 1
+        var fields = FieldIndexes()
+        var search = SearchIndex()
+        var rawBytes = 0
+        var storedBytes = 0
+        var liveLogBytes = 0
+        var writes = 0
+        var compactions = 0
+        var compacting = false
+    }
+
+    public struct SearchResult: Sendable, Equatable {
+        public var id: String
+        public var score: Double
+        public var film: String
+        public var subject: String
+        public var snippet: String
+    }
+
+    public let configuration: Configuration
+    let logger: Logger
+    private let state: Mutex<State>
+    private let log: RecordLog
+    private let gate: DurabilityGate
+    private let recoveryState = Mutex(RecoveryReport(entriesReplayed: 0, discardedBytes: 0, reason: nil, loadedBundledDataset: 0))
+    /// What start-up found and did.
+    public var recovery: RecoveryReport { recoveryState.withLock { $0 } }
+
+    public struct RecoveryReport: Sendable, Equatable {
+        public var entriesReplayed: Int
+        public var discardedBytes: Int
+        public var reason: String?
+        public var loadedBundledDataset: Int
+    }
+
+    public init(configuration: Configuration, logger: Logger) async throws {
+        self.configuration = configuration
+        self.logger = logger
+        let log = try RecordLog(directory: configuration.dataDirectory)
+        let wasNew = log.isNew
+        var recovered = State()
+        let report = try log.recover { entry in
+            Self.apply(entry, size: entry.encoded().count, to: &recovered, logger: logger)
+        }
+        if report.discardedBytes > 0 {
+            logger.warning("record log had a bad tail; cut it off", metadata: [
+                "discarded_bytes": "\(report.discardedBytes)", "reason": "\(report.reason ?? "")",
+                "entries_kept": "\(report.entries)",
+            ])
+        }
+        self.log = log
+        self.state = Mutex(recovered)
+        self.gate = DurabilityGate(policy: configuration.fsync, log: log, logger: logger)
+        recoveryState.withLock {
+            $0 = RecoveryReport(entriesReplayed: report.entries, discardedBytes: report.discardedBytes,
+                                reason: report.reason, loadedBundledDataset: 0)
+        }
+        if wasNew && configuration.loadBundledDataset {
+            let dataset = try BundledDataset.load()
+            for record in dataset {
+                _ = try await put(id: record.id, content: record.content, expectedVersion: nil)
+            }
+            recoveryState.withLock { $0.loadedBundledDataset = dataset.count }
+            logger.info("loaded the bundled dataset into an empty data directory", metadata: ["records": "\(dataset.count)"])
+        }
+    }
+
+    /// Flushes pending writes and stops the fsync thread.
+    public func close() {
+        gate.stop()
+    }
+
+    // MARK: Writes
+
+    public func put(id: String, content: RecordContent, expectedVersion: UInt64?) async throws(StoreError) -> (version: UInt64, updatedAt: Int64) {
+        do {
+            try RecordValidator.validate(id: id)
+            try RecordValidator.validate(content)
+        } catch {
+            throw .invalidRecord(error)
+        }
+        let raw = Array(buffer: RecordBody.encode(content))
+        let packed: (dictionaryID: UInt32, bytes: [UInt8])
+        do { packed = try BodyCompression.compress(raw) } catch { throw .badRequest("compression failed: \(error)") }
+        let updatedAt = Int64(Date().timeIntervalSince1970 * 1000)
+
+        let (position, version) = try state.withLock { state throws(StoreError) -> (UInt64, UInt64) in
+            let current = state.records[id]?.version ?? 0
+            if let expectedVersion, expectedVersion != current {
+                throw .conflict(id: id, expected: expectedVersion, actual: current)
+            }
+            let entry = LogEntry.put(id: id, version: current + 1, updatedAt: updatedAt, encoding: .zlib,
+                                     dictionaryID: packed.dictionaryID, rawLength: UInt32(raw.count), body: packed.bytes)
+            let bytes = entry.encoded()
+            do { try log.append(bytes) } catch let error as StorageError { throw .storage(error) } catch { throw .storage(.io(operation: "write", path: log.path, errno: 0)) }
+            Self.apply(entry, size: bytes.count, content: content, to: &state, logger: logger)
+            state.writes += 1
+            return (gate.noteAppended(bytes.count), current + 1)
+        }
+        try await waitDurable(position)
+        scheduleCompactionIfWorthwhile()
+        return (version, updatedAt)
+    }
+
+    public func delete(id: String, expectedVersion: UInt64?) async throws(StoreError) -> UInt64 {
+        let updatedAt = Int64(Date().timeIntervalSince1970 * 1000)
+        let (position, version) = try state.withLock { state throws(StoreError) -> (UInt64, UInt64) in
+            guard let current = state.records[id] else { throw .notFound(id: id) }
+            if let expectedVersion, expectedVersion != current.version {
+                throw .conflict(id: id, expected: expectedVersion, actual: current.version)
+            }
+            let entry = LogEntry.delete(id: id, version: current.version, updatedAt: updatedAt)
+            let bytes = entry.encoded()
+            do { try log.append(bytes) } catch let error as StorageError { throw .storage(error) } catch { throw .storage(.io(operation: "write", path: log.path, errno: 0)) }
+            Self.apply(entry, size: bytes.count, to: &state, logger: logger)
+            state.writes += 1
+            return (gate.noteAppended(bytes.count), current.version)
+        }
+        try await waitDurable(position)
+        scheduleCompactionIfWorthwhile()
+        return version
+    }
+
+    private func waitDurable(_ position: UInt64) async throws(StoreError) {
+        do {
+            try await gate.waitUntilDurable(position)
+        } catch let error as StorageError {
+            throw .storage(error)
+        } catch {
+            throw .storage(.io(operation: "fsync", path: log.path, errno: 0))
+        }
+    }
+
+    /// Applies a log entry to memory. `content` spares inflating a body we were just given.
+    private static func apply(_ entry: LogEntry, size: Int, content given: RecordContent? = nil, to state: inout State, logger: Logger) {
+        var reusedDocID: UInt32?
+        if let old = state.records.removeValue(forKey: entry.id) {
+            reusedDocID = old.docID
+            state.fields.remove(old)
+            state.rawBytes -= Int(old.rawLength)
+            state.storedBytes -= old.body.count
+            state.liveLogBytes -= old.logBytes
+            if entry.kind == .delete {
+                state.search.remove(docID: old.docID)
+                state.idByDocID[old.docID] = nil
+                return
+            }
+        }
+        guard entry.kind == .put else { return }
+        let content: RecordContent
+        if let given {
+            content = given
+        } else {
+            do {
+                let raw = try BodyCompression.decompress(entry.body, dictionaryID: entry.dictionaryID)
+                content = try RecordBody.decode(ByteBuffer(bytes: raw))
+            } catch {
+                // The checksum passed, so this is a bug or an unknown dictionary; keep going without it.
+                logger.error("skipping undecodable record body", metadata: ["id": "\(entry.id)", "error": "\(error)"])
+                return
+            }
+        }
+        // A replaced record keeps its doc id, as an FTS5 row keeps its rowid on UPDATE.
+        let docID: UInt32
+        if let reusedDocID {
+            docID = reusedDocID
+        } else {
+            docID = state.nextDocID
+            state.nextDocID += 1
+        }
+        let record = StoredRecord(id: entry.id, docID: docID, version: entry.version, updatedAt: entry.updatedAt,
+                                  dictionaryID: entry.dictionaryID, body: entry.body, rawLength: entry.rawLength,
+                                  logBytes: size, film: content.film, year: content.year, director: content.director,
+                                  subject: content.subject, sourceKind: content.sourceKind, themes: content.themes)
+        state.records[entry.id] = record
+        state.idByDocID[docID] = entry.id
+        state.fields.insert(record)
+        state.search.upsert(docID: docID, fields: Self.searchFields(content))
+        state.rawBytes += Int(entry.rawLength)
+        state.storedBytes += entry.body.count
+        state.liveLogBytes += size
+    }
+
+    static func searchFields(_ content: RecordContent) -> [String] {
+        [content.film, content.subject, content.reading, content.source]
+    }
+
+    // MARK: Reads
+
+    func record(id: String) -> StoredRecord? {
+        state.withLock { $0.records[id] }
+    }
+
+    public func get(id: String) throws(StoreError) -> Record {
+        guard let stored = record(id: id) else { throw .notFound(id: id) }
+        return try Self.decode(stored)
+    }
+
+    static func decode(_ stored: StoredRecord) throws(StoreError) -> Record {
+        do {
+            return Record(id: stored.id, content: try stored.content(), version: stored.version, updatedAt: stored.updatedAt)
+        } catch {
+            throw .corruptRecord(id: stored.id)
+        }
+    }
+
+    /// Records matching `filter`, ordered by id.
+    func query(_ filter: RecordFilter, limit: Int, offset: Int) -> (records: [StoredRecord], total: Int) {
+        state.withLock { state in
+            var matches: [StoredRecord]
+            if let candidates = state.fields.candidates(for: filter) {
+                matches = candidates.compactMap { state.idByDocID[$0].flatMap { state.records[$0] } }.filter { $0.matches(filter) }
+            } else {
+                matches = Array(state.records.values)
+            }
+            let total = matches.count
+            matches.sort { $0.id < $1.id }
+            return (Array(matches.dropFirst(offset).prefix(limit)), total)
+        }
+    }
+
+    public func search(_ text: String, filter: RecordFilter, limit: Int) -> [SearchResult] {
+        let hits: [(StoredRecord, Double)] = state.withLock { state in
+            let include: (UInt32) -> Bool = filter.isEmpty ? { _ in true } : { docID in
+                state.idByDocID[docID].flatMap { state.records[$0] }?.matches(filter) ?? false
+            }
+            return state.search.search(text, limit: limit, where: include).compactMap { hit in
+                state.idByDocID[hit.docID].flatMap { state.records[$0] }.map { ($0, hit.score) }
+            }
+        }
+        // Snippets need the text: inflate only the hits, outside the lock.
+        return hits.map { stored, score in
+            let content = try? stored.content()
+            let snippet = content.map { SearchIndex.snippet(fields: Self.searchFields($0), query: text) } ?? ""
+            return SearchResult(id: stored.id, score: score, film: stored.film, subject: stored.subject, snippet: snippet)
+        }
+    }
+
+    public func films() -> [FilmSummary] {
+        state.withLock { state in
+            state.fields.byFilm.keys.sorted().compactMap { film in
+                guard let docs = state.fields.byFilm[film], let first = docs.first,
+                      let sample = state.idByDocID[first].flatMap({ state.records[$0] }) else { return nil }
+                return FilmSummary(film: film, year: UInt16(clamping: sample.year), director: sample.director,
+                                   records: UInt32(docs.count))
+            }
+        }
+    }
+
+    public func themes(film: String?) -> [ThemeCount] {
+        state.withLock { state in
+            var counts: [String: Int] = [:]
+            if let film {
+                for docID in state.fields.byFilm[film] ?? [] {
+                    for theme in state.idByDocID[docID].flatMap({ state.records[$0] })?.themes ?? [] { counts[theme, default: 0] += 1 }
+                }
+            } else {
+                for (theme, docs) in state.fields.byTheme { counts[theme] = docs.count }
+            }
+            return counts.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { ThemeCount(theme: $0.key, records: UInt32($0.value)) }
+        }
+    }
+
+    public struct Figures: Sendable, Equatable {
+        public var records: Int
+        public var rawBytes: Int
+        public var storedBytes: Int
+        public var logBytes: Int
+        public var liveLogBytes: Int
+        public var writes: Int
+        public var compactions: Int
+        public var fsyncs: Int
+    }
+
+    public func figures() -> Figures {
+        let fsyncs = Int(gate.fsyncCount)
+        return state.withLock { state in
+            Figures(records: state.records.count, rawBytes: state.rawBytes, storedBytes: state.storedBytes,
+                    logBytes: log.size, liveLogBytes: state.liveLogBytes + RecordLog.header.count,
+                    writes: state.writes, compactions: state.compactions, fsyncs: fsyncs)
+        }
+    }
+
+    // MARK: Compaction
+
+    private func scheduleCompactionIfWorthwhile() {
+        let worthIt = state.withLock { state -> Bool in
+            let dead = log.size - state.liveLogBytes - RecordLog.header.count
+            guard !state.compacting, dead > 1 << 20,
+                  Double(dead) > configuration.compactionRatio * Double(log.size) else { return false }
+            state.compacting = true
+            return true
+        }
+        guard worthIt else { return }
+        Task.detached { [self] in
+            do { try self.runCompaction() } catch { self.logger.error("compaction failed", metadata: ["error": "\(error)"]) }
+        }
+    }
+
+    /// Rewrites the log with only live records. Reads never wait for it; writes wait only for
+    /// the final swap, which copies the few entries appended while the snapshot was written.
+    public func compact() throws {
+        let started = state.withLock { state -> Bool in
+            guard !state.compacting else { return false }
+            state.compacting = true
+            return true
+        }
+        guard started else { return }
+        try runCompaction()
+    }
+
+    private func runCompaction() throws {
+        defer { state.withLock { $0.compacting = false } }
+        let (snapshot, snapshotOffset) = state.withLock { state -> ([LogEntry], Int) in
+            let entries = state.records.values.sorted { $0.docID < $1.docID }.map {
+                LogEntry.put(id: $0.id, version: $0.version, updatedAt: $0.updatedAt, encoding: .zlib,
+                             dictionaryID: $0.dictionaryID, rawLength: $0.rawLength, body: $0.body)
+            }
+            return (entries, log.size)
+        }
+        var bytes: [UInt8] = []
+        for entry in snapshot { bytes += entry.encoded() }
+        let newFD = try log.writeCompactionFile(bytes)
+        let before = log.size
+        do {
+            try state.withLock { state in
+                let tail = try log.bytes(from: snapshotOffset)
+                try gate.withSyncPaused {
+                    try log.installCompactionFile(newFD, snapshotSize: bytes.count, tail: tail)
+                }
+                state.compactions += 1
+            }
+        } catch {
+            log.abandonCompactionFile(newFD)
+            throw error
+        }
+        logger.info("compacted the record log", metadata: ["bytes_before": "\(before)", "bytes_after": "\(log.size)"])
+    }
+}

@@ -1,0 +1,98 @@
+import EpilogueProtocol
+import EpilogueShared
+import Foundation
+import NIOCore
+
+/// Turns one request into its response frames. No I/O of its own beyond the store, so it is
+/// tested directly; the server only moves frames.
+public struct StoreRequestHandler: Sendable {
+    public static let maximumQueryLimit: UInt32 = 1_000
+    public static let maximumSearchLimit: UInt32 = 1_000
+
+    let store: RecordStore
+    let connections: @Sendable () -> Int
+    let startedAt: Date
+
+    public init(store: RecordStore, connections: @escaping @Sendable () -> Int = { 0 }, startedAt: Date = Date()) {
+        self.store = store
+        self.connections = connections
+        self.startedAt = startedAt
+    }
+
+    /// Requests that must wait for the disk; the server runs these concurrently.
+    public static func isWrite(_ message: ClientMessage) -> Bool {
+        switch message {
+        case .put, .delete: return true
+        default: return false
+        }
+    }
+
+    public func respond(to message: ClientMessage, requestID: UInt32, clientDictionaries: Set<UInt32>) async -> [Frame] {
+        do {
+            switch message {
+            case .put(let id, let content, let expected):
+                let written = try await store.put(id: id, content: content, expectedVersion: expected)
+                return [ServerMessage.written(id: id, version: written.version, updatedAt: written.updatedAt).frame(requestID: requestID)]
+            case .delete(let id, let expected):
+                let version = try await store.delete(id: id, expectedVersion: expected)
+                return [ServerMessage.deleted(id: id, version: version).frame(requestID: requestID)]
+            default:
+                return try respondToRead(message, requestID: requestID, clientDictionaries: clientDictionaries)
+            }
+        } catch {
+            return [ServerMessage.error(code: error.code, message: error.description).frame(requestID: requestID)]
+        }
+    }
+
+    /// Reads never wait, so the server answers them inline, in arrival order.
+    public func respondToRead(_ message: ClientMessage, requestID: UInt32, clientDictionaries: Set<UInt32>) throws(StoreError) -> [Frame] {
+        switch message {
+        case .ping(let data):
+            return [ServerMessage.pong(data).frame(requestID: requestID)]
+        case .get(let id):
+            guard let stored = store.record(id: id) else { throw .notFound(id: id) }
+            return [ServerMessage.record(try wireRecord(stored, clientDictionaries)).frame(requestID: requestID)]
+        case .query(let filter, let limit, let offset):
+            guard limit > 0 else { throw .badRequest("limit must be at least 1") }
+            let result = store.query(filter, limit: Int(min(limit, Self.maximumQueryLimit)), offset: Int(offset))
+            var frames: [Frame] = []
+            for stored in result.records {
+                frames.append(ServerMessage.record(try wireRecord(stored, clientDictionaries)).frame(requestID: requestID, flags: .streamContinues))
+            }
+            frames.append(ServerMessage.resultEnd(returned: UInt32(result.records.count), total: UInt32(result.total)).frame(requestID: requestID))
+            return frames
+        case .search(let text, let filter, let limit):
+            guard limit > 0 else { throw .badRequest("limit must be at least 1") }
+            let hits = store.search(text, filter: filter, limit: Int(min(limit, Self.maximumSearchLimit)))
+            var frames = hits.map {
+                ServerMessage.hit(SearchHitMessage(id: $0.id, score: $0.score, film: $0.film, subject: $0.subject, snippet: $0.snippet))
+                    .frame(requestID: requestID, flags: .streamContinues)
+            }
+            frames.append(ServerMessage.resultEnd(returned: UInt32(hits.count), total: UInt32(hits.count)).frame(requestID: requestID))
+            return frames
+        case .listFilms:
+            return [ServerMessage.films(store.films()).frame(requestID: requestID)]
+        case .listThemes(let film):
+            return [ServerMessage.themes(store.themes(film: film)).frame(requestID: requestID)]
+        case .stats:
+            let f = store.figures()
+            let entries: [(String, Int)] = [
+                ("records", f.records), ("raw_bytes", f.rawBytes), ("stored_bytes", f.storedBytes),
+                ("log_bytes", f.logBytes), ("dictionary_id", Int(CompressionDictionary.current.id)),
+                ("connections", connections()), ("uptime_seconds", Int(Date().timeIntervalSince(startedAt))),
+                ("writes", f.writes), ("fsyncs", f.fsyncs), ("compactions", f.compactions),
+            ]
+            return [ServerMessage.stats(entries.map { StatEntry(name: $0.0, value: Int64($0.1)) }).frame(requestID: requestID)]
+        case .hello, .authenticate, .put, .delete:
+            throw .badRequest("not a read request")
+        }
+    }
+
+    /// Sends the body as stored when the client can inflate it; inflates for clients that can't.
+    private func wireRecord(_ stored: StoredRecord, _ clientDictionaries: Set<UInt32>) throws(StoreError) -> WireRecord {
+        if clientDictionaries.contains(stored.dictionaryID) { return stored.wireRecord }
+        let record = try RecordStore.decode(stored)
+        return WireRecord(id: stored.id, version: stored.version, updatedAt: stored.updatedAt, encoding: .plain,
+                          dictionaryID: 0, body: RecordBody.encode(record.content))
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import Logging
+
+/// Decides when an appended write may be acknowledged, per `FsyncPolicy`.
+///
+/// Positions are *logical*: the count of bytes ever appended, which keeps growing across
+/// compactions, so a waiter's position stays meaningful when the file under it is swapped.
+/// Under `always`, a single syncer thread fsyncs whatever has been appended and releases every
+/// waiter it covers — concurrent writers share one fsync (group commit).
+final class DurabilityGate: @unchecked Sendable {
+    typealias Waiter = CheckedContinuation<Void, any Error>
+
+    private let condition = NSCondition()
+    private let policy: FsyncPolicy
+    private let batchInterval: TimeInterval
+    private let log: RecordLog
+    private let logger: Logger
+    // Guarded by `condition`:
+    private var appended: UInt64 = 0
+    private var synced: UInt64 = 0
+    private var syncing = false
+    private var stopped = false
+    private var waiters: [(position: UInt64, continuation: Waiter)] = []
+    private var thread: Thread?
+    private(set) var fsyncCount: UInt64 = 0
+
+    init(policy: FsyncPolicy, batchInterval: TimeInterval = 0.1, log: RecordLog, logger: Logger) {
+        self.policy = policy
+        self.batchInterval = batchInterval
+        self.log = log
+        self.logger = logger
+        if policy != .never {
+            let thread = Thread { [unowned self] in self.syncLoop() }
+            thread.name = "epilogue-fsync"
+            self.thread = thread
+            thread.start()
+        }
+    }
+
+    /// Records that `count` bytes were appended; returns the position to wait for.
+    func noteAppended(_ count: Int) -> UInt64 {
+        condition.lock()
+        defer { condition.unlock() }
+        appended += UInt64(count)
+        condition.broadcast()
+        return appended
+    }
+
+    /// Returns once everything up to `position` is durable under the policy.
+    func waitUntilDurable(_ position: UInt64) async throws {
+        guard policy == .always else { return }
+        try await withCheckedThrowingContinuation { (continuation: Waiter) in
+            condition.lock()
+            if synced >= position {
+                condition.unlock()
+                continuation.resume()
+                return
+            }
+            if stopped {
+                condition.unlock()
+                continuation.resume(throwing: StorageError.io(operation: "fsync", path: log.path, errno: ECANCELED))
+                return
+            }
+            waiters.append((position, continuation))
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    /// Runs `body` (a file swap) while no fsync is in flight, then counts everything appended so
+    /// far as durable: the swapped-in file was fsynced whole before the rename.
+    func withSyncPaused(_ body: () throws -> Void) rethrows {
+        condition.lock()
+        while syncing { condition.wait() }
+        defer { condition.unlock() }
+        try body()
+        let ready = releaseWaiters(upTo: appended, error: nil)
+        synced = appended
+        resume(ready)
+    }
+
+    /// Flushes what is pending and stops the syncer thread.
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        while syncing { condition.wait() }
+        condition.unlock()
+        if policy != .never { try? log.sync() }
+        condition.lock()
+        let ready = releaseWaiters(upTo: appended, error: nil)
+        synced = appended
+        condition.unlock()
+        resume(ready)
+    }
+
+    private func syncLoop() {
+        condition.lock()
+        while true {
+            switch policy {
+            case .always:
+                while !stopped && (waiters.isEmpty || synced >= appended) { condition.wait() }
+            case .batch:
+                while !stopped && synced >= appended { condition.wait() }
+                if !stopped { _ = condition.wait(until: Date().addingTimeInterval(batchInterval)) }
+            case .never:
+                break
+            }
+            if stopped { break }
+            let target = appended
+            syncing = true
+            condition.unlock()
+            var failure: (any Error)?
+            do { try log.sync() } catch { failure = error }
+            condition.lock()
+            syncing = false
+            fsyncCount += 1
+            if let failure {
+                logger.error("fsync failed; writes waiting on it are failed", metadata: ["error": "\(failure)"])
+                let failed = releaseWaiters(upTo: target, error: failure)
+                condition.broadcast()
+                condition.unlock()
+                resume(failed)
+                condition.lock()
+                continue
+            }
+            synced = max(synced, target)
+            let ready = releaseWaiters(upTo: synced, error: nil)
+            condition.broadcast()
+            condition.unlock()
+            resume(ready)
+            condition.lock()
+        }
+        condition.unlock()
+    }
+
+    private func releaseWaiters(upTo position: UInt64, error: (any Error)?) -> [(Waiter, (any Error)?)] {
+        var ready: [(Waiter, (any Error)?)] = []
+        waiters.removeAll { waiter in
+            guard waiter.position <= position else { return false }
+            ready.append((waiter.continuation, error))
+            return true
+        }
+        return ready
+    }
+
+    private func resume(_ ready: [(Waiter, (any Error)?)]) {
+        for (continuation, error) in ready {
+            if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+        }
+    }
+}

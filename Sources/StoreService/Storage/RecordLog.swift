@@ -1,0 +1,218 @@
+import Foundation
+import Logging
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The append-only record log: one file, `records.log`, an 8-byte header then `LogEntry`s.
+/// Not thread-safe: `RecordStore` serialises appends under its lock; fsync runs on the
+/// `DurabilityGate`'s thread against `fd`, which only changes during a compaction swap.
+final class RecordLog: @unchecked Sendable {
+    static let fileName = "records.log"
+    static let compactingSuffix = ".compacting"
+    static let header: [UInt8] = Array("EPILOG".utf8) + [0, 1]
+
+    let directory: String
+    var path: String { directory + "/" + Self.fileName }
+    private(set) var fd: Int32
+    /// Bytes in the current file, header included.
+    private(set) var size: Int
+
+    struct RecoveryReport: Equatable {
+        var entries = 0
+        var validBytes = 0
+        var discardedBytes = 0
+        var reason: String?
+    }
+
+    /// Opens (creating when absent) the log in `directory`. Fails with a clear error when the
+    /// directory can't be created or written.
+    init(directory: String) throws {
+        self.directory = directory
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StorageError.unusableDirectory(path: directory, reason: "can't create it (\((error as NSError).localizedDescription))")
+        }
+        guard access(directory, W_OK) == 0 else {
+            throw StorageError.unusableDirectory(path: directory, reason: String(cString: strerror(errno)))
+        }
+        // A compaction that crashed before its rename leaves a partial file: it never replaced anything.
+        unlink(directory + "/" + Self.fileName + Self.compactingSuffix)
+        let path = directory + "/" + Self.fileName
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StorageError.io(operation: "open", path: path, errno: errno) }
+        self.fd = fd
+        var st = stat()
+        fstat(fd, &st)
+        self.size = Int(st.st_size)
+        if size == 0 {
+            try Self.writeAll(fd: fd, Self.header, path: path)
+            try Self.syncFile(fd, path: path)
+            Self.syncDirectory(directory)
+            size = Self.header.count
+        }
+    }
+
+    deinit { close(fd) }
+
+    var isNew: Bool { size == Self.header.count }
+
+    /// Reads every entry in order. A torn or corrupt tail is cut off (the file is truncated to the
+    /// last good entry) and reported; entries before it are all applied.
+    func recover(_ apply: (LogEntry) -> Void) throws -> RecoveryReport {
+        var report = RecoveryReport()
+        let data = try readWholeFile()
+        guard data.count >= Self.header.count, Array(data.prefix(Self.header.count)) == Self.header else {
+            if data.count < Self.header.count && Self.header.starts(with: data) {
+                // Torn header of a brand-new file: start it again.
+                try truncate(to: 0)
+                try Self.writeAll(fd: fd, Self.header, path: path)
+                size = Self.header.count
+                return report
+            }
+            throw StorageError.badHeader(path: path)
+        }
+        var offset = Self.header.count
+        data.withUnsafeBytes { raw in
+            while offset < raw.count {
+                switch LogEntry.read(UnsafeRawBufferPointer(rebasing: raw[offset...])) {
+                case .entry(let entry, let size):
+                    apply(entry)
+                    report.entries += 1
+                    offset += size
+                case .incomplete:
+                    report.reason = "torn entry at offset \(offset)"
+                    return
+                case .corrupt(let why):
+                    report.reason = "\(why) at offset \(offset)"
+                    return
+                }
+            }
+        }
+        report.validBytes = offset
+        report.discardedBytes = data.count - offset
+        if report.discardedBytes > 0 {
+            try truncate(to: offset)
+            try Self.syncFile(fd, path: path)
+        }
+        size = offset
+        return report
+    }
+
+    /// Appends already-encoded entries with one write(2). On failure the file is cut back to
+    /// where it was, so a failed write leaves nothing half-written behind.
+    func append(_ bytes: [UInt8]) throws {
+        do {
+            try Self.writeAll(fd: fd, bytes, path: path, at: size)
+        } catch {
+            _ = ftruncate(fd, off_t(size))
+            throw error
+        }
+        size += bytes.count
+    }
+
+    func sync() throws { try Self.syncFile(fd, path: path) }
+
+    // MARK: Compaction
+
+    /// Starts a compaction file holding `snapshot` (encoded live entries).
+    func writeCompactionFile(_ snapshot: [UInt8]) throws -> Int32 {
+        let tmp = path + Self.compactingSuffix
+        let newFD = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard newFD >= 0 else { throw StorageError.fromErrno("open", tmp) }
+        do {
+            try Self.writeAll(fd: newFD, Self.header + snapshot, path: tmp, at: 0)
+        } catch {
+            close(newFD)
+            unlink(tmp)
+            throw error
+        }
+        return newFD
+    }
+
+    /// Bytes appended to the live log since `offset` (the tail a compaction must carry over).
+    func bytes(from offset: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: size - offset)
+        var done = 0
+        while done < out.count {
+            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(offset + done)) }
+            guard n > 0 else { throw StorageError.fromErrno("read", path) }
+            done += n
+        }
+        return out
+    }
+
+    /// Finishes a compaction: appends the carried-over tail, makes the new file durable, renames it
+    /// over the log and switches to it. On failure the caller abandons `newFD`. The caller holds the store lock and the durability gate's
+    /// swap permission, so no append or fsync runs meanwhile.
+    func installCompactionFile(_ newFD: Int32, snapshotSize: Int, tail: [UInt8]) throws {
+        let tmp = path + Self.compactingSuffix
+        try Self.writeAll(fd: newFD, tail, path: tmp, at: Self.header.count + snapshotSize)
+        try Self.syncFile(newFD, path: tmp)
+        guard rename(tmp, path) == 0 else { throw StorageError.fromErrno("rename", tmp) }
+        Self.syncDirectory(directory)
+        close(fd)
+        fd = newFD
+        size = Self.header.count + snapshotSize + tail.count
+    }
+
+    func abandonCompactionFile(_ newFD: Int32) {
+        close(newFD)
+        unlink(path + Self.compactingSuffix)
+    }
+
+    // MARK: Helpers
+
+    private func readWholeFile() throws -> [UInt8] {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw StorageError.fromErrno("stat", path) }
+        var out = [UInt8](repeating: 0, count: Int(st.st_size))
+        var done = 0
+        while done < out.count {
+            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, min($0.count - done, 1 << 26), off_t(done)) }
+            guard n > 0 else {
+                if n == 0 { out.removeSubrange(done...); break }
+                throw StorageError.fromErrno("read", path)
+            }
+            done += n
+        }
+        return out
+    }
+
+    private func truncate(to length: Int) throws {
+        guard ftruncate(fd, off_t(length)) == 0 else { throw StorageError.fromErrno("truncate", path) }
+    }
+
+    static func writeAll(fd: Int32, _ bytes: [UInt8], path: String, at offset: Int? = nil) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { raw -> Int in
+                let base = raw.baseAddress! + done
+                if let offset { return pwrite(fd, base, raw.count - done, off_t(offset + done)) }
+                return write(fd, base, raw.count - done)
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StorageError.fromErrno("write", path)
+            }
+            done += n
+        }
+    }
+
+    static func syncFile(_ fd: Int32, path: String) throws {
+        guard fsync(fd) == 0 else { throw StorageError.fromErrno("fsync", path) }
+    }
+
+    /// Makes a create or rename durable: fsync the directory that holds it.
+    static func syncDirectory(_ directory: String) {
+        let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dfd >= 0 else { return }
+        _ = fsync(dfd)
+        close(dfd)
+    }
+}

@@ -1,0 +1,39 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Failures of the storage layer, mapped to wire error codes by the server.
+public enum StorageError: Error, Equatable, CustomStringConvertible {
+    /// The file system is out of space (ENOSPC/EDQUOT); nothing of the write remains.
+    case full
+    case io(operation: String, path: String, errno: Int32)
+    case badHeader(path: String)
+    case unusableDirectory(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .full: return "no space left on the store's disk"
+        case .io(let operation, let path, let code): return "\(operation) \(path): \(String(cString: strerror(code)))"
+        case .badHeader(let path): return "\(path) is not an Epilogue record log"
+        case .unusableDirectory(let path, let reason): return "data directory \(path) is not writable: \(reason)"
+        }
+    }
+
+    static func fromErrno(_ operation: String, _ path: String, _ code: Int32 = errno) -> StorageError {
+        code == ENOSPC || code == EDQUOT ? .full : .io(operation: operation, path: path, errno: code)
+    }
+}
+
+/// How hard a write is pushed to disk before it is acknowledged.
+public enum FsyncPolicy: String, Sendable, CaseIterable {
+    /// fsync before every acknowledgement; concurrent writers share one fsync (group commit).
+    case always
+    /// acknowledge after write(2); a background fsync runs every `batchInterval`.
+    case batch
+    /// never fsync; the kernel writes back when it likes.
+    case never
+}
