@@ -97,8 +97,12 @@ public final class RecordStore: Sendable {
         }
     }
 
-    /// Flushes pending writes and stops the fsync thread.
+    /// Flushes pending writes and stops the fsync thread. Safe to call more than once.
     public func close() {
+        gate.stop()
+    }
+
+    deinit {
         gate.stop()
     }
 

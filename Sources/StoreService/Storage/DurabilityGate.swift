@@ -30,7 +30,8 @@ final class DurabilityGate: @unchecked Sendable {
         self.log = log
         self.logger = logger
         if policy != .never {
-            let thread = Thread { [unowned self] in self.syncLoop() }
+            // The thread keeps the gate alive until `stop()` ends its loop.
+            let thread = Thread { self.syncLoop() }
             thread.name = "epilogue-fsync"
             self.thread = thread
             thread.start()
