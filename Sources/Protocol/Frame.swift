@@ -21,8 +21,11 @@ public struct FrameFlags: OptionSet, Sendable, Hashable {
 
     /// More response frames for the same request id follow this one.
     public static let streamContinues = FrameFlags(rawValue: 0x01)
+    /// The header carries a u64 trace id after the request id (set by the gateway so one
+    /// command can be followed through both services' logs).
+    public static let traced = FrameFlags(rawValue: 0x02)
 
-    public static let known: FrameFlags = [.streamContinues]
+    public static let known: FrameFlags = [.streamContinues, .traced]
 }
 
 /// One length-prefixed frame: the unit the framing layer deals in. The payload is not yet
@@ -31,21 +34,27 @@ public struct Frame: Sendable, Equatable {
     public var type: UInt8
     public var flags: FrameFlags
     public var requestID: UInt32
+    /// Present exactly when `flags` contains `.traced`.
+    public var traceID: UInt64?
     public var payload: ByteBuffer
 
-    public init(type: UInt8, flags: FrameFlags = [], requestID: UInt32, payload: ByteBuffer) {
+    public init(type: UInt8, flags: FrameFlags = [], requestID: UInt32, traceID: UInt64? = nil, payload: ByteBuffer) {
         self.type = type
-        self.flags = flags
+        self.flags = traceID == nil ? flags.subtracting(.traced) : flags.union(.traced)
         self.requestID = requestID
+        self.traceID = traceID
         self.payload = payload
     }
 
-    /// Appends the frame's bytes: u32 length, u8 type, u8 flags, u32 request id, payload.
+    /// Appends the frame's bytes: u32 length, u8 type, u8 flags, u32 request id,
+    /// [u64 trace id when flagged], payload.
     public func write(to buffer: inout ByteBuffer) {
-        buffer.writeInteger(UInt32(WireProtocol.headerSize + payload.readableBytes))
+        let traceBytes = traceID == nil ? 0 : 8
+        buffer.writeInteger(UInt32(WireProtocol.headerSize + traceBytes + payload.readableBytes))
         buffer.writeInteger(type)
         buffer.writeInteger(flags.rawValue)
         buffer.writeInteger(requestID)
+        if let traceID { buffer.writeInteger(traceID) }
         var payload = payload
         buffer.writeBuffer(&payload)
     }
@@ -73,10 +82,15 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         let type: UInt8 = buffer.readInteger()!
         let rawFlags: UInt8 = buffer.readInteger()!
         let requestID: UInt32 = buffer.readInteger()!
-        let payload = buffer.readSlice(length: Int(length) - WireProtocol.headerSize)!
+        var payload = buffer.readSlice(length: Int(length) - WireProtocol.headerSize)!
         let flags = FrameFlags(rawValue: rawFlags)
         guard FrameFlags.known.isSuperset(of: flags) else { throw ProtocolError.unknownFlags(rawFlags) }
-        return Frame(type: type, flags: flags, requestID: requestID, payload: payload)
+        var traceID: UInt64?
+        if flags.contains(.traced) {
+            guard let id: UInt64 = payload.readInteger() else { throw ProtocolError.truncated("trace id") }
+            traceID = id
+        }
+        return Frame(type: type, flags: flags, requestID: requestID, traceID: traceID, payload: payload)
     }
 
     public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> Frame? {

@@ -40,16 +40,19 @@ extension ClientMessage {
         }
     }
 
-    public func frame(requestID: UInt32) -> Frame {
+    public func frame(requestID: UInt32, traceID: UInt64? = nil) -> Frame {
         var payload = ByteBuffer()
         encodePayload(into: &payload)
-        return Frame(type: type.rawValue, requestID: requestID, payload: payload)
+        return Frame(type: type.rawValue, requestID: requestID, traceID: traceID, payload: payload)
     }
 
     /// Interprets a frame sent by a client. Response types are rejected here.
     public init(frame: Frame) throws {
         guard let type = MessageType(rawValue: frame.type) else { throw ProtocolError.unknownMessageType(frame.type) }
-        guard type.isRequest, frame.flags.isEmpty else { throw ProtocolError.unexpectedMessageType(frame.type) }
+        guard type.isRequest else { throw ProtocolError.unexpectedMessageType(frame.type) }
+        guard !frame.flags.contains(.streamContinues) else {
+            throw ProtocolError.invalidValue(field: "flags", reason: "STREAM_CONTINUES is only valid on responses")
+        }
         var r = WireReader(frame.payload)
         switch type {
         case .hello:
@@ -164,6 +167,9 @@ extension ServerMessage {
     public init(frame: Frame) throws {
         guard let type = MessageType(rawValue: frame.type) else { throw ProtocolError.unknownMessageType(frame.type) }
         guard !type.isRequest else { throw ProtocolError.unexpectedMessageType(frame.type) }
+        guard !frame.flags.contains(.traced) else {
+            throw ProtocolError.invalidValue(field: "flags", reason: "TRACED is only valid on requests")
+        }
         var r = WireReader(frame.payload)
         switch type {
         case .challenge:

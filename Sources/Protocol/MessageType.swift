@@ -28,4 +28,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case error = 0xFF
 
     public var isRequest: Bool { rawValue < 0x80 }
+
+    /// A stable lower-case name for logs and metric labels.
+    public var name: String { String(describing: self) }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EpilogueShared
 import EpilogueStore
+import EpilogueStoreClient
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -36,6 +37,12 @@ struct StoreCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-dataset"), help: "Start an empty data directory empty instead of loading the bundled dataset.")
     var noDataset = false
 
+    @Option(name: .customLong("metrics-port"), help: "Port of the Prometheus /metrics endpoint (0 = off). Env: EPILOGUE_METRICS_PORT.")
+    var metricsPort: Int = EpilogueLogging.environment("EPILOGUE_METRICS_PORT").flatMap { Int($0) } ?? 9701
+
+    @Flag(help: "Health check: handshake with the store at --host/--port and PING it; exit 0 if it answers.")
+    var check = false
+
     @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical. Env: EPILOGUE_LOG_LEVEL.")
     var logLevel: String = EpilogueLogging.environment("EPILOGUE_LOG_LEVEL") ?? "info"
 
@@ -47,8 +54,23 @@ struct StoreCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let secret = authSecret ?? EpilogueLogging.environment("EPILOGUE_SECRET")
+        if check {
+            switch await StoreProbe.ping(host: host, port: port, secret: secret) {
+            case .success:
+                print("OK store at \(host):\(port) answered PING")
+                return
+            case .failure(let error):
+                print("FAIL \(error)")
+                throw ExitCode(1)
+            }
+        }
         EpilogueLogging.bootstrap(level: Logger.Level(rawValue: logLevel)!)
         let logger = Logger(label: "epilogue.store")
+        var services: [any Service] = []
+        if metricsPort != 0 {
+            services.append(MetricsEndpoint(host: host, port: metricsPort, registry: MetricsEndpoint.bootstrap(), logger: logger))
+        }
         let store: RecordStore
         do {
             store = try await RecordStore(
@@ -66,10 +88,11 @@ struct StoreCommand: AsyncParsableCommand {
             "recovered_entries": "\(store.recovery.entriesReplayed)", "discarded_bytes": "\(store.recovery.discardedBytes)",
         ])
         let server = StoreServer(
-            configuration: .init(host: host, port: port, secret: authSecret ?? EpilogueLogging.environment("EPILOGUE_SECRET"), maximumConnections: maxConnections,
+            configuration: .init(host: host, port: port, secret: secret, maximumConnections: maxConnections,
                                  idleTimeout: .seconds(Int64(idleTimeout))),
             store: store, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        services.insert(server, at: 0)
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {

@@ -14,13 +14,14 @@ struct GoldenVector: CustomTestStringConvertible, Sendable {
     var name: String
     var requestID: UInt32
     var flags: FrameFlags = []
+    var traceID: UInt64? = nil
     var message: Message
 
     var testDescription: String { name }
 
     func encodedFrame() -> Frame {
         switch message {
-        case .client(let message): return message.frame(requestID: requestID)
+        case .client(let message): return message.frame(requestID: requestID, traceID: traceID)
         case .server(let message): return message.frame(requestID: requestID, flags: flags)
         }
     }
@@ -35,6 +36,7 @@ struct GoldenVector: CustomTestStringConvertible, Sendable {
         .init(name: "authenticate", requestID: 0, message: .client(.authenticate(proof: Array(0..<32)))),
         .init(name: "ping", requestID: 1, message: .client(.ping(ByteBuffer(string: "hi")))),
         .init(name: "get", requestID: 2, message: .client(.get(id: "la-la-land/epilogue"))),
+        .init(name: "get-traced", requestID: 2, traceID: 0x0102_0304_0506_0708, message: .client(.get(id: "x"))),
         .init(name: "put", requestID: 3, message: .client(.put(id: "la-la-land/epilogue", content: sampleContent, expectedVersion: 4))),
         .init(name: "put-no-expected-version", requestID: 3, message: .client(.put(id: "x", content: sampleContent, expectedVersion: nil))),
         .init(name: "delete", requestID: 4, message: .client(.delete(id: "x", expectedVersion: nil))),
@@ -92,14 +94,15 @@ enum Fixtures {
         let frame = try #require(try decoder.decode(buffer: &input))
         #expect(input.readableBytes == 0)
         #expect(frame.requestID == vector.requestID)
-        #expect(frame.flags == vector.flags)
+        #expect(frame.flags == vector.flags.union(vector.traceID == nil ? [] : .traced))
+        #expect(frame.traceID == vector.traceID)
 
         var reencoded = ByteBuffer()
         switch vector.message {
         case .client(let expected):
             let decoded = try ClientMessage(frame: frame)
             #expect(decoded == expected)
-            decoded.frame(requestID: frame.requestID).write(to: &reencoded)
+            decoded.frame(requestID: frame.requestID, traceID: frame.traceID).write(to: &reencoded)
         case .server(let expected):
             let decoded = try ServerMessage(frame: frame)
             #expect(decoded == expected)

@@ -40,6 +40,7 @@ public final class StoreServer: Service, Sendable {
     private let group: any EventLoopGroup
     private let openConnections = Atomic<Int>(0)
     private let onListening: @Sendable (SocketAddress) -> Void
+    private let metrics = StoreMetrics()
 
     public init(configuration: Configuration, store: RecordStore, logger: Logger,
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -60,6 +61,8 @@ public final class StoreServer: Service, Sendable {
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // A client that half-closes after sending (`nc -q`, scripts) still gets its answers.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .bind(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
@@ -70,6 +73,7 @@ public final class StoreServer: Service, Sendable {
                     return try NIOAsyncChannel<Frame, Frame>(wrappingChannelSynchronously: channel)
                 }
             }
+        metrics.update(store.figures())
         if let address = server.channel.localAddress { onListening(address) }
         logger.info("store listening", metadata: ["address": "\(server.channel.localAddress.map { "\($0)" } ?? "?")"])
 
@@ -89,7 +93,8 @@ public final class StoreServer: Service, Sendable {
 
     private func serve(_ connection: NIOAsyncChannel<Frame, Frame>) async {
         let count = openConnections.wrappingAdd(1, ordering: .relaxed).newValue
-        defer { openConnections.wrappingSubtract(1, ordering: .relaxed) }
+        metrics.connections.record(count)
+        defer { metrics.connections.record(openConnections.wrappingSubtract(1, ordering: .relaxed).newValue) }
         let peer = connection.channel.remoteAddress.map { "\($0)" } ?? "?"
         var logger = self.logger
         logger[metadataKey: "peer"] = "\(peer)"
@@ -128,6 +133,8 @@ public final class StoreServer: Service, Sendable {
                             return
                         case .serve(let request, let requestID):
                             let dictionaries = machine.clientDictionaries
+                            var logger = logger
+                            if let traceID = frame.traceID { logger[metadataKey: "trace_id"] = "\(TraceID.format(traceID))" }
                             if StoreRequestHandler.isWrite(request) {
                                 // Writes wait for fsync: run them concurrently so one fsync covers many.
                                 if inFlight >= maxInFlight {
@@ -136,11 +143,11 @@ public final class StoreServer: Service, Sendable {
                                 }
                                 inFlight += 1
                                 writes.addTask {
-                                    let frames = await handler.respond(to: request, requestID: requestID, clientDictionaries: dictionaries)
+                                    let frames = await self.respond(handler, request, requestID, dictionaries, logger)
                                     try await outbound.write(contentsOf: frames)
                                 }
                             } else {
-                                let frames = await handler.respond(to: request, requestID: requestID, clientDictionaries: dictionaries)
+                                let frames = await respond(handler, request, requestID, dictionaries, logger)
                                 try await outbound.write(contentsOf: frames)
                             }
                         }
@@ -162,15 +169,17 @@ public final class StoreServer: Service, Sendable {
     }
 }
 
-/// Closes a connection that sent nothing for the idle timeout.
-final class IdleConnectionCloser: ChannelInboundHandler, Sendable {
-    typealias InboundIn = NIOAny
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
-            context.close(promise: nil)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
+extension StoreServer {
+    /// Answers one request and records it in the metrics.
+    private func respond(_ handler: StoreRequestHandler, _ request: ClientMessage, _ requestID: UInt32,
+                         _ dictionaries: Set<UInt32>, _ logger: Logger) async -> [Frame] {
+        let started = ContinuousClock.now
+        let frames = await handler.respond(to: request, requestID: requestID, clientDictionaries: dictionaries)
+        let elapsed = ContinuousClock.now - started
+        metrics.served(request.type, frames: frames, nanoseconds: elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        if StoreRequestHandler.isWrite(request) { metrics.update(store.figures()) }
+        logger.debug("request served", metadata: ["type": "\(request.type.name)", "request_id": "\(requestID)",
+                                                  "frames": "\(frames.count)", "micros": "\(elapsed.components.attoseconds / 1_000_000_000_000 + elapsed.components.seconds * 1_000_000)"])
+        return frames
     }
 }

@@ -1,0 +1,78 @@
+# One image, two programs: /app/epilogue-store and /app/epilogue-gateway.
+# docker-compose.yml picks which one a container runs; the default CMD starts the store.
+#
+# Checked in CI (no Docker engine there) by scripts/check-deploy.sh: hadolint + compose config.
+
+# ---- build -------------------------------------------------------------------
+# Pinned to the toolchain CI builds and tests with (Swift 6.3.1 on Debian 12 "bookworm"),
+# so the image compiles exactly what CI compiled.
+FROM swift:6.3.1-bookworm AS build
+
+# zlib headers for the CZlib system-library target (Package.swift: providers .apt(["libz-dev"])).
+# Not version-pinned on purpose: Debian point releases replace the exact versions, which would
+# break the build; the base image tag already pins the distribution.
+# hadolint ignore=DL3008
+RUN export DEBIAN_FRONTEND=noninteractive \
+    && apt-get update \
+    && apt-get install -y --no-install-recommends zlib1g-dev \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /build
+
+# Dependencies first, on their own layer: it is rebuilt only when the manifest changes.
+# (Package.resolved is not copied: it is git-ignored, resolution follows Package.swift.)
+COPY Package.swift ./
+RUN swift package resolve
+
+# SwiftPM validates every target's folder when it loads the manifest, the test target's included,
+# so Tests/ must be present even though only the executables are built.
+COPY Sources ./Sources
+COPY Tests ./Tests
+
+# --static-swift-stdlib: the Swift runtime and Foundation are linked in, so the runtime image
+# needs only libc, libstdc++/libgcc and zlib.
+RUN swift build -c release --static-swift-stdlib
+
+# Stage what the runtime image needs: both binaries and the store's resource bundle (the bundled
+# dataset), which Bundle.module looks for next to the executable.
+RUN bin="$(swift build -c release --static-swift-stdlib --show-bin-path)" \
+    && mkdir -p /staging \
+    && cp "$bin/epilogue-store" "$bin/epilogue-gateway" /staging/ \
+    && cp -R "$bin/Epilogue_EpilogueStore.resources" /staging/ \
+    && test -f /staging/Epilogue_EpilogueStore.resources/dataset.json
+
+# ---- runtime -----------------------------------------------------------------
+FROM debian:bookworm-slim AS runtime
+
+# Runtime libraries of the statically-linked-Swift binaries (already in bookworm-slim, listed so
+# the dependency is explicit). Not version-pinned, for the same reason as above.
+# hadolint ignore=DL3008
+RUN export DEBIAN_FRONTEND=noninteractive \
+    && apt-get update \
+    && apt-get install -y --no-install-recommends zlib1g libstdc++6 libgcc-s1 \
+    && rm -rf /var/lib/apt/lists/*
+
+# An unprivileged user; /data is the store's data directory (a named volume in compose, which
+# Docker fills from this directory on first use, ownership included).
+RUN groupadd --system --gid 10001 epilogue \
+    && useradd --system --no-log-init --uid 10001 --gid epilogue \
+    --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin epilogue \
+    && mkdir -p /data \
+    && chown epilogue:epilogue /data \
+    && chmod 0750 /data
+
+WORKDIR /app
+# Binaries stay owned by root: the service user can run them but not replace them.
+COPY --from=build /staging/ /app/
+
+ENV EPILOGUE_DATA_DIR=/data
+VOLUME ["/data"]
+
+# 7700 gateway (text protocol), 7701 store (binary protocol v1),
+# 9700 / 9701 Prometheus /metrics of the gateway / the store.
+EXPOSE 7700 7701 9700 9701
+
+# Numeric (= epilogue:epilogue) so runtimes that check runAsNonRoot can verify it.
+USER 10001:10001
+
+CMD ["/app/epilogue-store", "--host", "0.0.0.0", "--data-dir", "/data"]

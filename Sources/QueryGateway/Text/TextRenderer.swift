@@ -1,0 +1,103 @@
+import EpilogueShared
+import Foundation
+
+/// A search hit as the gateway shows it.
+public struct SearchResultRow: Equatable, Sendable {
+    public var id: String
+    public var score: Double
+    public var film: String
+    public var subject: String
+    public var snippet: String
+}
+
+/// Renders results as terminal text (aligned columns, `field: value` records) or as JSON lines
+/// (one compact object per body line, for scripts).
+public struct TextRenderer: Sendable {
+    public var format: OutputFormat
+
+    public init(format: OutputFormat) { self.format = format }
+
+    public func record(_ record: Record) -> [String] {
+        let c = record.content
+        if format == .json {
+            return [Self.json([
+                "id": record.id, "film": c.film, "year": c.year, "director": c.director, "subject": c.subject,
+                "reading": c.reading, "source": c.source, "sourceKind": c.sourceKind.name, "themes": c.themes,
+                "version": record.version, "updatedAt": Self.isoDate(record.updatedAt),
+            ])]
+        }
+        let fields: [(String, String)] = [
+            ("id", record.id), ("film", c.film), ("year", "\(c.year)"), ("director", c.director), ("subject", c.subject),
+            ("source", c.source), ("sourceKind", c.sourceKind.name), ("themes", c.themes.joined(separator: ", ")),
+            ("version", "\(record.version)"), ("updatedAt", Self.isoDate(record.updatedAt)),
+        ]
+        var lines = fields.map { "\($0.0.padding(toLength: 11, withPad: " ", startingAt: 0)) \($0.1)" }
+        let readingLines = c.reading.split(separator: "\n", omittingEmptySubsequences: false)
+        lines.append("reading:    " + (readingLines.first.map(String.init) ?? ""))
+        lines += readingLines.dropFirst().map { "            " + $0 }
+        return lines
+    }
+
+    public func recordList(_ records: [Record]) -> [String] {
+        if format == .json { return records.flatMap(record) }
+        return Self.table(header: ["ID", "FILM", "SUBJECT", "SOURCE"],
+                          rows: records.map { [$0.id, $0.content.film, $0.content.subject, $0.content.sourceKind.name] })
+    }
+
+    public func hits(_ hits: [SearchResultRow]) -> [String] {
+        if format == .json {
+            return hits.map { Self.json(["id": $0.id, "score": $0.score, "film": $0.film, "subject": $0.subject, "snippet": $0.snippet]) }
+        }
+        var lines: [String] = []
+        let width = hits.map(\.id.count).max() ?? 2
+        for (rank, hit) in hits.enumerated() {
+            lines.append("\(String(rank + 1).leftPadded(to: 2)). \(String(format: "%8.3f", hit.score))  \(hit.id.padding(toLength: width, withPad: " ", startingAt: 0))  \(hit.film) / \(hit.subject)")
+            lines.append("              \(hit.snippet)")
+        }
+        return lines
+    }
+
+    public func films(_ films: [(film: String, year: Int, director: String, records: Int)]) -> [String] {
+        if format == .json { return films.map { Self.json(["film": $0.film, "year": $0.year, "director": $0.director, "records": $0.records]) } }
+        return Self.table(header: ["FILM", "YEAR", "DIRECTOR", "RECORDS"], rows: films.map { [$0.film, "\($0.year)", $0.director, "\($0.records)"] })
+    }
+
+    public func themes(_ themes: [(theme: String, records: Int)]) -> [String] {
+        if format == .json { return themes.map { Self.json(["theme": $0.theme, "records": $0.records]) } }
+        return Self.table(header: ["THEME", "RECORDS"], rows: themes.map { [$0.theme, "\($0.records)"] })
+    }
+
+    public func stats(_ stats: [(name: String, value: String)]) -> [String] {
+        if format == .json { return stats.map { Self.json(["name": $0.name, "value": $0.value]) } }
+        return Self.table(header: ["NAME", "VALUE"], rows: stats.map { [$0.name, $0.value] })
+    }
+
+    /// Columns padded to their widest cell; the last column is not padded.
+    static func table(header: [String], rows: [[String]]) -> [String] {
+        let all = [header] + rows
+        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+        return all.map { row in
+            row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+    }
+
+    static func json(_ object: [String: Any]) -> String {
+        let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        return data.flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
+    }
+
+    static func isoDate(_ milliseconds: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}

@@ -1,0 +1,187 @@
+import EpilogueProtocol
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// The gateway's link to the store: a fixed number of persistent, pipelined connections.
+///
+/// A slot whose connection drops reconnects by itself with exponential backoff. While no slot is
+/// connected, requests fail at once with `unavailable` instead of queueing, so a user sees
+/// `ERR STORE_UNAVAILABLE` promptly; once the store is back, the next reconnect restores service.
+public final class StorePool: Sendable {
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        public var secret: String?
+        public var connections: Int
+        public var requestTimeout: TimeAmount
+        public var connectTimeout: TimeAmount
+        public var initialBackoff: TimeAmount
+        public var maximumBackoff: TimeAmount
+
+        public init(host: String, port: Int, secret: String? = nil, connections: Int = 4,
+                    requestTimeout: TimeAmount = .seconds(5), connectTimeout: TimeAmount = .seconds(2),
+                    initialBackoff: TimeAmount = .milliseconds(50), maximumBackoff: TimeAmount = .seconds(2)) {
+            self.host = host
+            self.port = port
+            self.secret = secret
+            self.connections = connections
+            self.requestTimeout = requestTimeout
+            self.connectTimeout = connectTimeout
+            self.initialBackoff = initialBackoff
+            self.maximumBackoff = maximumBackoff
+        }
+    }
+
+    private struct Connection {
+        var channel: any Channel
+        var handler: NIOLoopBound<StoreClientHandler>
+    }
+
+    private enum Slot {
+        case idle
+        case connecting
+        case ready(Connection)
+        case waiting(backoff: TimeAmount)
+    }
+
+    private struct State {
+        var slots: [Slot]
+        var backoffs: [TimeAmount]
+        var next = 0
+        var lastError = "not connected yet"
+        var shutDown = false
+    }
+
+    public let configuration: Configuration
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let state: NIOLockedValueBox<State>
+
+    public init(configuration: Configuration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
+        self.configuration = configuration
+        self.group = group
+        self.logger = logger
+        self.state = NIOLockedValueBox(State(slots: Array(repeating: .idle, count: max(1, configuration.connections)),
+                                             backoffs: Array(repeating: configuration.initialBackoff, count: max(1, configuration.connections))))
+    }
+
+    /// Opens every connection in the background; requests before that fail as unavailable.
+    public func start() {
+        for index in 0..<configuration.connections { connect(slot: index) }
+    }
+
+    public func shutdown() {
+        let channels: [any Channel] = state.withLockedValue { state in
+            state.shutDown = true
+            return state.slots.compactMap { if case .ready(let c) = $0 { return c.channel } else { return nil } }
+        }
+        for channel in channels { channel.close(promise: nil) }
+    }
+
+    /// Why the last connection attempt failed or the last connection ended.
+    public var lastError: String { state.withLockedValue { $0.lastError } }
+
+    /// True when at least one connection has completed its handshake.
+    public var isConnected: Bool {
+        state.withLockedValue { $0.slots.contains { if case .ready = $0 { return true } else { return false } } }
+    }
+
+    /// Sends one request and returns every frame of its answer (one, or a stream).
+    public func request(_ message: ClientMessage, traceID: UInt64? = nil) async throws -> [ServerMessage] {
+        let connection: Connection? = state.withLockedValue { state in
+            for offset in 0..<state.slots.count {
+                let index = (state.next + offset) % state.slots.count
+                if case .ready(let connection) = state.slots[index] {
+                    state.next = index + 1
+                    return connection
+                }
+            }
+            return nil
+        }
+        guard let connection else {
+            let why = state.withLockedValue { $0.lastError }
+            throw StoreClientError.unavailable(why)
+        }
+        let loop = connection.channel.eventLoop
+        let promise = loop.makePromise(of: [ServerMessage].self)
+        let timeout = configuration.requestTimeout
+        loop.execute {
+            connection.handler.value.send(message, traceID: traceID, timeout: timeout, promise: promise)
+        }
+        return try await promise.futureResult.get()
+    }
+
+    private func connect(slot index: Int) {
+        let proceed = state.withLockedValue { state -> Bool in
+            guard !state.shutDown else { return false }
+            state.slots[index] = .connecting
+            return true
+        }
+        guard proceed else { return }
+        let configuration = self.configuration
+        let bootstrap = ClientBootstrap(group: group)
+            .connectTimeout(configuration.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let handler = StoreClientHandler(secret: configuration.secret, clientName: "epilogue-gateway",
+                                                     readyPromise: channel.eventLoop.makePromise(of: Void.self))
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+        bootstrap.connect(host: configuration.host, port: configuration.port).flatMap { channel -> EventLoopFuture<Connection> in
+            let handler: StoreClientHandler
+            do {
+                handler = try channel.pipeline.syncOperations.handler(type: StoreClientHandler.self)
+            } catch {
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+            let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+            return handler.ready.map { Connection(channel: channel, handler: bound) }
+                .flatMapErrorThrowing { error in
+                    channel.close(promise: nil)
+                    throw error
+                }
+        }.whenComplete { result in
+            switch result {
+            case .success(let connection):
+                let keep = self.state.withLockedValue { state -> Bool in
+                    guard !state.shutDown else { return false }
+                    state.slots[index] = .ready(connection)
+                    state.backoffs[index] = configuration.initialBackoff
+                    return true
+                }
+                guard keep else { connection.channel.close(promise: nil); return }
+                self.logger.debug("store connection ready", metadata: ["slot": "\(index)"])
+                connection.channel.closeFuture.whenComplete { _ in
+                    self.logger.info("store connection lost; reconnecting", metadata: ["slot": "\(index)"])
+                    self.state.withLockedValue { $0.lastError = "connection to \(configuration.host):\(configuration.port) lost" }
+                    self.scheduleReconnect(slot: index)
+                }
+            case .failure(let error):
+                let message: String
+                if let error = error as? StoreClientError { message = error.description } else { message = "\(configuration.host):\(configuration.port): \(error)" }
+                self.state.withLockedValue { $0.lastError = message }
+                self.logger.debug("store connection failed", metadata: ["slot": "\(index)", "error": "\(message)"])
+                self.scheduleReconnect(slot: index)
+            }
+        }
+    }
+
+    private func scheduleReconnect(slot index: Int) {
+        let delay: TimeAmount? = state.withLockedValue { state in
+            guard !state.shutDown else { return nil }
+            let delay = state.backoffs[index]
+            state.backoffs[index] = min(delay * 2, configuration.maximumBackoff)
+            state.slots[index] = .waiting(backoff: delay)
+            return delay
+        }
+        guard let delay else { return }
+        group.next().scheduleTask(in: delay) { self.connect(slot: index) }
+    }
+}
+
