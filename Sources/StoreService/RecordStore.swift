@@ -169,18 +169,14 @@ public final class RecordStore: Sendable {
 
     /// Applies a log entry to memory. `content` spares inflating a body we were just given.
     private static func apply(_ entry: LogEntry, size: Int, content given: RecordContent? = nil, to state: inout State, logger: Logger) {
-        var reusedDocID: UInt32?
         if let old = state.records.removeValue(forKey: entry.id) {
-            reusedDocID = old.docID
+            state.search.remove(docID: old.docID)
+            state.idByDocID[old.docID] = nil
             state.fields.remove(old)
             state.rawBytes -= Int(old.rawLength)
             state.storedBytes -= old.body.count
             state.liveLogBytes -= old.logBytes
-            if entry.kind == .delete {
-                state.search.remove(docID: old.docID)
-                state.idByDocID[old.docID] = nil
-                return
-            }
+            if entry.kind == .delete { return }
         }
         guard entry.kind == .put else { return }
         let content: RecordContent
@@ -196,14 +192,9 @@ public final class RecordStore: Sendable {
                 return
             }
         }
-        // A replaced record keeps its doc id, as an FTS5 row keeps its rowid on UPDATE.
-        let docID: UInt32
-        if let reusedDocID {
-            docID = reusedDocID
-        } else {
-            docID = state.nextDocID
-            state.nextDocID += 1
-        }
+        // Every write takes a fresh doc id (the search index keeps its postings sorted that way).
+        let docID = state.nextDocID
+        state.nextDocID += 1
         let record = StoredRecord(id: entry.id, docID: docID, version: entry.version, updatedAt: entry.updatedAt,
                                   dictionaryID: entry.dictionaryID, body: entry.body, rawLength: entry.rawLength,
                                   logBytes: size, film: content.film, year: content.year, director: content.director,
