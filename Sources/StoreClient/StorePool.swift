@@ -141,6 +141,12 @@ public final class StorePool: Sendable {
                 return channel.eventLoop.makeFailedFuture(error)
             }
             let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+            // A store that accepts but never answers the handshake (hung, or a half-dead link)
+            // must not hold the slot forever.
+            let handshakeTimeout = channel.eventLoop.scheduleTask(in: configuration.connectTimeout) {
+                channel.close(promise: nil)
+            }
+            handler.ready.whenComplete { _ in handshakeTimeout.cancel() }
             return handler.ready.map { Connection(channel: channel, handler: bound) }
                 .flatMapErrorThrowing { error in
                     channel.close(promise: nil)

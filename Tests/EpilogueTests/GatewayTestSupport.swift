@@ -92,10 +92,11 @@ struct TextReply: CustomStringConvertible {
     var description: String { lines.joined(separator: "\n") }
 }
 
-func withTextClient<T: Sendable>(port: Int, _ body: (TextTestClient) async throws -> T) async throws -> T {
+func withTextClient<T: Sendable>(port: Int, host: String = "127.0.0.1", _ body: (TextTestClient) async throws -> T) async throws -> T {
     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .channelOption(.allowRemoteHalfClosure, value: true)
-        .connect(host: "127.0.0.1", port: port) { channel in
+        .connectTimeout(.seconds(2))
+        .connect(host: host, port: port) { channel in
             channel.eventLoop.makeCompletedFuture {
                 try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
             }

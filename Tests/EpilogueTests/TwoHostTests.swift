@@ -1,0 +1,189 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The store and the gateway as separate processes on separate network hosts: two network
+/// namespaces joined by a veth pair, plus a second pair from this test's namespace to the
+/// gateway's, so the test drives the gateway over real TCP. The store's link is cut and restored.
+/// Without root (no namespaces) the same scenario runs on loopback, and the test says so.
+@Suite(.serialized) struct TwoHostTests {
+    @Test(.timeLimit(.minutes(2)))
+    func gatewayOnAnotherHostSeesTheStoreGoAndComeBack() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeDirectory(dir) }
+        // EPILOGUE_TEST_LOOPBACK=1 forces the loopback variant (to check it on a root machine).
+        let forceLoopback = ProcessInfo.processInfo.environment["EPILOGUE_TEST_LOOPBACK"] == "1"
+        if !forceLoopback, let network = try? TwoHostNetwork.make() {
+            defer { network.tearDown() }
+            print("TwoHostTests: store in netns \(network.storeNamespace) at \(network.storeAddress), gateway in netns \(network.gatewayNamespace)")
+            try await runScenario(
+                dir: dir,
+                storeCommand: ["ip", "netns", "exec", network.storeNamespace],
+                storeHost: network.storeAddress,
+                gatewayCommand: ["ip", "netns", "exec", network.gatewayNamespace],
+                gatewayListen: "0.0.0.0",
+                gatewayReach: network.gatewayAddress,
+                cut: { try network.setStoreLink(up: false) },
+                restore: { try network.setStoreLink(up: true) })
+        } else {
+            print("TwoHostTests: network namespaces unavailable (not root, or no iproute2); running the same scenario on loopback, cutting the store off with SIGSTOP")
+            var store: Process?
+            try await runScenario(
+                dir: dir, storeCommand: [], storeHost: "127.0.0.1", gatewayCommand: [], gatewayListen: "127.0.0.1",
+                gatewayReach: "127.0.0.1",
+                cut: { if let pid = store?.processIdentifier { kill(pid, SIGSTOP) } },
+                restore: { if let pid = store?.processIdentifier { kill(pid, SIGCONT) } },
+                started: { store = $0 })
+        }
+    }
+
+    private func runScenario(
+        dir: String, storeCommand: [String], storeHost: String, gatewayCommand: [String], gatewayListen: String,
+        gatewayReach: String, cut: () throws -> Void, restore: () throws -> Void, started: (Process) -> Void = { _ in }
+    ) async throws {
+        let storePort = 7701
+        let gatewayPort = storeCommand.isEmpty ? try await freePort() : 7700
+        let actualStorePort = storeCommand.isEmpty ? try await freePort() : storePort
+        let store = try launch(storeCommand + [try BuiltProducts.path("epilogue-store"), "--host", storeHost, "--port", "\(actualStorePort)",
+                                               "--data-dir", dir, "--metrics-port", "0", "--no-dataset", "--log-level", "error"])
+        started(store)
+        defer { terminate(store) }
+        let gateway = try launch(gatewayCommand + [try BuiltProducts.path("epilogue-gateway"), "--host", gatewayListen, "--port", "\(gatewayPort)",
+                                                   "--store", "\(storeHost):\(actualStorePort)", "--metrics-port", "0",
+                                                   "--request-timeout-ms", "500", "--log-level", "error"])
+        defer { terminate(gateway) }
+
+        let clock = ContinuousClock()
+        var reply = TextReply(lines: [])
+        // 1. Serving across the link.
+        let up = clock.now + .seconds(15)
+        while clock.now < up {
+            reply = (try? await oneCommand("PING", host: gatewayReach, port: gatewayPort)) ?? reply
+            if reply.isOK { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(reply.status == "OK PONG", "gateway never reached the store: \(reply)")
+        let put = try await oneCommand(#"PUT two/1 film=F year=2000 director=D subject=s reading="across hosts" source=x sourceKind=critic"#,
+                                       host: gatewayReach, port: gatewayPort)
+        #expect(put.isOK, "\(put)")
+
+        // 2. Cut the link: answers turn into STORE_UNAVAILABLE (a TIMEOUT may come first), promptly.
+        try cut()
+        let cutAt = clock.now
+        var sawUnavailable = false
+        while clock.now < cutAt + .seconds(20) {
+            reply = try await oneCommand("GET two/1", host: gatewayReach, port: gatewayPort)
+            #expect(!reply.isOK || reply.status == "OK two/1")
+            if reply.errorCode == "STORE_UNAVAILABLE" { sawUnavailable = true; break }
+            #expect(reply.errorCode == "TIMEOUT" || reply.isOK, "unexpected answer while cut: \(reply)")
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(sawUnavailable, "no STORE_UNAVAILABLE within 20 s of the cut; last: \(reply)")
+        let unavailable = try await timed { try await oneCommand("GET two/1", host: gatewayReach, port: gatewayPort) }
+        #expect(unavailable.reply.errorCode == "STORE_UNAVAILABLE")
+        #expect(unavailable.seconds < 1.0, "STORE_UNAVAILABLE should be prompt, took \(unavailable.seconds) s")
+
+        // 3. Restore it: the gateway recovers by itself.
+        try restore()
+        let back = clock.now + .seconds(20)
+        while clock.now < back {
+            reply = try await oneCommand("GET two/1", host: gatewayReach, port: gatewayPort)
+            if reply.isOK { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(reply.status == "OK two/1", "gateway did not recover after the link came back: \(reply)")
+        #expect(reply.body.contains("reading:    across hosts"))
+    }
+
+    private func oneCommand(_ line: String, host: String, port: Int) async throws -> TextReply {
+        try await withTextClient(port: port, host: host) { client in try await client.command(line) }
+    }
+
+    private func timed(_ body: () async throws -> TextReply) async throws -> (reply: TextReply, seconds: Double) {
+        let start = ContinuousClock.now
+        let reply = try await body()
+        let elapsed = ContinuousClock.now - start
+        return (reply, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+
+    private func launch(_ command: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = command
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    private func terminate(_ process: Process) {
+        kill(process.processIdentifier, SIGCONT)
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+    }
+}
+
+/// Two namespaces ("hosts") for store and gateway, a veth link between them, and a veth from the
+/// test's own namespace to the gateway's.
+struct TwoHostNetwork {
+    let suffix: String
+    let subnet: Int
+    var storeNamespace: String { "epi-s-\(suffix)" }
+    var gatewayNamespace: String { "epi-g-\(suffix)" }
+    var storeAddress: String { "10.231.\(subnet).1" }
+    var gatewayAddress: String { "10.232.\(subnet).2" }
+    private var storeLink: String { "es\(suffix)" }
+
+    static func make() throws -> TwoHostNetwork {
+        guard getuid() == 0 else { throw Unavailable() }
+        let suffix = String(UInt32.random(in: 0..<0xFFFFF), radix: 16)
+        let net = TwoHostNetwork(suffix: suffix, subnet: Int.random(in: 1...250))
+        do {
+            try net.run(["ip", "netns", "add", net.storeNamespace])
+            try net.run(["ip", "netns", "add", net.gatewayNamespace])
+            // store <-> gateway
+            try net.run(["ip", "link", "add", "es\(suffix)", "netns", net.storeNamespace, "type", "veth", "peer", "name", "eg\(suffix)", "netns", net.gatewayNamespace])
+            try net.run(["ip", "-n", net.storeNamespace, "addr", "add", "\(net.storeAddress)/30", "dev", "es\(suffix)"])
+            try net.run(["ip", "-n", net.gatewayNamespace, "addr", "add", "10.231.\(net.subnet).2/30", "dev", "eg\(suffix)"])
+            // test <-> gateway
+            try net.run(["ip", "link", "add", "er\(suffix)", "type", "veth", "peer", "name", "ex\(suffix)", "netns", net.gatewayNamespace])
+            try net.run(["ip", "addr", "add", "10.232.\(net.subnet).1/30", "dev", "er\(suffix)"])
+            try net.run(["ip", "-n", net.gatewayNamespace, "addr", "add", "\(net.gatewayAddress)/30", "dev", "ex\(suffix)"])
+            for (ns, dev) in [(net.storeNamespace, "es\(suffix)"), (net.gatewayNamespace, "eg\(suffix)"), (net.gatewayNamespace, "ex\(suffix)"),
+                              (net.storeNamespace, "lo"), (net.gatewayNamespace, "lo")] {
+                try net.run(["ip", "-n", ns, "link", "set", dev, "up"])
+            }
+            try net.run(["ip", "link", "set", "er\(suffix)", "up"])
+        } catch {
+            net.tearDown()
+            throw error
+        }
+        return net
+    }
+
+    func setStoreLink(up: Bool) throws {
+        try run(["ip", "-n", storeNamespace, "link", "set", storeLink, up ? "up" : "down"])
+    }
+
+    func tearDown() {
+        _ = try? run(["ip", "netns", "del", storeNamespace])
+        _ = try? run(["ip", "netns", "del", gatewayNamespace])
+        _ = try? run(["ip", "link", "del", "er\(suffix)"])
+    }
+
+    @discardableResult
+    func run(_ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw Unavailable() }
+        return process.terminationStatus
+    }
+
+    struct Unavailable: Error {}
+}
