@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "epilogue-store", targets: ["epilogue-store"]),
         .executable(name: "epilogue-gateway", targets: ["epilogue-gateway"]),
+        .executable(name: "epilogue-bench", targets: ["epilogue-bench"]),
         .library(name: "EpilogueProtocol", targets: ["EpilogueProtocol"]),
     ],
     dependencies: [
@@ -104,6 +105,18 @@ let package = Package(
             dependencies: [
                 "EpilogueGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Benchmarks: figures printed, never asserted (see docs/PERFORMANCE.md).
+        .executableTarget(
+            name: "epilogue-bench",
+            dependencies: [
+                "EpilogueStore",
+                "EpilogueShared",
+                "EpilogueProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(

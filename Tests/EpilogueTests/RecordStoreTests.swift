@@ -87,8 +87,8 @@ import Testing
         let expected = try BundledDataset.load()
         #expect(store.figures().records == expected.count)
         #expect(store.recovery.loadedBundledDataset == expected.count)
-        let first = try store.get(id: expected[0].id)
-        #expect(first.content == expected[0].content)
+        let sample = try #require(expected.first)
+        #expect(try store.get(id: sample.id).content == sample.content)
     }
 
     @Test func compressionWithTheDictionaryBeatsPlainZlibOnTheDataset() throws {
