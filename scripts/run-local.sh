@@ -22,13 +22,16 @@ store=$!
 "$bin/epilogue-gateway" --port "$GATEWAY_PORT" --store "127.0.0.1:$STORE_PORT" &
 gateway=$!
 
+stopped=0
 stop() {
+  ((stopped)) && return
+  stopped=1
   trap - INT TERM
   kill -TERM "$gateway" "$store" 2>/dev/null || true
   wait "$gateway" "$store" 2>/dev/null || true
   echo "stopped."
 }
-trap stop INT TERM
+trap 'stop; exit 0' INT TERM
 
 echo
 echo "Epilogue is running: store on 127.0.0.1:$STORE_PORT (data in $DATA_DIR), gateway on 127.0.0.1:$GATEWAY_PORT"

@@ -164,8 +164,12 @@ public final class StorePool: Sendable {
                 guard keep else { connection.channel.close(promise: nil); return }
                 self.logger.debug("store connection ready", metadata: ["slot": "\(index)"])
                 connection.channel.closeFuture.whenComplete { _ in
+                    let shuttingDown = self.state.withLockedValue { state -> Bool in
+                        state.lastError = "connection to \(configuration.host):\(configuration.port) lost"
+                        return state.shutDown
+                    }
+                    guard !shuttingDown else { return }
                     self.logger.info("store connection lost; reconnecting", metadata: ["slot": "\(index)"])
-                    self.state.withLockedValue { $0.lastError = "connection to \(configuration.host):\(configuration.port) lost" }
                     self.scheduleReconnect(slot: index)
                 }
             case .failure(let error):

@@ -51,7 +51,9 @@ public struct TextRenderer: Sendable {
         var lines: [String] = []
         let width = hits.map(\.id.count).max() ?? 2
         for (rank, hit) in hits.enumerated() {
-            lines.append("\(String(rank + 1).leftPadded(to: 2)). \(String(format: "%8.3f", hit.score))  \(hit.id.padding(toLength: width, withPad: " ", startingAt: 0))  \(hit.film) / \(hit.subject)")
+            // BM25 floors the weight of words found in most records at 1e-6: show such tiny scores legibly.
+            let score = abs(hit.score) >= 0.001 || hit.score == 0 ? String(format: "%8.3f", hit.score) : String(format: "%8.1e", hit.score)
+            lines.append("\(String(rank + 1).leftPadded(to: 2)). \(score)  \(hit.id.padding(toLength: width, withPad: " ", startingAt: 0))  \(hit.film) / \(hit.subject)")
             lines.append("              \(hit.snippet)")
         }
         return lines
