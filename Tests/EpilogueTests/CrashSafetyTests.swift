@@ -1,0 +1,124 @@
+import EpilogueProtocol
+import EpilogueShared
+import EpilogueStoreClient
+import Foundation
+import Logging
+import NIOCore
+import Testing
+
+/// SIGKILL the store at random moments under concurrent writes, restart it, and check after every
+/// restart that each acknowledged write is there with the acknowledged content and version, and
+/// that unacknowledged writes are either wholly there or absent. Hot keys are rewritten with
+/// large bodies so compactions run (and get killed) too.
+/// CI runs 20 cycles; `EPILOGUE_CRASH_CYCLES=1000 swift test --filter CrashSafety` is the long mode.
+@Suite(.serialized) struct CrashSafetyTests {
+    /// What the writers know: acknowledged writes, and attempts whose fate is unknown.
+    actor Ledger {
+        struct Key {
+            var acked: (version: UInt64, reading: String)?
+            var unknown: [String] = []
+        }
+        var keys: [String: Key] = [:]
+        var acknowledged = 0
+
+        func attempt(_ id: String, _ reading: String) { keys[id, default: Key()].unknown.append(reading) }
+
+        func ack(_ id: String, _ reading: String, version: UInt64) {
+            keys[id] = Key(acked: (version, reading), unknown: [])
+            acknowledged += 1
+        }
+
+        func snapshot() -> [String: Key] { keys }
+    }
+
+    @Test(.timeLimit(.minutes(5)))
+    func acknowledgedWritesSurviveRepeatedSIGKILL() async throws {
+        let cycles = Int(ProcessInfo.processInfo.environment["EPILOGUE_CRASH_CYCLES"] ?? "") ?? 20
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeDirectory(dir) }
+        let port = try await freePort()
+        let store = try StoreProcess(directory: dir, port: port)
+        defer { store.stop() }
+        try await store.waitUntilServing()
+        var logger = Logger(label: "crash-test")
+        logger.logLevel = .critical
+        let pool = StorePool(configuration: .init(host: "127.0.0.1", port: port, connections: 2, requestTimeout: .seconds(3),
+                                                  initialBackoff: .milliseconds(10), maximumBackoff: .milliseconds(100)),
+                             logger: logger)
+        pool.start()
+        defer { pool.shutdown() }
+        let ledger = Ledger()
+        let bigText = String(repeating: "A long reading that makes dead bytes pile up so compaction runs. ", count: 300)
+
+        var generator = SplitMix64(seed: UInt64(cycles))
+        var lost: [String] = []
+        for cycle in 0..<cycles {
+            // Writers run for a random while, then the store is killed under them.
+            let writers = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    for writer in 0..<8 {
+                        group.addTask {
+                            var n = 0
+                            while !Task.isCancelled {
+                                n += 1
+                                let hot = n % 3 == 0
+                                let id = hot ? "hot-\(writer)" : "c\(cycle)-w\(writer)-\(n)"
+                                let reading = "cycle \(cycle) writer \(writer) write \(n)" + (hot ? " " + bigText : "")
+                                await ledger.attempt(id, reading)
+                                let content = RecordContent(film: "Crash", year: 2000, director: "D", subject: "s", reading: reading,
+                                                            source: "test", sourceKind: .critic, themes: [])
+                                if let answer = try? await pool.request(.put(id: id, content: content, expectedVersion: nil)),
+                                   case .written(_, let version, _)? = answer.first {
+                                    await ledger.ack(id, reading, version: version)
+                                } else {
+                                    try? await Task.sleep(for: .milliseconds(5))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(Int(generator.next() % 250) + 30))
+            store.kill()
+            writers.cancel()
+            await writers.value
+            try store.start()
+            try await store.waitUntilServing()
+            lost += try await verify(ledger: ledger, port: port)
+        }
+        #expect(lost.isEmpty, "acknowledged writes lost or wrong: \(lost.prefix(10))")
+        let acknowledged = await ledger.acknowledged
+        #expect(acknowledged > cycles * 10, "too few writes acknowledged (\(acknowledged)) for the test to mean anything")
+        print("CrashSafetyTests: \(cycles) SIGKILL cycles, \(acknowledged) acknowledged writes, \(lost.count) lost")
+    }
+
+    /// Reads every key the writers touched back from the restarted store; returns what is wrong.
+    private func verify(ledger: Ledger, port: Int) async throws -> [String] {
+        var problems: [String] = []
+        try await withWireClient(port: port) { client in
+            try await client.handshake(dictionaries: [])
+            var requestID: UInt32 = 0
+            for (id, key) in await ledger.snapshot() {
+                requestID += 1
+                try await client.send(.get(id: id), id: requestID)
+                let (message, _, _) = try await client.receive()
+                switch message {
+                case .record(let wire):
+                    let reading = try RecordBody.decode(wire.body).reading
+                    if let acked = key.acked, wire.version < acked.version {
+                        problems.append("\(id): version \(wire.version) older than acknowledged \(acked.version)")
+                    } else if let acked = key.acked, wire.version == acked.version, reading != acked.reading {
+                        problems.append("\(id): acknowledged content differs at version \(acked.version)")
+                    } else if key.acked.map({ wire.version > $0.version }) ?? true, !key.unknown.contains(reading) {
+                        problems.append("\(id): content at version \(wire.version) is neither acknowledged nor attempted (half a write?)")
+                    }
+                case .error(.notFound, _):
+                    if let acked = key.acked { problems.append("\(id): acknowledged version \(acked.version) missing") }
+                default:
+                    problems.append("\(id): unexpected answer \(message)")
+                }
+            }
+        }
+        return problems
+    }
+}
