@@ -1,0 +1,190 @@
+import EpilogueProtocol
+import EpilogueShared
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+
+/// Hostile input over real sockets: every case gets a clear error or a clean close, the service
+/// stays up, and a well-behaved client keeps being served.
+@Suite struct AbuseTests {
+    /// Sends raw bytes to a port and collects what comes back until the server closes (or 3 s pass).
+    private func exchangeRaw(port: Int, _ bytes: [UInt8], halfClose: Bool = false) async throws -> (received: [UInt8], closed: Bool) {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(bytes: bytes))
+            if halfClose { outbound.finish() }
+            // Read until the server closes, or give up after 3 s (then the connection counts as open).
+            let reader = Task { () -> [UInt8] in
+                var received: [UInt8] = []
+                do { for try await chunk in inbound { received += Array(buffer: chunk) } } catch {}
+                return received
+            }
+            let timer = Task {
+                try? await Task.sleep(for: .seconds(3))
+                reader.cancel()
+            }
+            let received = await reader.value
+            let closed = !timer.isCancelled && !reader.isCancelled
+            timer.cancel()
+            return (received, closed)
+        }
+    }
+
+    private func handshakeBytes() -> [UInt8] {
+        var buffer = ByteBuffer()
+        ClientMessage.hello(Hello(clientName: "abuse")).frame(requestID: 0).write(to: &buffer)
+        ClientMessage.authenticate(proof: []).frame(requestID: 0).write(to: &buffer)
+        return Array(buffer: buffer)
+    }
+
+    private func rawFrame(type: UInt8, flags: UInt8 = 0, payload: [UInt8]) -> [UInt8] {
+        var buffer = ByteBuffer()
+        buffer.writeInteger(UInt32(6 + payload.count))
+        buffer.writeInteger(type)
+        buffer.writeInteger(flags)
+        buffer.writeInteger(UInt32(7))
+        buffer.writeBytes(payload)
+        return Array(buffer: buffer)
+    }
+
+    /// The error code of the last frame received, if the bytes end in an ERROR frame.
+    private func lastError(_ bytes: [UInt8]) -> ErrorCode? {
+        var buffer = ByteBuffer(bytes: bytes)
+        var decoder = FrameDecoder()
+        var last: ErrorCode?
+        while let frame = try? decoder.decode(buffer: &buffer) {
+            if case .error(let code, _)? = try? ServerMessage(frame: frame) { last = code }
+        }
+        return last
+    }
+
+    @Test func storeAnswersHostileFramesWithAnErrorAndCloses() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeDirectory(dir) }
+        try await withStoreServer(directory: dir) { port, _ in
+            var random = SplitMix64(seed: 7)
+            let garbage = (0..<4096).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            let cases: [(String, [UInt8], ErrorCode?)] = [
+                ("HTTP instead of HELLO", Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8), nil),
+                ("declared length 2^32-1", [0xFF, 0xFF, 0xFF, 0xFF, 0x01], .tooLarge),
+                ("declared length below the header", [0, 0, 0, 2, 0x01, 0], .protocolViolation),
+                ("request before handshake", rawFrame(type: MessageType.get.rawValue, payload: [0, 0, 0, 1, 0x61]), .protocolViolation),
+                ("wrong protocol version", { var b = ByteBuffer(); ClientMessage.hello(Hello(versions: [7], clientName: "x")).frame(requestID: 0).write(to: &b); return Array(buffer: b) }(), .versionUnsupported),
+                ("unknown message type", handshakeBytes() + rawFrame(type: 0x55, payload: []), .protocolViolation),
+                ("response type from a client", handshakeBytes() + rawFrame(type: MessageType.pong.rawValue, payload: [0, 0, 0, 0]), .protocolViolation),
+                ("invalid UTF-8 id", handshakeBytes() + rawFrame(type: MessageType.get.rawValue, payload: [0, 0, 0, 2, 0xC3, 0x28]), .protocolViolation),
+                ("unknown flag bits", handshakeBytes() + rawFrame(type: MessageType.listFilms.rawValue, flags: 0x40, payload: []), .protocolViolation),
+                ("oversized frame", handshakeBytes() + rawFrame(type: MessageType.ping.rawValue, payload: [UInt8](repeating: 0, count: 2 << 20)), .tooLarge),
+                ("random bytes", garbage, nil),
+            ]
+            for (name, bytes, expected) in cases {
+                let (received, closed) = try await exchangeRaw(port: port, bytes)
+                #expect(closed, "\(name): connection not closed")
+                if let expected { #expect(lastError(received) == expected, "\(name): expected \(expected)") }
+            }
+            // A truncated frame followed by the client going away: nothing to answer, no harm done.
+            _ = try await exchangeRaw(port: port, handshakeBytes() + Array(rawFrame(type: MessageType.get.rawValue, payload: [0, 0, 0, 9, 0x61]).prefix(12)), halfClose: true)
+            // The store still serves a well-behaved client.
+            try await withWireClient(port: port) { client in
+                try await client.handshake()
+                try await client.send(.ping(ByteBuffer(string: "ok")), id: 1)
+                #expect(try await client.receive().message == .pong(ByteBuffer(string: "ok")))
+            }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func gatewayStaysBoundedAndResponsiveUnderAbuse() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeDirectory(dir) }
+        let storePort = try await freePort()
+        let store = try StoreProcess(directory: dir, port: storePort)
+        defer { store.stop() }
+        try await store.waitUntilServing()
+        let port = try await freePort()
+        let gateway = Process()
+        gateway.executableURL = URL(fileURLWithPath: try BuiltProducts.path("epilogue-gateway"))
+        gateway.arguments = ["--port", "\(port)", "--store", "127.0.0.1:\(storePort)", "--metrics-port", "0", "--max-connections", "1024", "--log-level", "error"]
+        try gateway.run()
+        defer { gateway.terminate(); gateway.waitUntilExit() }
+        for _ in 0..<200 {
+            if (try? await withTextClient(port: port) { try await $0.command("PING") })?.isOK == true { break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+
+        // A steady client measures its latency throughout.
+        let steady = Task { () -> [Double] in
+            var latencies: [Double] = []
+            // Ends when the task is cancelled (the read in flight then throws CancellationError).
+            _ = try? await withTextClient(port: port) { client in
+                while !Task.isCancelled {
+                    let start = ContinuousClock.now
+                    let reply = try await client.command("PING")
+                    let elapsed = ContinuousClock.now - start
+                    if reply.isOK { latencies.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1e3) }
+                    try? await Task.sleep(for: .milliseconds(20))
+                }
+            }
+            return latencies
+        }
+
+        // 1. A 10 MB line: TOO_LARGE, and the connection still works.
+        try await withTextClient(port: port) { (client: TextTestClient) async throws -> Void in
+            try await client.send("GET " + String(repeating: "x", count: 10 << 20) + "\n")
+            #expect(try await client.readReply().errorCode == "TOO_LARGE")
+            #expect(try await client.command("PING").isOK)
+        }
+        // 2. A client that sends many commands and never reads: the gateway must not buffer without bound.
+        // It writes ~1 MB of HELP commands (~200 MB of answers if the gateway buffered them) until
+        // the kernel refuses more, and reads nothing.
+        let flooder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var floodAddress = sockaddr_in()
+        floodAddress.sin_family = sa_family_t(AF_INET)
+        floodAddress.sin_port = in_port_t(UInt16(port).bigEndian)
+        floodAddress.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &floodAddress) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(flooder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        _ = fcntl(flooder, F_SETFL, fcntl(flooder, F_GETFL) | O_NONBLOCK)
+        let flood = Array(String(repeating: "HELP\n", count: 200_000).utf8)
+        var flooded = 0
+        for _ in 0..<200 where flooded < flood.count {
+            let n = flood[flooded...].withUnsafeBytes { write(flooder, $0.baseAddress, $0.count) }
+            if n > 0 { flooded += n } else { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        defer { close(flooder) }
+        // 3. 2,000 connections at once: the first 1,024 are served, the rest get BUSY.
+        var sockets: [Int32] = []
+        for _ in 0..<2_000 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let ok = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            if ok == 0 { sockets.append(fd) } else { close(fd) }
+        }
+        try await Task.sleep(for: .seconds(2))
+        let rss = Self.peakRSSKiB(pid: gateway.processIdentifier)
+        for fd in sockets { close(fd) }
+        steady.cancel()
+        let latencies = await steady.value.sorted()
+        #expect(gateway.isRunning)
+        #expect(rss < 300 * 1024, "gateway peak RSS \(rss) KiB under abuse")
+        #expect(!latencies.isEmpty)
+        let p99 = latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
+        print("AbuseTests: gateway peak RSS \(rss / 1024) MiB; steady client \(latencies.count) PINGs, p50 \(latencies.isEmpty ? 0 : latencies[latencies.count / 2]) ms, p99 \(p99) ms; \(sockets.count) extra connections; the non-reading client got \(flooded) bytes in before the gateway stopped reading")
+        #expect(try await withTextClient(port: port) { try await $0.command("PING") }.isOK)
+    }
+
+    static func peakRSSKiB(pid: Int32) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+        }
+        return 0
+    }
+}
