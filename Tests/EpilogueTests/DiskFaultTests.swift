@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The store on a tiny filesystem that fills up: writes fail with STORAGE_FULL at the gateway,
+/// reads go on, nothing stored is damaged, and writes work again once space is freed — without
+/// a restart. Needs root for the tmpfs mount; without it, the test says so and checks the same
+/// path on a directory it cannot write instead.
+@Suite(.serialized) struct DiskFaultTests {
+    @Test(.timeLimit(.minutes(2)))
+    func fullDiskGivesStorageFullAndRecoversWhenSpaceIsFreed() async throws {
+        let mountPoint = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeDirectory(mountPoint) }
+        guard getuid() == 0, Self.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", mountPoint]) == 0 else {
+            print("DiskFaultTests: cannot mount a small tmpfs (not root); checking the unwritable-directory path only")
+            await #expect(throws: (any Error).self) { _ = try await TestSupport.openStore("/proc/epilogue-cannot-exist") }
+            return
+        }
+        defer { _ = Self.run(["umount", "-l", mountPoint]) }
+        let dataDir = mountPoint + "/data"
+        // Most of the space goes to a filler file we can delete later to "free space".
+        let filler = mountPoint + "/filler"
+        _ = FileManager.default.createFile(atPath: filler, contents: Data(count: 380 * 1024))
+
+        try await withStoreServer(directory: dataDir) { storePort, store in
+            try await withGateway(storePort: storePort) { port, _ in
+                try await withTextClient(port: port) { (c: TextTestClient) async throws -> Void in
+                    var written: [String] = []
+                    var full: TextReply?
+                    for i in 0..<2_000 {
+                        // Incompressible-ish readings so the disk fills quickly.
+                        var rng = SplitMix64(seed: UInt64(i))
+                        let noise = (0..<1_500).map { _ in String(UnicodeScalar(UInt8(97 + rng.next() % 26))) }.joined()
+                        let reply = try await c.command(#"PUT full/\#(i) film=F year=2000 director=D subject=s reading="\#(noise)" source=x sourceKind=critic"#)
+                        if reply.isOK { written.append("full/\(i)") } else { full = reply; break }
+                    }
+                    #expect(full?.errorCode == "STORAGE_FULL", "expected STORAGE_FULL, got \(String(describing: full))")
+                    #expect(written.count > 10)
+                    // Reads keep working and nothing already stored is damaged.
+                    for id in written { #expect(try await c.command("GET \(id)").isOK, "\(id) unreadable while full") }
+                    #expect(try await c.command("SEARCH F").isOK)
+                    // Free space: writes work again, no restart.
+                    try FileManager.default.removeItem(atPath: filler)
+                    let again = try await c.command(#"PUT after/1 film=F year=2000 director=D subject=s reading="space again" source=x sourceKind=critic"#)
+                    #expect(again.isOK, "write after freeing space: \(again)")
+                    #expect(store.figures().records == written.count + 1)
+                }
+            }
+        }
+        // And the log recovers whole after all that.
+        let reopened = try await TestSupport.openStore(dataDir)
+        defer { reopened.close() }
+        #expect(reopened.recovery.discardedBytes == 0)
+        #expect(try reopened.get(id: "after/1").content.reading == "space again")
+    }
+
+    static func run(_ arguments: [String]) -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return -1 }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
