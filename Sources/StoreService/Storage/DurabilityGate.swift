@@ -103,7 +103,9 @@ final class DurabilityGate: @unchecked Sendable {
                 while !stopped && (waiters.isEmpty || synced >= appended) { condition.wait() }
             case .batch:
                 while !stopped && synced >= appended { condition.wait() }
-                if !stopped { _ = condition.wait(until: Date().addingTimeInterval(batchInterval)) }
+                // Let writes accumulate for the interval; appends broadcast, so wait out the deadline.
+                let deadline = Date().addingTimeInterval(batchInterval)
+                while !stopped && Date() < deadline { _ = condition.wait(until: deadline) }
             case .never:
                 break
             }
