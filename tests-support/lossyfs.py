@@ -34,7 +34,7 @@ class LossyFS(Operations):
             return attrs
 
     def readdir(self, path, fh):
-        return [".", ".."] + os.listdir(self._real(path))
+        return [".", ".."] + [n for n in os.listdir(self._real(path)) if not n.endswith(".lossyfs-tmp")]
 
     def mkdir(self, path, mode):
         os.mkdir(self._real(path), mode)
@@ -77,12 +77,17 @@ class LossyFS(Operations):
                 content.extend(b"\0" * (length - len(content)))
 
     def fsync(self, path, datasync, fh):
+        # Replace the backing file atomically: a kill in the middle of this copy must not destroy
+        # what an earlier fsync made durable (a real disk would not lose it either).
         with self.lock:
             if path in self.files:
-                with open(self._real(path), "wb") as f:
+                real = self._real(path)
+                tmp = real + ".lossyfs-tmp"
+                with open(tmp, "wb") as f:
                     f.write(self.files[path])
                     f.flush()
                     os.fsync(f.fileno())
+                os.replace(tmp, real)
         return 0
 
     def fsyncdir(self, path, datasync, fh):
