@@ -7,6 +7,16 @@ public struct TextCommandError: Error, Equatable {
     public var message: String
 
     static func badRequest(_ message: String) -> TextCommandError { TextCommandError(code: "BAD_REQUEST", message: message) }
+
+    static func unknownCommand(_ word: String) -> TextCommandError {
+        TextCommandError(code: "UNKNOWN_COMMAND", message: "\(echo(word)) is not a command (try HELP)")
+    }
+}
+
+/// Quotes user input for an error message, shortened: a 64 KiB word must not come back whole.
+fileprivate func echo(_ text: String) -> String {
+    let limit = 60
+    return text.count <= limit ? "'\(text)'" : "'\(text.prefix(limit))…'"
 }
 
 public enum OutputFormat: String, Sendable, Equatable {
@@ -69,9 +79,9 @@ public enum TextCommand: Equatable, Sendable {
     public static func parse(_ line: String) throws(TextCommandError) -> TextCommand? {
         var tokens = try LineTokenizer.tokenize(line)[...]
         guard let first = tokens.popFirst() else { return nil }
-        guard first.key == nil, !first.quoted else { throw TextCommandError(code: "UNKNOWN_COMMAND", message: "'\(first.value)' is not a command (try HELP)") }
+        guard first.key == nil, !first.quoted else { throw .unknownCommand(first.text) }
         let name = first.value.uppercased()
-        var args = Arguments(command: name, tokens: Array(tokens))
+        var args = try Arguments(command: name, tokens: Array(tokens))
         switch name {
         case "HELP":
             let topic = try args.optionalWord()
@@ -85,7 +95,7 @@ public enum TextCommand: Equatable, Sendable {
             return .films
         case "THEMES":
             try args.finish(options: ["film"])
-            return .themes(film: args.options["film"])
+            return .themes(film: try args.filters().film)
         case "GET":
             let id = try args.word("id")
             try args.finish(options: [])
@@ -115,7 +125,7 @@ public enum TextCommand: Equatable, Sendable {
         case "FORMAT":
             let word = try args.word("format (text or json)")
             try args.finish(options: [])
-            guard let format = OutputFormat(rawValue: word.lowercased()) else { throw .badRequest("FORMAT takes text or json, not '\(word)'") }
+            guard let format = OutputFormat(rawValue: word.lowercased()) else { throw .badRequest("FORMAT takes text or json, not \(echo(word))") }
             return .format(format)
         case "AUTH":
             let token = try args.word("token")
@@ -125,7 +135,7 @@ public enum TextCommand: Equatable, Sendable {
             try args.finish(options: [])
             return .quit
         default:
-            throw TextCommandError(code: "UNKNOWN_COMMAND", message: "'\(first.value)' is not a command (try HELP)")
+            throw .unknownCommand(first.text)
         }
     }
 }
@@ -137,10 +147,12 @@ private struct Arguments {
     var options: [String: String] = [:]
     private var order: [String] = []
 
-    init(command: String, tokens: [LineToken]) {
+    init(command: String, tokens: [LineToken]) throws(TextCommandError) {
         self.command = command
         for token in tokens {
             if let key = token.key {
+                // Last-one-wins would hide a typo such as `film=A film=B`.
+                guard options[key] == nil else { throw .badRequest("option \(echo(Self.display(key))) given twice") }
                 options[key] = token.value
                 order.append(key)
             } else {
@@ -165,11 +177,16 @@ private struct Arguments {
 
     /// Rejects leftover words and options the command does not know.
     func finish(options allowed: Set<String>) throws(TextCommandError) {
-        if let extra = words.first { throw .badRequest("unexpected argument '\(extra)' for \(command)") }
+        if let extra = words.first { throw .badRequest("unexpected argument \(echo(extra)) for \(command)") }
         for key in order where !allowed.contains(key) {
-            let expected = allowed.isEmpty ? "it takes none" : "expected " + allowed.sorted().joined(separator: ", ")
-            throw .badRequest("unknown option '\(key)' for \(command) (\(expected))")
+            let expected = allowed.isEmpty ? "it takes none" : "expected " + allowed.sorted().map(Self.display).joined(separator: ", ")
+            throw .badRequest("unknown option \(echo(key)) for \(command) (\(expected))")
         }
+    }
+
+    /// Option keys are matched lower-cased; messages show them as documented.
+    static func display(_ key: String) -> String {
+        key == "sourcekind" ? "sourceKind" : key
     }
 
     func integer(_ key: String, default value: Int, range: ClosedRange<Int>) throws(TextCommandError) -> Int {
@@ -181,10 +198,14 @@ private struct Arguments {
     }
 
     func filters() throws(TextCommandError) -> FilterOptions {
+        // `film=` (nothing after it) is a slip, not a filter matching the empty title.
+        for key in ["film", "theme", "source", "subject"] where options[key]?.isEmpty == true {
+            throw .badRequest("\(key) must not be empty")
+        }
         var filter = FilterOptions(film: options["film"], theme: options["theme"], sourceKind: nil, subject: options["subject"])
         if let source = options["source"] {
             guard let kind = SourceKind(name: source) else {
-                throw .badRequest("source must be one of director, cast, critic, article, audience (not '\(source)')")
+                throw .badRequest("source must be one of director, cast, critic, article, audience (not \(echo(source)))")
             }
             filter.sourceKind = kind
         }
@@ -202,15 +223,41 @@ private struct Arguments {
             guard let value = options[key] else { throw .badRequest("missing field '\(name ?? key)' (PUT needs film, year, director, subject, reading, source, sourceKind)") }
             return value
         }
+        // Checked in the documented field order, so the first missing field is the one named.
+        let film = try required("film")
         let yearText = try required("year")
-        guard let year = Int(yearText) else { throw .badRequest("year must be an integer, not '\(yearText)'") }
+        let director = try required("director")
+        let subject = try required("subject")
+        let reading = try required("reading")
+        let source = try required("source")
         let kindText = try required("sourcekind", "sourceKind")
+        guard let year = Int(yearText) else { throw .badRequest("year must be an integer, not \(echo(yearText))") }
         guard let kind = SourceKind(name: kindText) else {
-            throw .badRequest("sourceKind must be one of director, cast, critic, article, audience (not '\(kindText)')")
+            throw .badRequest("sourceKind must be one of director, cast, critic, article, audience (not \(echo(kindText)))")
         }
         let themes = (options["themes"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        return RecordContent(film: try required("film"), year: year, director: try required("director"),
-                             subject: try required("subject"), reading: try required("reading"), source: try required("source"),
-                             sourceKind: kind, themes: themes)
+        return RecordContent(film: film, year: year, director: director, subject: subject, reading: reading,
+                             source: source, sourceKind: kind, themes: themes)
     }
+}
+
+extension TextCommand {
+    /// Turns one raw line from the socket (LF already removed) into text: drops a trailing CR
+    /// (telnet and Windows send CRLF) and refuses bytes that are not UTF-8.
+    public static func decodeLine(_ bytes: some BidirectionalCollection<UInt8>) throws(TextCommandError) -> String {
+        var bytes = bytes[...]
+        if bytes.last == UInt8(ascii: "\r") { bytes = bytes.dropLast() }
+        guard let line = String(validating: bytes, as: UTF8.self) else { throw .badRequest("line is not valid UTF-8") }
+        return line
+    }
+
+    /// `decodeLine` then `parse`: nil for a blank line, which gets no answer.
+    public static func parse(lineBytes: some BidirectionalCollection<UInt8>) throws(TextCommandError) -> TextCommand? {
+        try parse(decodeLine(lineBytes))
+    }
+}
+
+extension LineToken {
+    /// The word roughly as typed, for messages (`film=x` typed as a command).
+    fileprivate var text: String { key.map { "\($0)=\(value)" } ?? value }
 }
