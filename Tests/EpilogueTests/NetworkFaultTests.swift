@@ -65,7 +65,7 @@ import Glibc
             let (reply, seconds) = try await command("GET nf/\(i)", host: host, port: 7700)
             #expect(seconds < Self.answerBound, "answer took \(seconds) s under loss")
             if reply.isOK {
-                #expect(reply.status == "OK nf/\(i)" && reply.body.contains("reading:    record \(i)"), "wrong answer under loss: \(reply)")
+                #expect(reply.status == "OK nf/\(i)" && reply.body.contains("reading:     record \(i)"), "wrong answer under loss: \(reply)")
                 good += 1
             } else {
                 #expect(reply.errorCode == "TIMEOUT" || reply.errorCode == "STORE_UNAVAILABLE", "under loss: \(reply)")

@@ -360,10 +360,10 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
         let lines = text.record(sampleRecord)
         let names = lines.prefix(10).map { String($0.prefix { $0 != " " && $0 != ":" }) }
         #expect(names == ["id", "film", "year", "director", "subject", "source", "sourceKind", "themes", "version", "updatedAt"])
-        #expect(lines.contains("themes      what-if, sacrifice"))
-        #expect(lines.contains("updatedAt   2023-11-14T22:13:20.123Z"))
-        #expect(lines[10] == "reading:    The montage is a \"what if\".")
-        #expect(lines[11] == "            .A second line starting with a dot.")
+        #expect(lines.contains("themes:      what-if, sacrifice"))
+        #expect(lines.contains("updatedAt:   2023-11-14T22:13:20.123Z"))
+        #expect(lines[10] == "reading:     The montage is a \"what if\".")
+        #expect(lines[11] == "             .A second line starting with a dot.")
         #expect(lines.count == 12)
     }
 
@@ -372,7 +372,7 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
         record.content.reading = "first\n.\nlast"
         let back = readBack(TextResponse.ok(body: text.record(record)).serialized())
         #expect(back.rest.isEmpty)
-        #expect(Array(back.body.suffix(3)) == ["reading:    first", "            .", "            last"])
+        #expect(Array(back.body.suffix(3)) == ["reading:     first", "             .", "             last"])
     }
 
     @Test func recordInJSONIsOneLineWithEveryField() throws {

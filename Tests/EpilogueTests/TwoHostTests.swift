@@ -94,7 +94,7 @@ import Glibc
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(reply.status == "OK two/1", "gateway did not recover after the link came back: \(reply)")
-        #expect(reply.body.contains("reading:    across hosts"))
+        #expect(reply.body.contains("reading:     across hosts"))
     }
 
     private func oneCommand(_ line: String, host: String, port: Int) async throws -> TextReply {

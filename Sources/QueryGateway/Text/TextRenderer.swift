@@ -31,10 +31,11 @@ public struct TextRenderer: Sendable {
             ("source", c.source), ("sourceKind", c.sourceKind.name), ("themes", c.themes.joined(separator: ", ")),
             ("version", "\(record.version)"), ("updatedAt", Self.isoDate(record.updatedAt)),
         ]
-        var lines = fields.map { "\($0.0.padding(toLength: 11, withPad: " ", startingAt: 0)) \($0.1)" }
+        // `field: value`, values aligned one column after the longest label ("sourceKind:").
+        var lines = fields.map { "\("\($0.0):".padding(toLength: 12, withPad: " ", startingAt: 0)) \($0.1)" }
         let readingLines = c.reading.split(separator: "\n", omittingEmptySubsequences: false)
-        lines.append("reading:    " + (readingLines.first.map(String.init) ?? ""))
-        lines += readingLines.dropFirst().map { "            " + $0 }
+        lines.append("reading:     " + (readingLines.first.map(String.init) ?? ""))
+        lines += readingLines.dropFirst().map { "             " + $0 }
         return lines
     }
 
