@@ -71,8 +71,16 @@ public final class RecordStore: Sendable {
         let log = try RecordLog(directory: configuration.dataDirectory)
         let wasNew = log.isNew
         var recovered = State()
-        let report = try log.recover { entry in
-            Self.apply(entry, size: entry.encoded().count, to: &recovered, logger: logger)
+        // Only each id's last entry matters: keep that (in log order) and index just the survivors,
+        // so start-up does not inflate and tokenize every superseded version.
+        var latest: [String: (order: Int, entry: LogEntry, size: Int)] = [:]
+        var order = 0
+        let report = try log.recover { entry, size in
+            order += 1
+            latest[entry.id] = entry.kind == .put ? (order, entry, size) : nil
+        }
+        for (_, entry, size) in latest.values.sorted(by: { $0.order < $1.order }) {
+            Self.apply(entry, size: size, to: &recovered, logger: logger)
         }
         if report.discardedBytes > 0 {
             logger.warning("record log had a bad tail; cut it off", metadata: [

@@ -302,7 +302,8 @@ final class StoreProcess: @unchecked Sendable {
     }
 
     func waitUntilServing() async throws {
-        for _ in 0..<200 {
+        // Up to 30 s: a debug build replaying a long log on a busy CI machine is not quick.
+        for _ in 0..<1_200 {
             if case .success = await StoreProbe.ping(host: "127.0.0.1", port: port, secret: nil, timeout: .milliseconds(200)) { return }
             try await Task.sleep(for: .milliseconds(25))
         }

@@ -64,7 +64,7 @@ final class RecordLog: @unchecked Sendable {
 
     /// Reads every entry in order. A torn or corrupt tail is cut off (the file is truncated to the
     /// last good entry) and reported; entries before it are all applied.
-    func recover(_ apply: (LogEntry) -> Void) throws -> RecoveryReport {
+    func recover(_ apply: (LogEntry, Int) -> Void) throws -> RecoveryReport {
         var report = RecoveryReport()
         let data = try readWholeFile()
         guard data.count >= Self.header.count, Array(data.prefix(Self.header.count)) == Self.header else {
@@ -82,7 +82,7 @@ final class RecordLog: @unchecked Sendable {
             while offset < raw.count {
                 switch LogEntry.read(UnsafeRawBufferPointer(rebasing: raw[offset...])) {
                 case .entry(let entry, let size):
-                    apply(entry)
+                    apply(entry, size)
                     report.entries += 1
                     offset += size
                 case .incomplete:
