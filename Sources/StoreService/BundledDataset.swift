@@ -10,18 +10,6 @@ public enum BundledDataset {
         public var content: RecordContent
     }
 
-    private struct FileRecord: Decodable {
-        var id: String
-        var film: String
-        var year: Int
-        var director: String
-        var subject: String
-        var reading: String
-        var source: String
-        var sourceKind: SourceKind
-        var themes: [String]
-    }
-
     public enum LoadError: Error, CustomStringConvertible {
         case missing
         case invalid(id: String, RecordValidationError)
@@ -43,12 +31,10 @@ public enum BundledDataset {
 
     /// Decodes and validates every record; any invalid or repeated record fails the whole load.
     public static func parse(_ data: Data) throws -> [Entry] {
-        let records = try JSONDecoder().decode([FileRecord].self, from: data)
+        let records = try JSONDecoder().decode([RecordJSON].self, from: data)
         var seen = Set<String>()
         return try records.map { record in
-            let content = RecordContent(film: record.film, year: record.year, director: record.director,
-                                        subject: record.subject, reading: record.reading, source: record.source,
-                                        sourceKind: record.sourceKind, themes: record.themes)
+            let content = record.content
             do throws(RecordValidationError) {
                 try RecordValidator.validate(id: record.id)
                 try RecordValidator.validate(content)

@@ -27,13 +27,13 @@ import Glibc
         defer { network.tearDown() }
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeDirectory(dir) }
-        let store = try launch(["ip", "netns", "exec", network.storeNamespace, try BuiltProducts.path("epilogue-store"), "--host", network.storeAddress,
+        let store = try ChildProcess.launch(["ip", "netns", "exec", network.storeNamespace, try BuiltProducts.path("epilogue-store"), "--host", network.storeAddress,
                                 "--port", "7701", "--data-dir", dir, "--metrics-port", "0", "--no-dataset", "--log-level", "error"])
-        defer { stop(store) }
-        let gateway = try launch(["ip", "netns", "exec", network.gatewayNamespace, try BuiltProducts.path("epilogue-gateway"), "--host", "0.0.0.0",
+        defer { ChildProcess.stop(store) }
+        let gateway = try ChildProcess.launch(["ip", "netns", "exec", network.gatewayNamespace, try BuiltProducts.path("epilogue-gateway"), "--host", "0.0.0.0",
                                   "--port", "7700", "--store", "\(network.storeAddress):7701", "--metrics-port", "0",
                                   "--request-timeout-ms", "\(Self.requestTimeoutMs)", "--log-level", "error"])
-        defer { stop(gateway) }
+        defer { ChildProcess.stop(gateway) }
         let host = network.gatewayAddress
         try await waitForOK(host: host, port: 7700)
         for i in 0..<20 {
@@ -79,7 +79,7 @@ import Glibc
 
         // 3. Delay, through a proxy on the gateway's side.
         note("NetworkFaultTests: partition and loss done")
-        stop(gateway)
+        ChildProcess.stop(gateway)
         try await delayScenario(storeHost: network.storeAddress, gatewayPrefix: ["ip", "netns", "exec", network.gatewayNamespace],
                                 gatewayHost: host, gatewayListen: "0.0.0.0", proxyNamespace: network.gatewayNamespace)
     }
@@ -93,21 +93,21 @@ import Glibc
         if proxyNamespace == nil {
             let dir = TestSupport.temporaryDirectory()
             storePort = try await freePort()
-            ownStore = try launch([try BuiltProducts.path("epilogue-store"), "--port", "\(storePort)", "--data-dir", dir, "--metrics-port", "0", "--log-level", "error"])
+            ownStore = try ChildProcess.launch([try BuiltProducts.path("epilogue-store"), "--port", "\(storePort)", "--data-dir", dir, "--metrics-port", "0", "--log-level", "error"])
         }
-        defer { if let ownStore { stop(ownStore) } }
+        defer { if let ownStore { ChildProcess.stop(ownStore) } }
         let proxyPort = 17_801, gatewayPort = proxyNamespace == nil ? try await freePort() : 7702
         let proxyScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("tests-support/delayproxy.py").path
         let delayFile = TestSupport.temporaryDirectory() + "/delay-ms"
         try "200".write(toFile: delayFile, atomically: true, encoding: .utf8)
-        let proxy = try launch((proxyNamespace.map { ["ip", "netns", "exec", $0] } ?? []) +
+        let proxy = try ChildProcess.launch((proxyNamespace.map { ["ip", "netns", "exec", $0] } ?? []) +
                                ["/usr/bin/python3", proxyScript, "127.0.0.1", "\(proxyPort)", storeHost, "\(storePort)", delayFile])
-        defer { stop(proxy) }
-        let gateway = try launch(gatewayPrefix + [try BuiltProducts.path("epilogue-gateway"), "--host", gatewayListen, "--port", "\(gatewayPort)",
+        defer { ChildProcess.stop(proxy) }
+        let gateway = try ChildProcess.launch(gatewayPrefix + [try BuiltProducts.path("epilogue-gateway"), "--host", gatewayListen, "--port", "\(gatewayPort)",
                                                   "--store", "127.0.0.1:\(proxyPort)", "--metrics-port", "0",
                                                   "--request-timeout-ms", "\(Self.requestTimeoutMs)", "--log-level", "error"])
-        defer { stop(gateway) }
+        defer { ChildProcess.stop(gateway) }
         note("NetworkFaultTests: delay scenario, gateway pid \(gateway.processIdentifier) running=\(gateway.isRunning) at \(gatewayHost):\(gatewayPort)")
         try await waitForOK(host: gatewayHost, port: gatewayPort)
         // 200 ms each way is under the 500 ms timeout: correct answers.
@@ -143,23 +143,6 @@ import Glibc
         Issue.record("gateway at \(host):\(port) did not answer PING with OK within 20 s")
     }
 
-    private func launch(_ command: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = command
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        return process
-    }
-
-    /// SIGTERM, then SIGKILL after 2 s: the python proxy may inherit an ignored SIGTERM.
-    private func stop(_ process: Process) {
-        guard process.isRunning else { return }
-        process.terminate()
-        for _ in 0..<40 where process.isRunning { Thread.sleep(forTimeInterval: 0.05) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
 }
 
 extension TwoHostNetwork {

@@ -46,14 +46,14 @@ import Glibc
         let storePort = 7701
         let gatewayPort = storeCommand.isEmpty ? try await freePort() : 7700
         let actualStorePort = storeCommand.isEmpty ? try await freePort() : storePort
-        let store = try launch(storeCommand + [try BuiltProducts.path("epilogue-store"), "--host", storeHost, "--port", "\(actualStorePort)",
+        let store = try ChildProcess.launch(storeCommand + [try BuiltProducts.path("epilogue-store"), "--host", storeHost, "--port", "\(actualStorePort)",
                                                "--data-dir", dir, "--metrics-port", "0", "--no-dataset", "--log-level", "error"])
         started(store)
-        defer { terminate(store) }
-        let gateway = try launch(gatewayCommand + [try BuiltProducts.path("epilogue-gateway"), "--host", gatewayListen, "--port", "\(gatewayPort)",
+        defer { ChildProcess.stop(store) }
+        let gateway = try ChildProcess.launch(gatewayCommand + [try BuiltProducts.path("epilogue-gateway"), "--host", gatewayListen, "--port", "\(gatewayPort)",
                                                    "--store", "\(storeHost):\(actualStorePort)", "--metrics-port", "0",
                                                    "--request-timeout-ms", "500", "--log-level", "error"])
-        defer { terminate(gateway) }
+        defer { ChildProcess.stop(gateway) }
 
         let clock = ContinuousClock()
         var reply = TextReply(lines: [])
@@ -108,20 +108,6 @@ import Glibc
         return (reply, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
 
-    private func launch(_ command: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = command
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        return process
-    }
-
-    private func terminate(_ process: Process) {
-        kill(process.processIdentifier, SIGCONT)
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-    }
 }
 
 /// Two namespaces ("hosts") for store and gateway, a veth link between them, and a veth from the
