@@ -33,9 +33,11 @@ public struct TextRenderer: Sendable {
         ]
         // `field: value`, values aligned one column after the longest label ("sourceKind:").
         var lines = fields.map { "\("\($0.0):".padding(toLength: 12, withPad: " ", startingAt: 0)) \($0.1)" }
-        let readingLines = c.reading.split(separator: "\n", omittingEmptySubsequences: false)
-        lines.append("reading:     " + (readingLines.first.map(String.init) ?? ""))
-        lines += readingLines.dropFirst().map { "             " + $0 }
+        // Split on the byte, not on Characters: grapheme iteration over a 1 KB reading was the
+        // most expensive step of a GET (perf).
+        let readingLines = c.reading.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        lines.append("reading:     " + (readingLines.first.map { String(Substring($0)) } ?? ""))
+        lines += readingLines.dropFirst().map { "             " + String(Substring($0)) }
         return lines
     }
 
@@ -91,11 +93,16 @@ public struct TextRenderer: Sendable {
         return data.flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
     }
 
+    /// `2016-12-09T00:00:00.000Z`. Formatted by hand: creating an ISO8601DateFormatter per record
+    /// cost more than the rest of a GET together.
     static func isoDate(_ milliseconds: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+        var seconds = time_t(milliseconds / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let ms = Int(milliseconds % 1000)
+        let millis = ms < 10 ? "00\(ms)" : ms < 100 ? "0\(ms)" : "\(ms)"
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(millis)Z"
     }
 }
 
