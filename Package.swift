@@ -9,6 +9,9 @@ let package = Package(
         .executable(name: "epilogue-gateway", targets: ["epilogue-gateway"]),
         .executable(name: "epilogue-bench", targets: ["epilogue-bench"]),
         .library(name: "EpilogueProtocol", targets: ["EpilogueProtocol"]),
+        // For the fuzz targets in Fuzz/ (a separate package).
+        .library(name: "EpilogueStore", targets: ["EpilogueStore"]),
+        .library(name: "EpilogueGateway", targets: ["EpilogueGateway"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),

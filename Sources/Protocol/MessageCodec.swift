@@ -199,7 +199,11 @@ extension ServerMessage {
         case .deleted:
             self = .deleted(id: try r.string("id"), version: try r.u64("version"))
         case .hit:
-            self = .hit(SearchHitMessage(id: try r.string("id"), score: try r.f64("score"), film: try r.string("film"),
+            let id = try r.string("id")
+            // NaN would not even equal itself; infinities are no BM25 score either (found by fuzzing).
+            let score = try r.f64("score")
+            guard score.isFinite else { throw ProtocolError.invalidValue(field: "score", reason: "must be a finite number") }
+            self = .hit(SearchHitMessage(id: id, score: score, film: try r.string("film"),
                                          subject: try r.string("subject"), snippet: try r.string("snippet")))
         case .resultEnd:
             self = .resultEnd(returned: try r.u32("returned"), total: try r.u32("total"))

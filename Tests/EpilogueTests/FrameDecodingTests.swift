@@ -1,4 +1,5 @@
 import EpilogueShared
+import Foundation
 import NIOCore
 import NIOTestUtils
 import Testing
@@ -144,5 +145,16 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// Inputs the fuzzers found, kept as regression tests.
+@Suite struct FuzzRegressionTests {
+    @Test func hitWithANaNScoreIsADecodingError() throws {
+        let url = Fixtures.directory.appendingPathComponent("fuzz/hit-with-nan-score.bin")
+        var buffer = ByteBuffer(bytes: try [UInt8](Data(contentsOf: url)))
+        var decoder = FrameDecoder()
+        let frame = try #require(try decoder.decode(buffer: &buffer))
+        #expect(throws: ProtocolError.invalidValue(field: "score", reason: "must be a finite number")) { try ServerMessage(frame: frame) }
     }
 }
