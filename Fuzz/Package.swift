@@ -8,9 +8,10 @@ let package = Package(
     name: "EpilogueFuzz",
     dependencies: [.package(path: "..")],
     targets: [
-        .executableTarget(name: "FuzzFrameDecoder", dependencies: [.product(name: "EpilogueProtocol", package: "main")]),
-        .executableTarget(name: "FuzzTextCommand", dependencies: [.product(name: "EpilogueGateway", package: "main")]),
-        .executableTarget(name: "FuzzLogRecovery", dependencies: [.product(name: "EpilogueStore", package: "main")]),
+        .target(name: "FuzzDriver"),
+        .executableTarget(name: "FuzzFrameDecoder", dependencies: ["FuzzDriver", .product(name: "EpilogueProtocol", package: "main")]),
+        .executableTarget(name: "FuzzTextCommand", dependencies: ["FuzzDriver", .product(name: "EpilogueGateway", package: "main")]),
+        .executableTarget(name: "FuzzLogRecovery", dependencies: ["FuzzDriver", .product(name: "EpilogueStore", package: "main")]),
     ],
     swiftLanguageModes: [.v6]
 )
