@@ -30,6 +30,7 @@ final class StoreClientHandler: ChannelDuplexHandler {
     private var pending: [UInt32: Pending] = [:]
     private var nextRequestID: UInt32 = 1
     private var context: ChannelHandlerContext?
+    private var flushScheduled = false
 
     init(secret: String?, clientName: String, readyPromise: EventLoopPromise<Void>) {
         self.secret = secret
@@ -115,7 +116,19 @@ final class StoreClientHandler: ChannelDuplexHandler {
             self.fail(context: context, .unavailable("store stopped answering on this connection"))
         }
         pending[id] = Pending(promise: promise, received: [], timeout: scheduled)
-        context.writeAndFlush(wrapOutboundOut(message.frame(requestID: id, traceID: traceID)), promise: nil)
+        context.write(wrapOutboundOut(message.frame(requestID: id, traceID: traceID)), promise: nil)
+        scheduleFlush(context: context)
+    }
+
+    /// Requests sent in one loop tick (a pipelining client, many gateway clients on this loop)
+    /// go out in one write.
+    private func scheduleFlush(context: ChannelHandlerContext) {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        context.eventLoop.assumeIsolated().execute { [weak self] in
+            self?.flushScheduled = false
+            context.flush()
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -50,6 +50,7 @@ public final class StorePool: Sendable {
         var slots: [Slot]
         var backoffs: [TimeAmount]
         var next = 0
+        var nextLane = 0
         var lastError = "not connected yet"
         var shutDown = false
     }
@@ -90,27 +91,67 @@ public final class StorePool: Sendable {
 
     /// Sends one request and returns every frame of its answer (one, or a stream).
     public func request(_ message: ClientMessage, traceID: UInt64? = nil) async throws -> [ServerMessage] {
+        try await send(message, traceID: traceID).get()
+    }
+
+    /// Sends one request; the future holds every frame of its answer. A connection on `loop` is
+    /// preferred when one is ready, so a caller on an event loop stays on its thread.
+    ///
+    /// `lane` (from `lane(preferring:)`) names the connection to use while it is up: the store
+    /// handles one connection's requests in the order it receives them, so a caller that sends
+    /// everything through one lane gets its requests applied in order (a GET sees the PUT sent
+    /// before it). While that connection is down, another one is used.
+    public func send(_ message: ClientMessage, traceID: UInt64? = nil, lane: Int? = nil,
+                     preferring loop: (any EventLoop)? = nil) -> EventLoopFuture<[ServerMessage]> {
         let connection: Connection? = state.withLockedValue { state in
+            if let lane, lane < state.slots.count, case .ready(let connection) = state.slots[lane] { return connection }
+            var fallback: (index: Int, connection: Connection)?
             for offset in 0..<state.slots.count {
                 let index = (state.next + offset) % state.slots.count
-                if case .ready(let connection) = state.slots[index] {
+                guard case .ready(let connection) = state.slots[index] else { continue }
+                if loop == nil || connection.channel.eventLoop === loop {
                     state.next = index + 1
                     return connection
                 }
+                if fallback == nil { fallback = (index, connection) }
             }
-            return nil
+            if let fallback { state.next = fallback.index + 1 }
+            return fallback?.connection
         }
         guard let connection else {
             let why = state.withLockedValue { $0.lastError }
-            throw StoreClientError.unavailable(why)
+            return (loop ?? group.next()).makeFailedFuture(StoreClientError.unavailable(why))
         }
-        let loop = connection.channel.eventLoop
-        let promise = loop.makePromise(of: [ServerMessage].self)
+        let channelLoop = connection.channel.eventLoop
+        let promise = channelLoop.makePromise(of: [ServerMessage].self)
         let timeout = configuration.requestTimeout
-        loop.execute {
+        if channelLoop.inEventLoop {
             connection.handler.value.send(message, traceID: traceID, timeout: timeout, promise: promise)
+        } else {
+            channelLoop.execute {
+                connection.handler.value.send(message, traceID: traceID, timeout: timeout, promise: promise)
+            }
         }
-        return try await promise.futureResult.get()
+        return promise.futureResult
+    }
+
+    /// A connection for a caller that wants its requests kept in order (see `send`): one whose
+    /// event loop is `loop` when there is one, spreading callers over the connections.
+    public func lane(preferring loop: (any EventLoop)?) -> Int? {
+        state.withLockedValue { state in
+            var fallback: Int?
+            for offset in 0..<state.slots.count {
+                let index = (state.nextLane + offset) % state.slots.count
+                guard case .ready(let connection) = state.slots[index] else { continue }
+                if loop == nil || connection.channel.eventLoop === loop {
+                    state.nextLane = index + 1
+                    return index
+                }
+                if fallback == nil { fallback = index }
+            }
+            if let fallback { state.nextLane = fallback + 1 }
+            return fallback
+        }
     }
 
     private func connect(slot index: Int) {

@@ -117,6 +117,34 @@ public final class RecordStore: Sendable {
     // MARK: Writes
 
     public func put(id: String, content: RecordContent, expectedVersion: UInt64?) async throws(StoreError) -> (version: UInt64, updatedAt: Int64) {
+        let (position, written) = try appendPut(id: id, content: content, expectedVersion: expectedVersion)
+        try await waitDurable(position)
+        scheduleCompactionIfWorthwhile()
+        return written
+    }
+
+    /// `put` for callers on an event loop: appends now (conflicts and invalid records fail at
+    /// once) and calls `completion` when the write is durable, without a task hop.
+    public func put(id: String, content: RecordContent, expectedVersion: UInt64?,
+                    completion: @escaping @Sendable (Result<(version: UInt64, updatedAt: Int64), StoreError>) -> Void) {
+        let appended: (UInt64, (version: UInt64, updatedAt: Int64))
+        do { appended = try appendPut(id: id, content: content, expectedVersion: expectedVersion) } catch { return completion(.failure(error)) }
+        whenDurable(appended.0) { error in
+            completion(error.map { .failure($0) } ?? .success(appended.1))
+        }
+    }
+
+    /// `delete` for callers on an event loop; see `put(id:content:expectedVersion:completion:)`.
+    public func delete(id: String, expectedVersion: UInt64?, completion: @escaping @Sendable (Result<UInt64, StoreError>) -> Void) {
+        let appended: (UInt64, UInt64)
+        do { appended = try appendDelete(id: id, expectedVersion: expectedVersion) } catch { return completion(.failure(error)) }
+        whenDurable(appended.0) { error in
+            completion(error.map { .failure($0) } ?? .success(appended.1))
+        }
+    }
+
+    /// Validates, compresses and appends a put; returns the log position to wait for.
+    private func appendPut(id: String, content: RecordContent, expectedVersion: UInt64?) throws(StoreError) -> (UInt64, (version: UInt64, updatedAt: Int64)) {
         do {
             try RecordValidator.validate(id: id)
             try RecordValidator.validate(content)
@@ -141,12 +169,17 @@ public final class RecordStore: Sendable {
             state.writes += 1
             return (gate.noteAppended(bytes.count), current + 1)
         }
-        try await waitDurable(position)
-        scheduleCompactionIfWorthwhile()
-        return (version, updatedAt)
+        return (position, (version, updatedAt))
     }
 
     public func delete(id: String, expectedVersion: UInt64?) async throws(StoreError) -> UInt64 {
+        let (position, version) = try appendDelete(id: id, expectedVersion: expectedVersion)
+        try await waitDurable(position)
+        scheduleCompactionIfWorthwhile()
+        return version
+    }
+
+    private func appendDelete(id: String, expectedVersion: UInt64?) throws(StoreError) -> (UInt64, UInt64) {
         let updatedAt = Int64(Date().timeIntervalSince1970 * 1000)
         let (position, version) = try state.withLock { state throws(StoreError) -> (UInt64, UInt64) in
             guard let current = state.records[id] else { throw .notFound(id: id) }
@@ -160,9 +193,17 @@ public final class RecordStore: Sendable {
             state.writes += 1
             return (gate.noteAppended(bytes.count), current.version)
         }
-        try await waitDurable(position)
-        scheduleCompactionIfWorthwhile()
-        return version
+        return (position, version)
+    }
+
+    private func whenDurable(_ position: UInt64, _ done: @escaping @Sendable (StoreError?) -> Void) {
+        gate.whenDurable(position) { [self] error in
+            guard let error else {
+                scheduleCompactionIfWorthwhile()
+                return done(nil)
+            }
+            done((error as? StorageError).map { .storage($0) } ?? .storage(.io(operation: "fsync", path: log.path, errno: 0)))
+        }
     }
 
     private func waitDurable(_ position: UInt64) async throws(StoreError) {

@@ -141,6 +141,56 @@ private let putLaLaLand = #"PUT lll/epilogue film="La La Land" year=2016 directo
         }
     }
 
+    @Test func pipelinedSessionCommandsApplyOnlyToTheCommandsAfterThem() async throws {
+        try await withStack { port, _ in
+            try await withTextClient(port: port) { (c: TextTestClient) async throws -> Void in
+                #expect(try await c.command(putLaLaLand).status == "OK lll/epilogue version 1")
+                // Sent in one write: the gateway reads all of it before the first GET is answered.
+                try await c.send("GET lll/epilogue\r\nFORMAT json\r\nGET lll/epilogue\r\nFORMAT text\r\nGET lll/epilogue\r\n")
+                let first = try await c.readReply()
+                #expect(first.body.contains("film:        La La Land"))
+                #expect(try await c.readReply().status == "OK format json")
+                let json = try await c.readReply()
+                #expect(json.body.count == 1 && json.body[0].hasPrefix("{") && json.body[0].contains(#""film":"La La Land""#))
+                #expect(try await c.readReply().status == "OK format text")
+                #expect(try await c.readReply().body.contains("film:        La La Land"))
+            }
+        }
+    }
+
+    @Test func pipelinedWritesToOneIdAreAppliedInTheOrderSent() async throws {
+        try await withStack { port, _ in
+            try await withTextClient(port: port) { (c: TextTestClient) async throws -> Void in
+                var batch = ""
+                for version in 1...40 {
+                    batch += putLaLaLand.replacingOccurrences(of: "subject=epilogue", with: "subject=take\(version)") + " ifversion=\(version - 1)\r\n"
+                }
+                batch += "GET lll/epilogue\r\n"
+                try await c.send(batch)
+                for version in 1...40 {
+                    #expect(try await c.readReply().status == "OK lll/epilogue version \(version)")
+                }
+                let get = try await c.readReply()
+                #expect(get.body.contains("subject:     take40"))
+                #expect(get.body.contains("version:     40"))
+            }
+        }
+    }
+
+    @Test func nothingAfterQuitIsExecuted() async throws {
+        try await withStack { port, _ in
+            try await withTextClient(port: port) { (c: TextTestClient) async throws -> Void in
+                try await c.send("PING\r\nQUIT\r\n\(putLaLaLand)\r\n")
+                #expect(try await c.readReply().status == "OK PONG")
+                #expect(try await c.readReply().status == "OK bye")
+                #expect(await c.isClosedByServer())
+            }
+            try await withTextClient(port: port) { (c: TextTestClient) async throws -> Void in
+                #expect(try await c.command("GET lll/epilogue").errorCode == "NOT_FOUND")
+            }
+        }
+    }
+
     @Test func overLongLineIsRefusedAndTheConnectionStaysUsable() async throws {
         try await withStack(maximumLineLength: 1024) { port, _ in
             try await withTextClient(port: port) { (c: TextTestClient) async throws -> Void in

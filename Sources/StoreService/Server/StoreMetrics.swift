@@ -1,5 +1,6 @@
 import EpilogueProtocol
 import Metrics
+import NIOConcurrencyHelpers
 
 /// The store's metrics (names documented in docs/OPERATIONS.md).
 struct StoreMetrics: Sendable {
@@ -9,10 +10,25 @@ struct StoreMetrics: Sendable {
     let storedBytes = Gauge(label: "epilogue_store_stored_bytes")
     let logBytes = Gauge(label: "epilogue_store_log_bytes")
 
+    private struct Instruments {
+        var requests: Counter
+        var duration: Timer
+    }
+
+    /// Made once per message type, not per request: the metrics factory's lookup takes a lock.
+    private let instruments = NIOLockedValueBox<[UInt8: Instruments]>([:])
+
     func served(_ type: MessageType, frames: [Frame], nanoseconds: Int64) {
-        Counter(label: "epilogue_store_requests_total", dimensions: [("type", type.name)]).increment()
-        Timer(label: "epilogue_store_request_duration_seconds", dimensions: [("type", type.name)], preferredDisplayUnit: .seconds)
-            .recordNanoseconds(nanoseconds)
+        let instrument = instruments.withLockedValue { cache in
+            if let known = cache[type.rawValue] { return known }
+            let made = Instruments(
+                requests: Counter(label: "epilogue_store_requests_total", dimensions: [("type", type.name)]),
+                duration: Timer(label: "epilogue_store_request_duration_seconds", dimensions: [("type", type.name)], preferredDisplayUnit: .seconds))
+            cache[type.rawValue] = made
+            return made
+        }
+        instrument.requests.increment()
+        instrument.duration.recordNanoseconds(nanoseconds)
         if let last = frames.last, last.type == MessageType.error.rawValue, case .error(let code, _)? = try? ServerMessage(frame: last) {
             Counter(label: "epilogue_store_errors_total", dimensions: [("code", code.name)]).increment()
         }

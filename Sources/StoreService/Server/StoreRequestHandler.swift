@@ -44,6 +44,43 @@ public struct StoreRequestHandler: Sendable {
         }
     }
 
+    /// A read's answer frames, with a refusal turned into its ERROR frame.
+    public func respondToReadCatchingErrors(_ message: ClientMessage, requestID: UInt32, clientDictionaries: Set<UInt32>) -> [Frame] {
+        do {
+            return try respondToRead(message, requestID: requestID, clientDictionaries: clientDictionaries)
+        } catch {
+            return [ServerMessage.error(code: error.code, message: error.description).frame(requestID: requestID)]
+        }
+    }
+
+    /// Starts a write (PUT or DEL) and calls `completion` with its answer once it is durable —
+    /// from the fsync thread, or at once when it is refused.
+    public func respondToWrite(_ message: ClientMessage, requestID: UInt32, completion: @escaping @Sendable ([Frame]) -> Void) {
+        @Sendable func refused(_ error: StoreError) -> [Frame] {
+            [ServerMessage.error(code: error.code, message: error.description).frame(requestID: requestID)]
+        }
+        switch message {
+        case .put(let id, let content, let expected):
+            store.put(id: id, content: content, expectedVersion: expected) { result in
+                switch result {
+                case .success(let written):
+                    completion([ServerMessage.written(id: id, version: written.version, updatedAt: written.updatedAt).frame(requestID: requestID)])
+                case .failure(let error):
+                    completion(refused(error))
+                }
+            }
+        case .delete(let id, let expected):
+            store.delete(id: id, expectedVersion: expected) { result in
+                switch result {
+                case .success(let version): completion([ServerMessage.deleted(id: id, version: version).frame(requestID: requestID)])
+                case .failure(let error): completion(refused(error))
+                }
+            }
+        default:
+            completion(refused(.badRequest("not a write request")))
+        }
+    }
+
     /// Reads never wait, so the server answers them inline, in arrival order.
     public func respondToRead(_ message: ClientMessage, requestID: UInt32, clientDictionaries: Set<UInt32>) throws(StoreError) -> [Frame] {
         switch message {

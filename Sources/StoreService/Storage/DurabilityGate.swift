@@ -8,7 +8,8 @@ import Logging
 /// Under `always`, a single syncer thread fsyncs whatever has been appended and releases every
 /// waiter it covers — concurrent writers share one fsync (group commit).
 final class DurabilityGate: @unchecked Sendable {
-    typealias Waiter = CheckedContinuation<Void, any Error>
+    /// Called once with nil when durable, or with the error that prevents it.
+    typealias Waiter = @Sendable ((any Error)?) -> Void
 
     private let condition = NSCondition()
     private let policy: FsyncPolicy
@@ -20,7 +21,7 @@ final class DurabilityGate: @unchecked Sendable {
     private var synced: UInt64 = 0
     private var syncing = false
     private var stopped = false
-    private var waiters: [(position: UInt64, continuation: Waiter)] = []
+    private var waiters: [(position: UInt64, waiter: Waiter)] = []
     private var thread: Thread?
     private(set) var fsyncCount: UInt64 = 0
 
@@ -50,22 +51,30 @@ final class DurabilityGate: @unchecked Sendable {
     /// Returns once everything up to `position` is durable under the policy.
     func waitUntilDurable(_ position: UInt64) async throws {
         guard policy == .always else { return }
-        try await withCheckedThrowingContinuation { (continuation: Waiter) in
-            condition.lock()
-            if synced >= position {
-                condition.unlock()
-                continuation.resume()
-                return
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            whenDurable(position) { error in
+                if let error { continuation.resume(throwing: error) } else { continuation.resume() }
             }
-            if stopped {
-                condition.unlock()
-                continuation.resume(throwing: StorageError.io(operation: "fsync", path: log.path, errno: ECANCELED))
-                return
-            }
-            waiters.append((position, continuation))
-            condition.broadcast()
-            condition.unlock()
         }
+    }
+
+    /// Calls `waiter` once everything up to `position` is durable under the policy: at once when
+    /// it already is (or the policy does not wait), else from the syncer thread after its fsync.
+    /// The server's event loops use this form, so a write costs no task hop.
+    func whenDurable(_ position: UInt64, _ waiter: @escaping Waiter) {
+        guard policy == .always else { return waiter(nil) }
+        condition.lock()
+        if synced >= position {
+            condition.unlock()
+            return waiter(nil)
+        }
+        if stopped {
+            condition.unlock()
+            return waiter(StorageError.io(operation: "fsync", path: log.path, errno: ECANCELED))
+        }
+        waiters.append((position, waiter))
+        condition.broadcast()
+        condition.unlock()
     }
 
     /// Runs `body` (a file swap) while no fsync is in flight, then counts everything appended so
@@ -141,15 +150,13 @@ final class DurabilityGate: @unchecked Sendable {
         var ready: [(Waiter, (any Error)?)] = []
         waiters.removeAll { waiter in
             guard waiter.position <= position else { return false }
-            ready.append((waiter.continuation, error))
+            ready.append((waiter.waiter, error))
             return true
         }
         return ready
     }
 
     private func resume(_ ready: [(Waiter, (any Error)?)]) {
-        for (continuation, error) in ready {
-            if let error { continuation.resume(throwing: error) } else { continuation.resume() }
-        }
+        for (waiter, error) in ready { waiter(error) }
     }
 }

@@ -1,0 +1,181 @@
+import EpilogueProtocol
+import EpilogueShared
+import Logging
+import NIOCore
+
+/// One store connection, on its event loop: frames go through the handshake state machine, reads
+/// are answered inline, writes are appended at once and answered when their fsync lands (so many
+/// writes share one fsync, and answers may come back out of order — each carries its request id).
+///
+/// Answers are written as they are ready and flushed once per read burst or loop tick, so a
+/// pipelining client costs one syscall per batch, not per request. Backpressure: with too many
+/// writes in flight, or a peer that does not read its answers, the handler stops reading.
+final class StoreConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = Frame
+    typealias OutboundIn = Frame
+    typealias OutboundOut = Frame
+
+    private var machine: StoreConnectionStateMachine
+    private let requests: StoreRequestHandler
+    private let metrics: StoreMetrics
+    private let maximumInFlightWrites: Int
+    private var logger: Logger
+
+    private var inFlightWrites = 0
+    private var reads = ReadGate()
+    private var flushScheduled = false
+    private var draining = false
+    private var closed = false
+
+    init(machine: StoreConnectionStateMachine, requests: StoreRequestHandler, metrics: StoreMetrics,
+         maximumInFlightWrites: Int, logger: Logger) {
+        self.machine = machine
+        self.requests = requests
+        self.metrics = metrics
+        self.maximumInFlightWrites = maximumInFlightWrites
+        self.logger = logger
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        logger[metadataKey: "peer"] = "\(context.channel.remoteAddress.map { "\($0)" } ?? "?")"
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !draining, !closed else { return }
+        let frame = unwrapInboundIn(data)
+        switch machine.frameReceived(frame) {
+        case .ignore:
+            break
+        case .send(let message, let requestID):
+            context.write(wrapOutboundOut(message.frame(requestID: requestID)), promise: nil)
+        case .sendAndClose(let message, let requestID):
+            sendAndClose(context: context, message, requestID: requestID)
+        case .serve(let request, let requestID):
+            serve(context: context, request, requestID: requestID, traceID: frame.traceID)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+        context.fireChannelReadComplete()
+    }
+
+    private func serve(context: ChannelHandlerContext, _ request: ClientMessage, requestID: UInt32, traceID: UInt64?) {
+        let started = NIODeadline.now()
+        guard StoreRequestHandler.isWrite(request) else {
+            let frames = requests.respondToReadCatchingErrors(request, requestID: requestID, clientDictionaries: machine.clientDictionaries)
+            served(request, requestID: requestID, traceID: traceID, frames: frames, started: started)
+            for frame in frames { context.write(wrapOutboundOut(frame), promise: nil) }
+            return
+        }
+        inFlightWrites += 1
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        requests.respondToWrite(request, requestID: requestID) { frames in
+            // Called from the fsync thread (or at once, on a refusal): hop back to our loop.
+            loop.execute {
+                let (handler, context) = bound.value
+                handler.writeCompleted(context: context, request, requestID: requestID, traceID: traceID,
+                                       frames: frames, started: started)
+            }
+        }
+    }
+
+    private func writeCompleted(context: ChannelHandlerContext, _ request: ClientMessage, requestID: UInt32, traceID: UInt64?,
+                                frames: [Frame], started: NIODeadline) {
+        inFlightWrites -= 1
+        served(request, requestID: requestID, traceID: traceID, frames: frames, started: started)
+        metrics.update(requests.store.figures())
+        if !closed {
+            for frame in frames { context.write(wrapOutboundOut(frame), promise: nil) }
+            scheduleFlush(context: context)
+        }
+        if draining && inFlightWrites == 0 {
+            context.flush()
+            context.close(promise: nil)
+        } else {
+            resumeReadsIfPossible(context: context)
+        }
+    }
+
+    /// Several fsync completions usually arrive in one loop tick: flush once after them.
+    private func scheduleFlush(context: ChannelHandlerContext) {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let (handler, context) = bound.value
+            handler.flushScheduled = false
+            context.flush()
+        }
+    }
+
+    private func served(_ request: ClientMessage, requestID: UInt32, traceID: UInt64?, frames: [Frame], started: NIODeadline) {
+        let nanoseconds = (NIODeadline.now() - started).nanoseconds
+        metrics.served(request.type, frames: frames, nanoseconds: nanoseconds)
+        if logger.logLevel <= .debug {
+            var logger = logger
+            if let traceID { logger[metadataKey: "trace_id"] = "\(TraceID.format(traceID))" }
+            logger.debug("request served", metadata: ["type": "\(request.type.name)", "request_id": "\(requestID)",
+                                                      "frames": "\(frames.count)", "micros": "\(nanoseconds / 1_000)"])
+        }
+    }
+
+    private func sendAndClose(context: ChannelHandlerContext, _ message: ServerMessage, requestID: UInt32) {
+        logger.info("closing connection", metadata: ["reason": "\(message)"])
+        closed = true
+        context.writeAndFlush(wrapOutboundOut(message.frame(requestID: requestID))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    // MARK: Backpressure and shutdown
+
+    /// Reads wait while too much is in flight, the peer is not reading, or the connection is finishing.
+    private func readsBlocked(_ context: ChannelHandlerContext) -> Bool {
+        draining || inFlightWrites >= maximumInFlightWrites || !context.channel.isWritable
+    }
+
+    private func resumeReadsIfPossible(context: ChannelHandlerContext) {
+        if reads.releasesRead(blocked: readsBlocked(context)) { context.read() }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if reads.allowsRead(blocked: readsBlocked(context)) { context.read() }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        resumeReadsIfPossible(context: context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // Graceful shutdown, or a client that half-closed after sending (`nc -q`, scripts).
+        if event is DrainConnection || (event as? ChannelEvent) == .inputClosed {
+            // No new requests; close once the writes in flight are answered.
+            draining = true
+            if inFlightWrites == 0 {
+                context.flush()
+                context.close(promise: nil)
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard !closed else { return }
+        // Errors from the frame decoder: a bad length or flags. Answer once, then close.
+        if case .sendAndClose(let message, let requestID) = machine.framingFailed(error) {
+            sendAndClose(context: context, message, requestID: requestID)
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closed = true
+        context.fireChannelInactive()
+    }
+}
