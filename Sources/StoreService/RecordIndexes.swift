@@ -3,22 +3,25 @@ import EpilogueShared
 import NIOCore
 
 /// What the store keeps in memory per record: the compressed body as it sits on disk plus the
-/// few fields that filters, FILMS and THEMES need without inflating anything.
+/// few fields that filters, FILMS and THEMES need without inflating anything. Those fields live
+/// in a shared `Facets`, so a million records cost one pointer each for them, not six strings.
 struct StoredRecord: Sendable {
     var id: String
-    var docID: UInt32
+    var body: [UInt8]
     var version: UInt64
     var updatedAt: Int64
+    var facets: Facets
+    var docID: UInt32
     var dictionaryID: UInt32
-    var body: [UInt8]
     var rawLength: UInt32
-    var logBytes: Int
-    var film: String
-    var year: Int
-    var director: String
-    var subject: String
-    var sourceKind: SourceKind
-    var themes: [String]
+    var logBytes: UInt32
+
+    var film: String { facets.film }
+    var year: Int { facets.year }
+    var director: String { facets.director }
+    var subject: String { facets.subject }
+    var sourceKind: SourceKind { facets.sourceKind }
+    var themes: [String] { facets.themes }
 
     func matches(_ filter: RecordFilter) -> Bool {
         if let film = filter.film, film != self.film { return false }
@@ -36,6 +39,55 @@ struct StoredRecord: Sendable {
     var wireRecord: WireRecord {
         WireRecord(id: id, version: version, updatedAt: updatedAt, encoding: .zlib, dictionaryID: dictionaryID,
                    body: ByteBuffer(bytes: body))
+    }
+}
+
+/// A record's filterable fields. Records with equal ones share one instance (`FacetTable`):
+/// a corpus has few films, subjects and theme sets, however many records it holds.
+final class Facets: Sendable, Hashable {
+    let film: String
+    let year: Int
+    let director: String
+    let subject: String
+    let sourceKind: SourceKind
+    let themes: [String]
+
+    init(film: String, year: Int, director: String, subject: String, sourceKind: SourceKind, themes: [String]) {
+        self.film = film
+        self.year = year
+        self.director = director
+        self.subject = subject
+        self.sourceKind = sourceKind
+        self.themes = themes
+    }
+
+    convenience init(_ content: RecordContent) {
+        self.init(film: content.film, year: content.year, director: content.director, subject: content.subject,
+                  sourceKind: content.sourceKind, themes: content.themes)
+    }
+
+    static func == (a: Facets, b: Facets) -> Bool {
+        a.film == b.film && a.year == b.year && a.director == b.director && a.subject == b.subject
+            && a.sourceKind == b.sourceKind && a.themes == b.themes
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(film)
+        hasher.combine(year)
+        hasher.combine(director)
+        hasher.combine(subject)
+        hasher.combine(sourceKind)
+        hasher.combine(themes)
+    }
+}
+
+/// Interns `Facets`. Entries are never dropped: the table grows with the number of distinct
+/// combinations ever written, which real data keeps small.
+struct FacetTable: Sendable {
+    private(set) var all: Set<Facets> = []
+
+    mutating func intern(_ facets: Facets) -> Facets {
+        all.insert(facets).memberAfterInsert
     }
 }
 

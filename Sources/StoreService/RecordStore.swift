@@ -32,6 +32,7 @@ public final class RecordStore: Sendable {
         var idByDocID: [UInt32: String] = [:]
         var nextDocID: UInt32 = 1
         var fields = FieldIndexes()
+        var facets = FacetTable()
         var search = SearchIndex()
         var rawBytes = 0
         var storedBytes = 0
@@ -39,6 +40,8 @@ public final class RecordStore: Sendable {
         var writes = 0
         var compactions = 0
         var compacting = false
+        /// Whether `index.snapshot` describes exactly this state and log.
+        var snapshotIsCurrent = false
     }
 
     public struct SearchResult: Sendable, Equatable {
@@ -63,6 +66,8 @@ public final class RecordStore: Sendable {
         public var discardedBytes: Int
         public var reason: String?
         public var loadedBundledDataset: Int
+        /// Whether the indexes came from `index.snapshot` (plus the log after it) instead of a rebuild.
+        public var usedIndexSnapshot = false
     }
 
     public init(configuration: Configuration, logger: Logger) async throws {
@@ -70,18 +75,8 @@ public final class RecordStore: Sendable {
         self.logger = logger
         let log = try RecordLog(directory: configuration.dataDirectory)
         let wasNew = log.isNew
-        var recovered = State()
-        // Only each id's last entry matters: keep that (in log order) and index just the survivors,
-        // so start-up does not inflate and tokenize every superseded version.
-        var latest: [String: (order: Int, entry: LogEntry, size: Int)] = [:]
-        var order = 0
-        let report = try log.recover { entry, size in
-            order += 1
-            latest[entry.id] = entry.kind == .put ? (order, entry, size) : nil
-        }
-        for (_, entry, size) in latest.values.sorted(by: { $0.order < $1.order }) {
-            Self.apply(entry, size: size, to: &recovered, logger: logger)
-        }
+        let (recovered, report, usedSnapshot) = try Self.recover(log, snapshot: wasNew ? nil : IndexSnapshot.load(from: configuration.dataDirectory),
+                                                   logger: logger)
         if report.discardedBytes > 0 {
             logger.warning("record log had a bad tail; cut it off", metadata: [
                 "discarded_bytes": "\(report.discardedBytes)", "reason": "\(report.reason ?? "")",
@@ -93,7 +88,7 @@ public final class RecordStore: Sendable {
         self.gate = DurabilityGate(policy: configuration.fsync, log: log, logger: logger)
         recoveryState.withLock {
             $0 = RecoveryReport(entriesReplayed: report.entries, discardedBytes: report.discardedBytes,
-                                reason: report.reason, loadedBundledDataset: 0)
+                                reason: report.reason, loadedBundledDataset: 0, usedIndexSnapshot: usedSnapshot)
         }
         if wasNew && configuration.loadBundledDataset {
             let dataset = try BundledDataset.load()
@@ -105,9 +100,11 @@ public final class RecordStore: Sendable {
         }
     }
 
-    /// Flushes pending writes and stops the fsync thread. Safe to call more than once.
+    /// Flushes pending writes, stops the fsync thread and saves the index snapshot (so the next
+    /// start-up need not rebuild the indexes). Safe to call more than once.
     public func close() {
         gate.stop()
+        saveIndexSnapshot()
     }
 
     deinit {
@@ -167,6 +164,7 @@ public final class RecordStore: Sendable {
             do { try log.append(bytes) } catch let error as StorageError { throw .storage(error) } catch { throw .storage(.io(operation: "write", path: log.path, errno: 0)) }
             Self.apply(entry, size: bytes.count, content: content, to: &state, logger: logger)
             state.writes += 1
+            state.snapshotIsCurrent = false
             return (gate.noteAppended(bytes.count), current + 1)
         }
         return (position, (version, updatedAt))
@@ -191,6 +189,7 @@ public final class RecordStore: Sendable {
             do { try log.append(bytes) } catch let error as StorageError { throw .storage(error) } catch { throw .storage(.io(operation: "write", path: log.path, errno: 0)) }
             Self.apply(entry, size: bytes.count, to: &state, logger: logger)
             state.writes += 1
+            state.snapshotIsCurrent = false
             return (gate.noteAppended(bytes.count), current.version)
         }
         return (position, version)
@@ -219,12 +218,18 @@ public final class RecordStore: Sendable {
     /// Applies a log entry to memory. `content` spares inflating a body we were just given.
     private static func apply(_ entry: LogEntry, size: Int, content given: RecordContent? = nil, to state: inout State, logger: Logger) {
         if let old = state.records.removeValue(forKey: entry.id) {
-            state.search.remove(docID: old.docID)
+            // The index keeps no per-document term lists: the old body says which terms to drop.
+            if let oldContent = try? old.content() {
+                state.search.remove(docID: old.docID, fields: Self.searchFields(oldContent))
+            } else {
+                logger.error("cannot inflate a replaced record to unindex it", metadata: ["id": "\(old.id)"])
+                state.search.remove(docID: old.docID, fields: [])
+            }
             state.idByDocID[old.docID] = nil
             state.fields.remove(old)
             state.rawBytes -= Int(old.rawLength)
             state.storedBytes -= old.body.count
-            state.liveLogBytes -= old.logBytes
+            state.liveLogBytes -= Int(old.logBytes)
             if entry.kind == .delete { return }
         }
         guard entry.kind == .put else { return }
@@ -244,10 +249,9 @@ public final class RecordStore: Sendable {
         // Every write takes a fresh doc id (the search index keeps its postings sorted that way).
         let docID = state.nextDocID
         state.nextDocID += 1
-        let record = StoredRecord(id: entry.id, docID: docID, version: entry.version, updatedAt: entry.updatedAt,
-                                  dictionaryID: entry.dictionaryID, body: entry.body, rawLength: entry.rawLength,
-                                  logBytes: size, film: content.film, year: content.year, director: content.director,
-                                  subject: content.subject, sourceKind: content.sourceKind, themes: content.themes)
+        let record = StoredRecord(id: entry.id, body: entry.body, version: entry.version, updatedAt: entry.updatedAt,
+                                  facets: state.facets.intern(Facets(content)), docID: docID,
+                                  dictionaryID: entry.dictionaryID, rawLength: entry.rawLength, logBytes: UInt32(size))
         state.records[entry.id] = record
         state.idByDocID[docID] = entry.id
         state.fields.insert(record)
@@ -259,6 +263,121 @@ public final class RecordStore: Sendable {
 
     static func searchFields(_ content: RecordContent) -> [String] {
         [content.film, content.subject, content.reading, content.source]
+    }
+
+    // MARK: Start-up
+
+    /// One id's last put in the log, in log order.
+    private struct Survivor {
+        var order: Int
+        var entry: LogEntry
+        var size: Int
+    }
+
+    /// Rebuilds the state from the log: from the index snapshot plus the log after it when the
+    /// snapshot matches the log, else by indexing every live record.
+    private static func recover(_ log: RecordLog, snapshot: IndexSnapshot?, logger: Logger) throws -> (State, RecordLog.RecoveryReport, Bool) {
+        let clock = ContinuousClock()
+        let started = clock.now
+        // Only each id's last entry matters: keep that (in log order) and index just the survivors,
+        // so start-up does not inflate and tokenize every superseded version.
+        var latest: [String: Survivor] = [:]
+        var order = 0
+        var offset = RecordLog.header.count
+        var restored = snapshot.flatMap { $0.logSize == offset ? restore($0, from: latest) : nil }
+        var tail: [(LogEntry, Int)] = []
+        let report = try log.recover { entry, size in
+            offset += size
+            if restored != nil {
+                tail.append((entry, size))
+                return
+            }
+            order += 1
+            latest[entry.id] = entry.kind == .put ? Survivor(order: order, entry: entry, size: size) : nil
+            if let snapshot, offset == snapshot.logSize {
+                restored = restore(snapshot, from: latest)
+                if restored != nil { latest = [:] }
+            }
+        }
+        let scanned = clock.now
+        var state: State
+        if var restored {
+            for (entry, size) in tail { apply(entry, size: size, to: &restored, logger: logger) }
+            restored.snapshotIsCurrent = tail.isEmpty
+            state = restored
+        } else {
+            if snapshot != nil { logger.notice("index snapshot does not match the record log; rebuilding the indexes") }
+            state = State()
+            for survivor in latest.values.sorted(by: { $0.order < $1.order }) {
+                apply(survivor.entry, size: survivor.size, to: &state, logger: logger)
+            }
+            state.search.compact()
+        }
+        logger.info("recovered the record log", metadata: [
+            "records": "\(state.records.count)", "from_snapshot": "\(restored != nil)", "tail_entries": "\(tail.count)",
+            "scan_ms": "\(Self.milliseconds(scanned - started))", "index_ms": "\(Self.milliseconds(clock.now - scanned))",
+        ])
+        return (state, report, restored != nil)
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
+
+    /// The state the snapshot describes, with bodies from the log's live entries; nil unless
+    /// those are exactly the records the snapshot lists.
+    private static func restore(_ snapshot: IndexSnapshot, from latest: [String: Survivor]) -> State? {
+        guard latest.count == snapshot.documents.count, snapshot.search.documentCount == latest.count else { return nil }
+        var state = State()
+        state.records.reserveCapacity(latest.count)
+        state.idByDocID.reserveCapacity(latest.count)
+        let facets = snapshot.facets.map { state.facets.intern($0) }
+        for document in snapshot.documents {
+            guard let survivor = latest[document.id], survivor.entry.version == document.version,
+                  survivor.entry.updatedAt == document.updatedAt, survivor.entry.rawLength == document.rawLength,
+                  state.records[document.id] == nil else { return nil }
+            let entry = survivor.entry
+            let record = StoredRecord(id: entry.id, body: entry.body, version: entry.version, updatedAt: entry.updatedAt,
+                                      facets: facets[Int(document.facet)], docID: document.docID,
+                                      dictionaryID: entry.dictionaryID, rawLength: entry.rawLength, logBytes: UInt32(survivor.size))
+            state.records[entry.id] = record
+            state.idByDocID[document.docID] = entry.id
+            state.fields.insert(record)
+            state.rawBytes += Int(entry.rawLength)
+            state.storedBytes += entry.body.count
+            state.liveLogBytes += survivor.size
+        }
+        state.search = snapshot.search
+        state.nextDocID = snapshot.nextDocID
+        return state
+    }
+
+    /// Writes `index.snapshot` unless it is already current. The state is copied under the lock
+    /// (copy-on-write: cheap) and serialised outside it.
+    private func saveIndexSnapshot() {
+        let taken = state.withLock { state -> (State, Int)? in
+            guard !state.snapshotIsCurrent, !state.compacting else { return nil }
+            state.snapshotIsCurrent = true
+            return (state, log.size)
+        }
+        guard let (copy, logSize) = taken else { return }
+        var facetIndex: [ObjectIdentifier: UInt32] = [:]
+        var facets: [Facets] = []
+        for facet in copy.facets.all {
+            facetIndex[ObjectIdentifier(facet)] = UInt32(facets.count)
+            facets.append(facet)
+        }
+        let documents = copy.records.values.map { record in
+            IndexSnapshot.Document(id: record.id, docID: record.docID, version: record.version, updatedAt: record.updatedAt,
+                                   rawLength: record.rawLength, facet: facetIndex[ObjectIdentifier(record.facets)]!)
+        }
+        let snapshot = IndexSnapshot(logSize: logSize, nextDocID: copy.nextDocID, facets: facets, documents: documents, search: copy.search)
+        do {
+            try snapshot.write(to: configuration.dataDirectory)
+        } catch {
+            state.withLock { $0.snapshotIsCurrent = false }
+            logger.error("could not save the index snapshot; the next start-up rebuilds the indexes", metadata: ["error": "\(error)"])
+        }
     }
 
     // MARK: Reads
@@ -405,6 +524,7 @@ public final class RecordStore: Sendable {
                     try log.installCompactionFile(newFD, snapshotSize: bytes.count, tail: tail)
                 }
                 state.compactions += 1
+                state.snapshotIsCurrent = false
             }
         } catch {
             log.abandonCompactionFile(newFD)

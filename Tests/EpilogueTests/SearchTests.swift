@@ -39,10 +39,10 @@ import Testing
 
     @Test func replacingAndRemovingUpdateResultsAndStatistics() {
         var idx = index([["", "", "dream", ""], ["", "", "dream", ""]])
-        idx.remove(docID: 1)
+        idx.remove(docID: 1, fields: ["", "", "dream", ""])
         #expect(idx.search("dream", limit: 10).map(\.docID) == [2])
         idx.upsert(docID: 3, fields: ["", "", "nightmare", ""])
-        idx.remove(docID: 2)
+        idx.remove(docID: 2, fields: ["", "", "dream", ""])
         #expect(idx.search("dream", limit: 10).isEmpty)
         #expect(idx.documentCount == 1)
     }
@@ -183,9 +183,9 @@ import Testing
         var survivors: [Doc] = []
         for doc in docs {
             if doc.id % 11 == 0 {
-                index.remove(docID: doc.id)
+                index.remove(docID: doc.id, fields: doc.fields)
             } else if doc.id % 7 == 0 {
-                index.remove(docID: doc.id)
+                index.remove(docID: doc.id, fields: doc.fields)
                 let replaced = Doc(id: nextID, fields: doc.fields.reversed())
                 survivors.append(replaced)
                 nextID += 1

@@ -17,33 +17,28 @@ public struct SearchHit: Sendable, Equatable {
 /// Every query term must occur (FTS5's implicit AND); a repeated term counts once per repetition.
 ///
 /// Doc ids only grow: a replaced document is removed and re-added under a new id, so every
-/// posting list stays sorted and intersections can binary-search. Postings of removed documents
-/// stay in their lists (skipped via `alive`) until the list is rebuilt once they dominate it.
+/// posting list stays sorted, delta-encodes well (`PostingList`) and intersections can skip.
+/// Postings of removed documents stay in their lists (skipped via `lengths`) until the list is
+/// rebuilt once they dominate it.
 public struct SearchIndex: Sendable {
     static let k1 = 1.2
     static let b = 0.75
+    /// `lengths` value of a doc id that is not in the index.
+    static let absent = UInt32.max
 
-    private struct Postings: Sendable {
-        var docs: [UInt32] = []
-        var frequencies: [UInt32] = []
-        /// Documents in `docs` that are still alive: n(t).
-        var live = 0
-    }
-
-    private var termIDs: [String: Int] = [:]
-    private var postings: [Postings] = []
-    /// Per doc id: its token count, or nil when removed / never added.
-    private var lengths: [UInt32?] = []
-    /// Per doc id: its distinct terms, so removal can update n(t).
-    private var docTerms: [UInt32: [Int]] = [:]
-    private var totalTokens = 0
-    public private(set) var documentCount = 0
+    var termIDs: [String: Int] = [:]
+    var postings: [PostingList] = []
+    /// Per doc id: its token count, or `absent`.
+    var lengths: [UInt32] = []
+    var totalTokens = 0
+    public internal(set) var documentCount = 0
 
     public init() {}
 
-    /// Adds (or replaces) a document. Doc ids must be added in increasing order.
+    /// Adds a document under a new doc id, greater than every id added before.
     public mutating func upsert(docID: UInt32, fields: [String]) {
-        remove(docID: docID)
+        let index = Int(docID)
+        precondition(index >= lengths.count || lengths[index] == Self.absent, "doc id already indexed")
         var counts: [Int: UInt32] = [:]
         var length = 0
         for field in fields {
@@ -55,49 +50,42 @@ public struct SearchIndex: Sendable {
                 } else {
                     id = postings.count
                     termIDs[term] = id
-                    postings.append(Postings())
+                    postings.append(PostingList())
                 }
                 counts[id, default: 0] += 1
             }
         }
-        let index = Int(docID)
-        if lengths.count <= index { lengths.append(contentsOf: repeatElement(nil, count: index - lengths.count + 1)) }
+        if lengths.count <= index { lengths.append(contentsOf: repeatElement(Self.absent, count: index - lengths.count + 1)) }
         lengths[index] = UInt32(length)
-        for (term, frequency) in counts {
-            precondition(postings[term].docs.last.map { $0 < docID } ?? true, "doc ids must increase")
-            postings[term].docs.append(docID)
-            postings[term].frequencies.append(frequency)
-            postings[term].live += 1
-        }
-        docTerms[docID] = Array(counts.keys)
+        for (term, frequency) in counts { postings[term].append(docID, frequency: frequency) }
         totalTokens += length
         documentCount += 1
     }
 
-    public mutating func remove(docID: UInt32) {
-        let index = Int(docID)
-        guard index < lengths.count, let length = lengths[index] else { return }
-        lengths[index] = nil
-        totalTokens -= Int(length)
-        documentCount -= 1
-        for term in docTerms.removeValue(forKey: docID) ?? [] {
-            postings[term].live -= 1
-            // Rebuild a list once dead entries outnumber live ones, so scans stay proportional.
-            if postings[term].docs.count > 32 && postings[term].live * 2 < postings[term].docs.count {
-                purge(term)
-            }
-        }
+    /// Trims every posting list to its size (appending leaves spare capacity); after a bulk load.
+    mutating func compact() {
+        for i in postings.indices { postings[i] = postings[i].compacted() }
     }
 
-    private mutating func purge(_ term: Int) {
-        var kept = Postings()
-        let old = postings[term]
-        for (i, doc) in old.docs.enumerated() where lengths[Int(doc)] != nil {
-            kept.docs.append(doc)
-            kept.frequencies.append(old.frequencies[i])
+    /// Removes a document; `fields` must be what it was added with (the index keeps no per-doc
+    /// term lists, which would cost as much memory as the postings themselves).
+    public mutating func remove(docID: UInt32, fields: [String]) {
+        let index = Int(docID)
+        guard index < lengths.count, lengths[index] != Self.absent else { return }
+        totalTokens -= Int(lengths[index])
+        lengths[index] = Self.absent
+        documentCount -= 1
+        var seen = Set<Int>()
+        for field in fields {
+            for term in Unicode61Tokenizer.terms(field) {
+                guard let id = termIDs[term], seen.insert(id).inserted else { continue }
+                postings[id].live -= 1
+                // Rebuild a list once dead entries outnumber live ones, so scans stay proportional.
+                if postings[id].count > 32 && postings[id].live * 2 < postings[id].count {
+                    postings[id] = postings[id].keeping { lengths[Int($0)] != Self.absent }
+                }
+            }
         }
-        kept.live = kept.docs.count
-        postings[term] = kept
     }
 
     /// The best `limit` documents for `query` among those `include` accepts, best first; ties go
@@ -117,53 +105,34 @@ public struct SearchIndex: Sendable {
             let idf = log((n - hits + 0.5) / (hits + 0.5))
             return idf <= 0 ? 1e-6 : idf
         }
-        let distinct = Array(Set(ids))
-        let driver = distinct.min { postings[$0].docs.count < postings[$1].docs.count }!
-        let others = distinct.filter { $0 != driver }
+        var distinct: [Int] = []
+        for id in ids where !distinct.contains(id) { distinct.append(id) }
+        distinct.sort { postings[$0].count < postings[$1].count }
+        // Each query term's position in `distinct`, so scoring reads frequencies by slot.
+        let slots = ids.map { id in distinct.firstIndex(of: id)! }
+        var cursors = distinct.map { PostingList.Cursor(postings[$0]) }
+        var frequencies = [Double](repeating: 0, count: distinct.count)
         var top = TopHits(limit: limit)
-        var cursors = [Int](repeating: 0, count: others.count)
-        var frequency: [Int: Double] = [:]
-        let driverList = postings[driver]
-        candidates: for (position, doc) in driverList.docs.enumerated() {
-            guard let length = lengths[Int(doc)] else { continue }
-            frequency[driver] = Double(driverList.frequencies[position])
-            for (k, other) in others.enumerated() {
-                let list = postings[other].docs
-                guard let found = Self.seek(list, doc, from: &cursors[k]) else { continue candidates }
-                frequency[other] = Double(postings[other].frequencies[found])
+        candidates: while cursors[0].advance() {
+            let doc = cursors[0].doc
+            let length = lengths[Int(doc)]
+            guard length != Self.absent else { continue }
+            frequencies[0] = Double(cursors[0].frequency)
+            for k in cursors.indices.dropFirst() {
+                guard cursors[k].seek(doc) else { break candidates }
+                guard cursors[k].doc == doc else { continue candidates }
+                frequencies[k] = Double(cursors[k].frequency)
             }
             guard include(doc) else { continue }
             let lengthFactor = Self.k1 * (1 - Self.b + Self.b * Double(length) / averageLength)
             var score = 0.0
-            for (i, id) in ids.enumerated() {
-                let f = frequency[id]!
+            for (i, slot) in slots.enumerated() {
+                let f = frequencies[slot]
                 score += idfs[i] * (f * (Self.k1 + 1)) / (f + lengthFactor)
             }
             top.offer(SearchHit(docID: doc, score: -score))
         }
         return top.sorted()
-    }
-
-    /// Finds `doc` in the sorted `list` at or after `cursor` (galloping), moving the cursor.
-    private static func seek(_ list: [UInt32], _ doc: UInt32, from cursor: inout Int) -> Int? {
-        var low = cursor
-        var step = 1
-        var high = cursor
-        while high < list.count && list[high] < doc {
-            low = high + 1
-            high += step
-            step *= 2
-        }
-        high = min(high, list.count - 1)
-        while low <= high {
-            let mid = (low + high) / 2
-            if list[mid] < doc { low = mid + 1 } else if list[mid] > doc { high = mid - 1 } else {
-                cursor = mid
-                return mid
-            }
-        }
-        cursor = low
-        return nil
     }
 
     /// A short extract of the best field with the query's words in [brackets]: the reading when

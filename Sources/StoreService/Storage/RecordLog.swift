@@ -62,13 +62,18 @@ final class RecordLog: @unchecked Sendable {
 
     var isNew: Bool { size == Self.header.count }
 
+    /// Bytes read at a time during recovery: any entry fits (`LogEntry.maximumLength`), and the
+    /// log is never held in memory whole (at a million records it is hundreds of megabytes).
+    static let recoveryWindow = 8 << 20
+
     /// Reads every entry in order. A torn or corrupt tail is cut off (the file is truncated to the
     /// last good entry) and reported; entries before it are all applied.
     func recover(_ apply: (LogEntry, Int) -> Void) throws -> RecoveryReport {
         var report = RecoveryReport()
-        let data = try readWholeFile()
-        guard data.count >= Self.header.count, Array(data.prefix(Self.header.count)) == Self.header else {
-            if data.count < Self.header.count && Self.header.starts(with: data) {
+        let fileSize = try currentFileSize()
+        let head = try read(at: 0, count: min(fileSize, Self.header.count))
+        guard head == Self.header else {
+            if head.count < Self.header.count && Self.header.starts(with: head) {
                 // Torn header of a brand-new file: start it again.
                 try truncate(to: 0)
                 try Self.writeAll(fd: fd, Self.header, path: path)
@@ -78,24 +83,31 @@ final class RecordLog: @unchecked Sendable {
             throw StorageError.badHeader(path: path)
         }
         var offset = Self.header.count
-        data.withUnsafeBytes { raw in
-            while offset < raw.count {
-                switch LogEntry.read(UnsafeRawBufferPointer(rebasing: raw[offset...])) {
-                case .entry(let entry, let size):
-                    apply(entry, size)
-                    report.entries += 1
-                    offset += size
-                case .incomplete:
-                    report.reason = "torn entry at offset \(offset)"
-                    return
-                case .corrupt(let why):
-                    report.reason = "\(why) at offset \(offset)"
-                    return
-                }
+        var window: [UInt8] = []
+        var windowStart = offset
+        scan: while offset < fileSize {
+            let result = window.withUnsafeBytes { raw in
+                LogEntry.read(UnsafeRawBufferPointer(rebasing: raw[(offset - windowStart)...]))
+            }
+            switch result {
+            case .entry(let entry, let size):
+                apply(entry, size)
+                report.entries += 1
+                offset += size
+            case .incomplete where windowStart + window.count < fileSize:
+                // The entry runs past the window: read on from its start.
+                window = try read(at: offset, count: min(fileSize - offset, Self.recoveryWindow))
+                windowStart = offset
+            case .incomplete:
+                report.reason = "torn entry at offset \(offset)"
+                break scan
+            case .corrupt(let why):
+                report.reason = "\(why) at offset \(offset)"
+                break scan
             }
         }
         report.validBytes = offset
-        report.discardedBytes = data.count - offset
+        report.discardedBytes = fileSize - offset
         if report.discardedBytes > 0 {
             try truncate(to: offset)
             try Self.syncFile(fd, path: path)
@@ -168,15 +180,21 @@ final class RecordLog: @unchecked Sendable {
 
     // MARK: Helpers
 
-    private func readWholeFile() throws -> [UInt8] {
+    private func currentFileSize() throws -> Int {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw StorageError.fromErrno("stat", path) }
-        var out = [UInt8](repeating: 0, count: Int(st.st_size))
+        return Int(st.st_size)
+    }
+
+    /// Up to `count` bytes at `offset` (fewer only at the end of the file).
+    private func read(at offset: Int, count: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < out.count {
-            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, min($0.count - done, 1 << 26), off_t(done)) }
+            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(offset + done)) }
             guard n > 0 else {
                 if n == 0 { out.removeSubrange(done...); break }
+                if errno == EINTR { continue }
                 throw StorageError.fromErrno("read", path)
             }
             done += n
