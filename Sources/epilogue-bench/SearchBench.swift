@@ -10,23 +10,37 @@ import Logging
 struct SearchBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "search", abstract: "SEARCH queries per second, in-process.")
 
-    @Option(help: "Corpus (JSON lines from bench/make-corpus.py).") var corpus: String
+    @Option(help: "Corpus (JSON lines from bench/make-corpus.py).") var corpus: String?
     @Option(help: "Records to load.") var count = 100_000
+    @Option(name: .customLong("data-dir"), help: "Open this populated data directory (epilogue-bench populate) instead of loading --corpus.")
+    var dataDirectory: String?
     @Option(help: "File of queries, one per line.") var queries: String
     @Option(help: "Seconds to run the query loop.") var seconds = 5.0
     @Option(help: "Top-k per query.") var limit = 10
 
     func run() async throws {
-        let records = try Corpus.load(corpus, limit: count).records
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("epilogue-bench-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         var logger = Logger(label: "bench")
-        logger.logLevel = .error
-        let store = try await RecordStore(configuration: .init(dataDirectory: dir, fsync: .never, loadBundledDataset: false), logger: logger)
-        defer { store.close() }
+        logger.logLevel = dataDirectory == nil ? .error : .info  // start-up phases of an existing directory
+        let store: RecordStore
         let loadStart = ContinuousClock.now
-        for record in records { _ = try await store.put(id: record.id, content: record.content, expectedVersion: nil) }
+        var ids: [String] = []
+        var temporary: String?
+        defer { if let temporary { try? FileManager.default.removeItem(atPath: temporary) } }
+        if let dataDirectory {
+            store = try await RecordStore(configuration: .init(dataDirectory: dataDirectory, fsync: .never, loadBundledDataset: false), logger: logger)
+        } else {
+            guard let corpus else { throw ValidationError("give --corpus or --data-dir") }
+            let records = try Corpus.load(corpus, limit: count).records
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("epilogue-bench-\(UUID().uuidString)").path
+            temporary = dir
+            store = try await RecordStore(configuration: .init(dataDirectory: dir, fsync: .never, loadBundledDataset: false), logger: logger)
+            for record in records { _ = try await store.put(id: record.id, content: record.content, expectedVersion: nil) }
+            ids = records.map(\.id)
+        }
+        defer { store.close() }
         let loadTime = ContinuousClock.now - loadStart
+        let records = store.figures().records
+        let memory = ProcessMemory.current()
         let queryList = try String(contentsOfFile: queries, encoding: .utf8).split(separator: "\n").map(String.init).filter { !$0.isEmpty }
         var done = 0, hits = 0
         let clock = ContinuousClock()
@@ -46,8 +60,45 @@ struct SearchBench: AsyncParsableCommand {
         let secs = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         latencies.sort()
         let p50 = latencies[latencies.count / 2], p99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
-        print(String(format: "loaded %d records in %.1f s; %d queries in %.2f s: %.0f queries/s, p50 %.0f µs, p99 %.0f µs, %d hits",
-                     records.count, Double(loadTime.components.seconds), done, secs, Double(done) / secs, p50, p99, hits))
-        print(String(format: "RESULT bench=search engine=epilogue records=%d qps=%.0f p50_us=%.0f p99_us=%.0f", records.count, Double(done) / secs, p50, p99))
+        if ids.isEmpty { ids = store.ids(limit: 100_000) }
+        let gets = try Self.getRate(store, ids: ids, seconds: seconds)
+        print(String(format: "loaded %d records in %.1f s (RSS %d MiB, peak %d MiB); %d queries in %.2f s: %.0f queries/s, p50 %.0f µs, p99 %.0f µs, %d hits; GET %.0f/s",
+                     records, Double(loadTime.components.seconds), memory.rss >> 20, memory.peak >> 20, done, secs, Double(done) / secs, p50, p99, hits, gets))
+        print(String(format: "RESULT bench=search engine=epilogue records=%d qps=%.0f p50_us=%.0f p99_us=%.0f get_per_s=%.0f rss_mib=%d peak_rss_mib=%d",
+                     records, Double(done) / secs, p50, p99, gets, memory.rss >> 20, memory.peak >> 20))
+    }
+
+    /// GETs per second (lookup and inflate) on random ids, one thread.
+    static func getRate(_ store: RecordStore, ids: [String], seconds: Double) throws -> Double {
+        guard !ids.isEmpty else { return 0 }
+        var rng = SystemRandomNumberGenerator()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let end = start + .milliseconds(Int(seconds * 1000))
+        var done = 0
+        while clock.now < end {
+            for _ in 0..<256 { _ = try store.get(id: ids[Int.random(in: 0..<ids.count, using: &rng)]) }
+            done += 256
+        }
+        let elapsed = clock.now - start
+        return Double(done) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+}
+
+/// This process's resident memory, from /proc/self/status (Linux; zeros elsewhere).
+struct ProcessMemory {
+    var rss = 0
+    var peak = 0
+
+    static func current() -> ProcessMemory {
+        var memory = ProcessMemory()
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return memory }
+        for line in status.split(separator: "\n") {
+            let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard parts.count >= 2, let kib = Int(parts[1]) else { continue }
+            if parts[0] == "VmRSS:" { memory.rss = kib << 10 }
+            if parts[0] == "VmHWM:" { memory.peak = kib << 10 }
+        }
+        return memory
     }
 }

@@ -37,27 +37,32 @@ public struct SearchIndex: Sendable {
 
     /// Adds a document under a new doc id, greater than every id added before.
     public mutating func upsert(docID: UInt32, fields: [String]) {
-        let index = Int(docID)
-        precondition(index >= lengths.count || lengths[index] == Self.absent, "doc id already indexed")
         var counts: [Int: UInt32] = [:]
         var length = 0
         for field in fields {
             for term in Unicode61Tokenizer.terms(field) {
                 length += 1
-                let id: Int
-                if let existing = termIDs[term] {
-                    id = existing
-                } else {
-                    id = postings.count
-                    termIDs[term] = id
-                    postings.append(PostingList())
-                }
-                counts[id, default: 0] += 1
+                counts[termID(term), default: 0] += 1
             }
         }
+        insert(docID: docID, length: length, frequencies: counts)
+    }
+
+    /// The id of `term`, registering it when new.
+    mutating func termID(_ term: String) -> Int {
+        if let existing = termIDs[term] { return existing }
+        termIDs[term] = postings.count
+        postings.append(PostingList())
+        return postings.count - 1
+    }
+
+    /// Adds a document whose terms are already counted (term id → occurrences, `length` tokens).
+    mutating func insert<S: Sequence>(docID: UInt32, length: Int, frequencies: S) where S.Element == (key: Int, value: UInt32) {
+        let index = Int(docID)
+        precondition(index >= lengths.count || lengths[index] == Self.absent, "doc id already indexed")
         if lengths.count <= index { lengths.append(contentsOf: repeatElement(Self.absent, count: index - lengths.count + 1)) }
         lengths[index] = UInt32(length)
-        for (term, frequency) in counts { postings[term].append(docID, frequency: frequency) }
+        for (term, frequency) in frequencies { postings[term].append(docID, frequency: frequency) }
         totalTokens += length
         documentCount += 1
     }
