@@ -16,6 +16,25 @@ struct StoredRecord: Sendable {
     var rawLength: UInt32
     var logBytes: UInt32
 
+    /// A record read from the log but not yet indexed: `docID` holds its position in the log.
+    init(pending entry: LogEntry, order: UInt32, logBytes: Int) {
+        self.init(id: entry.id, body: entry.body, version: entry.version, updatedAt: entry.updatedAt, facets: .unknown,
+                  docID: order, dictionaryID: entry.dictionaryID, rawLength: entry.rawLength, logBytes: UInt32(logBytes))
+    }
+
+    init(id: String, body: [UInt8], version: UInt64, updatedAt: Int64, facets: Facets, docID: UInt32, dictionaryID: UInt32,
+         rawLength: UInt32, logBytes: UInt32) {
+        self.id = id
+        self.body = body
+        self.version = version
+        self.updatedAt = updatedAt
+        self.facets = facets
+        self.docID = docID
+        self.dictionaryID = dictionaryID
+        self.rawLength = rawLength
+        self.logBytes = logBytes
+    }
+
     var film: String { facets.film }
     var year: Int { facets.year }
     var director: String { facets.director }
@@ -60,6 +79,9 @@ final class Facets: Sendable, Hashable {
         self.sourceKind = sourceKind
         self.themes = themes
     }
+
+    /// Placeholder of a record read from the log and not yet indexed.
+    static let unknown = Facets(film: "", year: 0, director: "", subject: "", sourceKind: .critic, themes: [])
 
     convenience init(_ content: RecordContent) {
         self.init(film: content.film, year: content.year, director: content.director, subject: content.subject,

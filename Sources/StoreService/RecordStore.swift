@@ -42,6 +42,15 @@ public final class RecordStore: Sendable {
         var compacting = false
         /// Whether `index.snapshot` describes exactly this state and log.
         var snapshotIsCurrent = false
+
+        /// Adds an already-numbered record to the id and field indexes and the byte counts.
+        mutating func index(_ record: StoredRecord) {
+            idByDocID[record.docID] = record.id
+            fields.insert(record)
+            rawBytes += Int(record.rawLength)
+            storedBytes += record.body.count
+            liveLogBytes += Int(record.logBytes)
+        }
     }
 
     public struct SearchResult: Sendable, Equatable {
@@ -266,13 +275,6 @@ public final class RecordStore: Sendable {
 
     // MARK: Start-up
 
-    /// One id's last put in the log, in log order.
-    private struct Survivor {
-        var order: Int
-        var entry: LogEntry
-        var size: Int
-    }
-
     /// Rebuilds the state from the log: from the index snapshot plus the log after it when the
     /// snapshot matches the log, else by indexing every live record.
     private static func recover(_ log: RecordLog, directory: String?, logger: Logger) throws -> (State, RecordLog.RecoveryReport, Bool) {
@@ -280,40 +282,39 @@ public final class RecordStore: Sendable {
         let started = clock.now
         let snapshot = directory.flatMap { IndexSnapshot.load(from: $0) }
         let loaded = clock.now
-        // Only each id's last entry matters: keep that (in log order) and index just the survivors,
-        // so start-up does not inflate and tokenize every superseded version.
-        var latest: [String: Survivor] = [:]
-        var order = 0
+        // Only each id's last entry matters: keep that and index just the survivors, so start-up
+        // does not inflate and tokenize every superseded version. Until indexed, a record's
+        // `docID` is its position in the log and its facets are `Facets.unknown`; the same
+        // dictionary then becomes the store's (no second copy of a million records).
+        var latest: [String: StoredRecord] = [:]
+        var order: UInt32 = 0
         var offset = RecordLog.header.count
-        var restored = snapshot.flatMap { $0.logSize == offset ? restore($0, from: latest) : nil }
-        var tail: [(LogEntry, Int)] = []
+        var restored = snapshot.flatMap { $0.logSize == offset ? restore($0, from: &latest) : nil }
+        var tail = 0
         let report = try log.recover { entry, size in
             offset += size
             if restored != nil {
-                tail.append((entry, size))
+                apply(entry, size: size, to: &restored!, logger: logger)
+                tail += 1
                 return
             }
             order += 1
-            latest[entry.id] = entry.kind == .put ? Survivor(order: order, entry: entry, size: size) : nil
-            if let snapshot, offset == snapshot.logSize {
-                restored = restore(snapshot, from: latest)
-                if restored != nil { latest = [:] }
-            }
+            latest[entry.id] = entry.kind == .put ? StoredRecord(pending: entry, order: order, logBytes: size) : nil
+            if let snapshot, offset == snapshot.logSize { restored = restore(snapshot, from: &latest) }
         }
         let scanned = clock.now
         var state: State
         if var restored {
-            for (entry, size) in tail { apply(entry, size: size, to: &restored, logger: logger) }
-            restored.snapshotIsCurrent = tail.isEmpty
+            restored.snapshotIsCurrent = tail == 0
             state = restored
         } else {
             if snapshot != nil { logger.notice("index snapshot does not match the record log; rebuilding the indexes") }
-            state = rebuild(latest.values.sorted(by: { $0.order < $1.order }), logger: logger)
-            latest = [:]
+            state = rebuild(&latest, logger: logger)
         }
         logger.info("recovered the record log", metadata: [
-            "records": "\(state.records.count)", "from_snapshot": "\(restored != nil)", "tail_entries": "\(tail.count)",
-            "snapshot_ms": "\(Self.milliseconds(loaded - started))", "scan_ms": "\(Self.milliseconds(scanned - loaded))", "index_ms": "\(Self.milliseconds(clock.now - scanned))",
+            "records": "\(state.records.count)", "from_snapshot": "\(restored != nil)", "tail_entries": "\(tail)",
+            "snapshot_ms": "\(Self.milliseconds(loaded - started))", "scan_ms": "\(Self.milliseconds(scanned - loaded))",
+            "index_ms": "\(Self.milliseconds(clock.now - scanned))",
         ])
         return (state, report, restored != nil)
     }
@@ -322,66 +323,66 @@ public final class RecordStore: Sendable {
         duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 
-    /// Indexes the survivors of a log scan, in log order. Inflating and tokenizing (nearly all of
-    /// the work) runs on every core, a batch at a time; adding to the indexes stays sequential.
-    private static func rebuild(_ survivors: [Survivor], logger: Logger) -> State {
+    /// Indexes the survivors of a log scan (`latest`, which becomes the store's records), in log
+    /// order. Inflating and tokenizing (nearly all of the work) runs on every core, a batch at a
+    /// time; adding to the indexes stays sequential.
+    private static func rebuild(_ latest: inout [String: StoredRecord], logger: Logger) -> State {
         var state = State()
-        state.records.reserveCapacity(survivors.count)
-        state.idByDocID.reserveCapacity(survivors.count)
+        state.idByDocID.reserveCapacity(latest.count)
+        let survivors = latest.values.sorted { $0.docID < $1.docID }
         let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
         for start in stride(from: 0, to: survivors.count, by: 16_384) {
             let batch = survivors[start..<min(start + 16_384, survivors.count)]
-            for part in DecodedBatch.decode(batch.map(\.entry), workers: workers) {
+            for part in DecodedBatch.decode(batch, workers: workers) {
                 let termIDs = part.vocabulary.map { state.search.termID($0) }
                 for (survivor, document) in zip(batch[(batch.startIndex + part.offset)...], part.documents) {
-                    let entry = survivor.entry
                     guard let facets = document.facets else {
-                        logger.error("skipping undecodable record body", metadata: ["id": "\(entry.id)"])
+                        logger.error("skipping undecodable record body", metadata: ["id": "\(survivor.id)"])
+                        latest[survivor.id] = nil
                         continue
                     }
                     let docID = state.nextDocID
                     state.nextDocID += 1
-                    let record = StoredRecord(id: entry.id, body: entry.body, version: entry.version, updatedAt: entry.updatedAt,
-                                              facets: state.facets.intern(facets), docID: docID, dictionaryID: entry.dictionaryID,
-                                              rawLength: entry.rawLength, logBytes: UInt32(survivor.size))
-                    state.records[entry.id] = record
-                    state.idByDocID[docID] = entry.id
-                    state.fields.insert(record)
+                    var record = survivor
+                    record.docID = docID
+                    record.facets = state.facets.intern(facets)
+                    latest[survivor.id] = record
+                    state.index(record)
                     state.search.insert(docID: docID, length: document.length,
                                         frequencies: document.frequencies.lazy.map { (key: termIDs[Int($0.term)], value: $0.count) })
-                    state.rawBytes += Int(entry.rawLength)
-                    state.storedBytes += entry.body.count
-                    state.liveLogBytes += survivor.size
                 }
             }
         }
         state.search.compact()
+        state.records = latest
+        latest = [:]
         return state
     }
 
-    /// The state the snapshot describes, with bodies from the log's live entries; nil unless
-    /// those are exactly the records the snapshot lists.
-    private static func restore(_ snapshot: IndexSnapshot, from latest: [String: Survivor]) -> State? {
+    /// The state the snapshot describes, with bodies from the log's live records (`latest`,
+    /// which becomes the store's records); nil, leaving `latest` as it was, unless those are
+    /// exactly the records the snapshot lists.
+    private static func restore(_ snapshot: IndexSnapshot, from latest: inout [String: StoredRecord]) -> State? {
         guard latest.count == snapshot.documents.count, snapshot.search.documentCount == latest.count else { return nil }
+        // Doc ids follow log order, so the snapshot's records (sorted by doc id) must meet the
+        // log's in increasing position: that also proves no id is listed twice.
+        var previous: (docID: UInt32, order: UInt32)?
+        for document in snapshot.documents {
+            guard let record = latest[document.id], record.version == document.version, record.updatedAt == document.updatedAt,
+                  record.rawLength == document.rawLength,
+                  previous.map({ $0.docID < document.docID && $0.order < record.docID }) ?? true else { return nil }
+            previous = (document.docID, record.docID)
+        }
         var state = State()
-        state.records.reserveCapacity(latest.count)
         state.idByDocID.reserveCapacity(latest.count)
         let facets = snapshot.facets.map { state.facets.intern($0) }
         for document in snapshot.documents {
-            guard let survivor = latest[document.id], survivor.entry.version == document.version,
-                  survivor.entry.updatedAt == document.updatedAt, survivor.entry.rawLength == document.rawLength,
-                  state.records[document.id] == nil else { return nil }
-            let entry = survivor.entry
-            let record = StoredRecord(id: entry.id, body: entry.body, version: entry.version, updatedAt: entry.updatedAt,
-                                      facets: facets[Int(document.facet)], docID: document.docID,
-                                      dictionaryID: entry.dictionaryID, rawLength: entry.rawLength, logBytes: UInt32(survivor.size))
-            state.records[entry.id] = record
-            state.idByDocID[document.docID] = entry.id
-            state.fields.insert(record)
-            state.rawBytes += Int(entry.rawLength)
-            state.storedBytes += entry.body.count
-            state.liveLogBytes += survivor.size
+            latest[document.id]!.docID = document.docID
+            latest[document.id]!.facets = facets[Int(document.facet)]
+            state.index(latest[document.id]!)
         }
+        state.records = latest
+        latest = [:]
         state.search = snapshot.search
         state.nextDocID = snapshot.nextDocID
         return state
@@ -402,7 +403,7 @@ public final class RecordStore: Sendable {
             facetIndex[ObjectIdentifier(facet)] = UInt32(facets.count)
             facets.append(facet)
         }
-        let documents = copy.records.values.map { record in
+        let documents = copy.records.values.sorted { $0.docID < $1.docID }.map { record in
             IndexSnapshot.Document(id: record.id, docID: record.docID, version: record.version, updatedAt: record.updatedAt,
                                    rawLength: record.rawLength, facet: facetIndex[ObjectIdentifier(record.facets)]!)
         }
@@ -589,22 +590,22 @@ struct DecodedBatch: Sendable {
     var vocabulary: [String] = []
     var documents: [Document] = []
 
-    static func decode(_ entries: [LogEntry], workers: Int) -> [DecodedBatch] {
+    static func decode(_ entries: ArraySlice<StoredRecord>, workers: Int) -> [DecodedBatch] {
         let share = (entries.count + workers - 1) / workers
         let slots = Slots<DecodedBatch>(count: workers)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             let start = min(worker * share, entries.count)
-            slots.set(worker, DecodedBatch(entries[start..<min(start + share, entries.count)], offset: start))
+            let base = entries.startIndex
+            slots.set(worker, DecodedBatch(entries[(base + start)..<(base + min(start + share, entries.count))], offset: start))
         }
         return slots.values().filter { !$0.documents.isEmpty }
     }
 
-    private init(_ entries: ArraySlice<LogEntry>, offset: Int) {
+    private init(_ entries: ArraySlice<StoredRecord>, offset: Int) {
         self.offset = offset
         var ids: [String: UInt32] = [:]
         for entry in entries {
-            guard let raw = try? BodyCompression.decompress(entry.body, dictionaryID: entry.dictionaryID),
-                  let content = try? RecordBody.decode(ByteBuffer(bytes: raw)) else {
+            guard let content = try? entry.content() else {
                 documents.append(Document())
                 continue
             }
