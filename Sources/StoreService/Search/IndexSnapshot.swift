@@ -16,7 +16,7 @@ import Darwin
 /// point; anything else (no file, bad checksum, a compacted or different log) means a rebuild.
 struct IndexSnapshot {
     static let fileName = "index.snapshot"
-    static let magic: [UInt8] = Array("EPIINDEX".utf8) + [0, 0, 0, 1]
+    static let magic: [UInt8] = Array("EPIINDEX".utf8) + [0, 0, 0, 2]
 
     /// What the snapshot says about one live record; the body comes from the log.
     struct Document: Equatable {

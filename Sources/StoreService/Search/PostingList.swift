@@ -1,7 +1,8 @@
 /// One term's postings: (doc id, frequency) pairs in increasing doc id order, packed the way
 /// search engines do so a million documents fit in memory: each entry is the LEB128 varint of
-/// the gap from the previous doc id, then the frequency in one byte (255 escapes to 255 + a
-/// varint of the rest). Most entries take 2–3 bytes instead of 8.
+/// `gap << 1 | (frequency == 1)`, where gap is the distance from the previous doc id; when the
+/// low bit is 0 the frequency follows in one byte (255 escapes to 255 + a varint of the rest).
+/// Most terms occur once in a document, so most entries take 1–2 bytes instead of 8.
 ///
 /// Every `blockSize` entries a skip entry remembers where the block starts, so intersecting a
 /// rare term with a common one jumps over whole blocks instead of decoding them.
@@ -36,12 +37,17 @@ struct PostingList: Sendable, Equatable {
     mutating func append(_ doc: UInt32, frequency: UInt32) {
         precondition(count == 0 || doc > lastDoc, "doc ids must increase")
         if count % Self.blockSize == 0 { skips.append(Skip(previousDoc: lastDoc, offset: UInt32(bytes.count))) }
-        Self.writeVarint(doc - lastDoc, to: &bytes)
-        if frequency < 255 {
-            bytes.append(UInt8(frequency))
+        let gap = UInt64(doc - lastDoc) << 1
+        if frequency == 1 {
+            Self.writeVarint(gap | 1, to: &bytes)
         } else {
-            bytes.append(255)
-            Self.writeVarint(frequency - 255, to: &bytes)
+            Self.writeVarint(gap, to: &bytes)
+            if frequency < 255 {
+                bytes.append(UInt8(frequency))
+            } else {
+                bytes.append(255)
+                Self.writeVarint(UInt64(frequency - 255), to: &bytes)
+            }
         }
         lastDoc = doc
         count += 1
@@ -71,7 +77,7 @@ struct PostingList: Sendable, Equatable {
         }
     }
 
-    static func writeVarint(_ value: UInt32, to bytes: inout [UInt8]) {
+    static func writeVarint(_ value: UInt64, to bytes: inout [UInt8]) {
         var value = value
         while value >= 0x80 {
             bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
@@ -93,10 +99,15 @@ struct PostingList: Sendable, Equatable {
         /// Decodes the next entry into `doc`/`frequency`; false at the end.
         mutating func advance() -> Bool {
             guard position < list.count else { return false }
-            doc &+= readVarint()
-            let byte = list.bytes[offset]
-            offset += 1
-            frequency = byte < 255 ? UInt32(byte) : 255 + readVarint()
+            let head = readVarint()
+            doc &+= UInt32(truncatingIfNeeded: head >> 1)
+            if head & 1 == 1 {
+                frequency = 1
+            } else {
+                let byte = list.bytes[offset]
+                offset += 1
+                frequency = byte < 255 ? UInt32(byte) : 255 + UInt32(truncatingIfNeeded: readVarint())
+            }
             position += 1
             return true
         }
@@ -132,13 +143,13 @@ struct PostingList: Sendable, Equatable {
             return false
         }
 
-        private mutating func readVarint() -> UInt32 {
-            var value: UInt32 = 0
-            var shift: UInt32 = 0
+        private mutating func readVarint() -> UInt64 {
+            var value: UInt64 = 0
+            var shift: UInt64 = 0
             while true {
                 let byte = list.bytes[offset]
                 offset += 1
-                value |= UInt32(byte & 0x7F) << shift
+                value |= UInt64(byte & 0x7F) << shift
                 if byte < 0x80 { return value }
                 shift += 7
             }
