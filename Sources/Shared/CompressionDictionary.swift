@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A zlib preset dictionary. Records are small, and small inputs compress poorly alone: with a
 /// dictionary of typical record text, zlib can refer back to it from the first byte.
@@ -8,6 +9,11 @@ import Foundation
 public struct CompressionDictionary: Sendable {
     public let id: UInt32
     public let bytes: [UInt8]
+
+    public init(id: UInt32, bytes: [UInt8]) {
+        self.id = id
+        self.bytes = bytes
+    }
 
     /// The dictionary new writes use.
     public static let current: CompressionDictionary = v1
@@ -33,5 +39,64 @@ public enum BodyCompression {
         if dictionaryID == 0 { return try Zlib.decompress(bytes, limit: limit) }
         guard let dictionary = CompressionDictionary.byID(dictionaryID) else { throw ZlibError.dictionaryMismatch }
         return try Zlib.decompress(bytes, dictionary: dictionary.bytes, limit: limit)
+    }
+}
+
+/// The dictionaries one store compresses and inflates with: the built-in ones plus those trained
+/// on its own records (ids from `firstTrainedID` up, so they never collide with built-in ones).
+/// New bodies use the newest. Per store, not global: two stores in one process (tests, benches)
+/// each have their own trained dictionary 1000.
+public final class DictionarySet: Sendable {
+    public static let firstTrainedID: UInt32 = 1000
+
+    private struct Contents: Sendable {
+        var byID: [UInt32: CompressionDictionary]
+        var newest: CompressionDictionary
+    }
+    private let contents: Mutex<Contents>
+
+    public init(trained: [CompressionDictionary] = []) {
+        var byID: [UInt32: CompressionDictionary] = [:]
+        for dictionary in CompressionDictionary.all + trained { byID[dictionary.id] = dictionary }
+        let newest = trained.max { $0.id < $1.id } ?? CompressionDictionary.current
+        contents = Mutex(Contents(byID: byID, newest: newest))
+    }
+
+    /// The dictionary new writes use.
+    public var newest: CompressionDictionary { contents.withLock { $0.newest } }
+
+    public func dictionary(id: UInt32) -> CompressionDictionary? { contents.withLock { $0.byID[id] } }
+
+    /// The trained dictionaries, oldest first.
+    public var trained: [CompressionDictionary] {
+        contents.withLock { $0.byID.values.filter { $0.id >= Self.firstTrainedID }.sorted { $0.id < $1.id } }
+    }
+
+    /// The id the next trained dictionary gets.
+    public var nextTrainedID: UInt32 { (trained.last?.id).map { $0 + 1 } ?? Self.firstTrainedID }
+
+    /// Adds a dictionary; from now on new writes use it. It must already be durable wherever the
+    /// caller keeps dictionaries.
+    public func add(_ dictionary: CompressionDictionary) {
+        contents.withLock {
+            $0.byID[dictionary.id] = dictionary
+            if dictionary.id > $0.newest.id { $0.newest = dictionary }
+        }
+    }
+
+    /// Bodies of trained dictionaries are raw deflate (RFC 1951): they never leave the store
+    /// compressed, the log entry names the dictionary and its CRC-32 covers the body, so the zlib
+    /// header with its dictionary id and the Adler-32 trailer would only cost 10 bytes a record.
+    static func isRawDeflate(_ dictionaryID: UInt32) -> Bool { dictionaryID >= firstTrainedID }
+
+    public func compress(_ body: [UInt8]) throws -> (dictionaryID: UInt32, bytes: [UInt8]) {
+        let dictionary = newest
+        return (dictionary.id, try Zlib.compress(body, dictionary: dictionary.bytes, level: 9, raw: Self.isRawDeflate(dictionary.id)))
+    }
+
+    public func decompress(_ bytes: [UInt8], dictionaryID: UInt32, limit: Int = 1 << 20) throws -> [UInt8] {
+        if dictionaryID == 0 { return try Zlib.decompress(bytes, limit: limit) }
+        guard let dictionary = dictionary(id: dictionaryID) else { throw ZlibError.dictionaryMismatch }
+        return try Zlib.decompress(bytes, dictionary: dictionary.bytes, limit: limit, raw: Self.isRawDeflate(dictionaryID))
     }
 }

@@ -24,11 +24,19 @@ public enum ZlibError: Error, Equatable, CustomStringConvertible {
 /// dictionary is detected by its Adler-32 id instead of producing garbage.
 public enum Zlib {
     /// Compresses `input`. With a dictionary, the stream references it by Adler-32 id.
-    public static func compress(_ input: [UInt8], dictionary: [UInt8]? = nil, level: Int32 = 6) throws -> [UInt8] {
+    /// `raw` leaves out the zlib header and Adler-32 trailer (RFC 1951 only): 6 bytes less per
+    /// stream (10 with a dictionary), but a wrong dictionary is then no longer detected by the stream itself.
+    /// `tuning` overrides the level's match search (zlib's `deflateTune`).
+    public static func compress(_ input: [UInt8], dictionary: [UInt8]? = nil, level: Int32 = 6, raw: Bool = false,
+                                tuning: Tuning? = nil) throws -> [UInt8] {
         var stream = z_stream()
-        var rc = deflateInit_(&stream, level, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        var rc = deflateInit2_(&stream, level, Z_DEFLATED, raw ? -MAX_WBITS : MAX_WBITS, 9, Z_DEFAULT_STRATEGY,
+                               ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
         guard rc == Z_OK else { throw ZlibError.initFailed(code: rc) }
         defer { deflateEnd(&stream) }
+        if let tuning {
+            deflateTune(&stream, tuning.goodLength, tuning.maxLazy, tuning.niceLength, tuning.maxChain)
+        }
         if let dictionary, !dictionary.isEmpty {
             rc = dictionary.withUnsafeBufferPointer {
                 deflateSetDictionary(&stream, $0.baseAddress, uInt($0.count))
@@ -54,11 +62,16 @@ public enum Zlib {
     }
 
     /// Inflates a zlib stream. `limit` bounds the output so a hostile stream can't exhaust memory.
-    public static func decompress(_ input: [UInt8], dictionary: [UInt8]? = nil, limit: Int = 16 << 20) throws -> [UInt8] {
+    public static func decompress(_ input: [UInt8], dictionary: [UInt8]? = nil, limit: Int = 16 << 20, raw: Bool = false) throws -> [UInt8] {
         var stream = z_stream()
-        var rc = inflateInit_(&stream, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        var rc = inflateInit2_(&stream, raw ? -MAX_WBITS : MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
         guard rc == Z_OK else { throw ZlibError.initFailed(code: rc) }
         defer { inflateEnd(&stream) }
+        if raw, let dictionary, !dictionary.isEmpty {
+            // A raw stream never asks for its dictionary: set it up front.
+            rc = dictionary.withUnsafeBufferPointer { inflateSetDictionary(&stream, $0.baseAddress, uInt($0.count)) }
+            guard rc == Z_OK else { throw ZlibError.streamError(code: rc, message: "inflateSetDictionary") }
+        }
         var output: [UInt8] = []
         output.reserveCapacity(min(limit, max(64, input.count * 4)))
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
@@ -118,5 +131,91 @@ public enum Zlib {
             CZlib.adler32(start, buf.baseAddress, uInt(buf.count))
         }
         return UInt32(truncatingIfNeeded: value)
+    }
+}
+
+extension Zlib {
+    /// How hard deflate searches for matches; level 9 is (32, 258, 258, 4096).
+    public struct Tuning: Sendable {
+        public var goodLength: Int32, maxLazy: Int32, niceLength: Int32, maxChain: Int32
+        public init(goodLength: Int32, maxLazy: Int32, niceLength: Int32, maxChain: Int32) {
+            (self.goodLength, self.maxLazy, self.niceLength, self.maxChain) = (goodLength, maxLazy, niceLength, maxChain)
+        }
+    }
+
+    /// A deflate stream set up once and reused for many small inputs with the same dictionary, so
+    /// each record pays neither the stream's allocation nor (with `.copy`) hashing the dictionary.
+    /// Not thread-safe: use one per thread, or take turns.
+    public final class Deflater {
+        public enum Priming: Sendable {
+            /// `deflateReset` + `deflateSetDictionary` per input.
+            case reset
+            /// `deflateCopy` of a stream primed with the dictionary once, per input.
+            case copy
+        }
+
+        // zlib's state points back at its z_stream, so the stream must never move.
+        private let primed = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+        private let work = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+        private let dictionary: [UInt8]
+        private let priming: Priming
+        private let raw: Bool
+
+        public init(dictionary: [UInt8], level: Int32 = 9, raw: Bool = false, priming: Priming = .copy) throws {
+            self.dictionary = dictionary
+            self.priming = priming
+            self.raw = raw
+            primed.initialize(to: z_stream())
+            work.initialize(to: z_stream())
+            let rc = deflateInit2_(primed, level, Z_DEFLATED, raw ? -MAX_WBITS : MAX_WBITS, 9, Z_DEFAULT_STRATEGY,
+                                   ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+            guard rc == Z_OK else {
+                primed.deallocate()
+                work.deallocate()
+                throw ZlibError.initFailed(code: rc)
+            }
+            if priming == .copy { try setDictionary(primed) }
+        }
+
+        deinit {
+            deflateEnd(primed)
+            primed.deallocate()
+            work.deallocate()
+        }
+
+        private func setDictionary(_ stream: UnsafeMutablePointer<z_stream>) throws {
+            guard !dictionary.isEmpty else { return }
+            let rc = dictionary.withUnsafeBufferPointer { deflateSetDictionary(stream, $0.baseAddress, uInt($0.count)) }
+            guard rc == Z_OK else { throw ZlibError.streamError(code: rc, message: "deflateSetDictionary") }
+        }
+
+        public func compress(_ input: [UInt8]) throws -> [UInt8] {
+            let stream: UnsafeMutablePointer<z_stream>
+            switch priming {
+            case .reset:
+                deflateReset(primed)
+                try setDictionary(primed)
+                stream = primed
+            case .copy:
+                let rc = deflateCopy(work, primed)
+                guard rc == Z_OK else { throw ZlibError.streamError(code: rc, message: "deflateCopy") }
+                stream = work
+            }
+            defer { if priming == .copy { deflateEnd(work) } }
+            var output = [UInt8](repeating: 0, count: Int(deflateBound(stream, uLong(input.count))))
+            let produced: Int = try input.withUnsafeBufferPointer { inPtr in
+                try output.withUnsafeMutableBufferPointer { outPtr in
+                    stream.pointee.next_in = UnsafeMutablePointer(mutating: inPtr.baseAddress)
+                    stream.pointee.avail_in = uInt(inPtr.count)
+                    stream.pointee.next_out = outPtr.baseAddress
+                    stream.pointee.avail_out = uInt(outPtr.count)
+                    let rc = deflate(stream, Z_FINISH)
+                    guard rc == Z_STREAM_END else { throw ZlibError.streamError(code: rc, message: "deflate") }
+                    return outPtr.count - Int(stream.pointee.avail_out)
+                }
+            }
+            output.removeSubrange(produced...)
+            return output
+        }
     }
 }

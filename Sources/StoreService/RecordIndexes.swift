@@ -50,8 +50,8 @@ struct StoredRecord: Sendable {
         return true
     }
 
-    func content() throws -> RecordContent {
-        let raw = try BodyCompression.decompress(body, dictionaryID: dictionaryID)
+    func content(_ dictionaries: DictionarySet) throws -> RecordContent {
+        let raw = try dictionaries.decompress(body, dictionaryID: dictionaryID)
         return try RecordBody.decode(ByteBuffer(bytes: raw))
     }
 

@@ -17,13 +17,16 @@ public final class RecordStore: Sendable {
         public var loadBundledDataset: Bool
         /// Compact automatically once dead bytes exceed this share of the log (and 1 MiB).
         public var compactionRatio: Double
+        /// When to train a compression dictionary on the store's own records; nil = never.
+        public var dictionaryTraining: DictionaryPolicy?
 
         public init(dataDirectory: String, fsync: FsyncPolicy = .always, loadBundledDataset: Bool = true,
-                    compactionRatio: Double = 0.5) {
+                    compactionRatio: Double = 0.5, dictionaryTraining: DictionaryPolicy? = DictionaryPolicy()) {
             self.dataDirectory = dataDirectory
             self.fsync = fsync
             self.loadBundledDataset = loadBundledDataset
             self.compactionRatio = compactionRatio
+            self.dictionaryTraining = dictionaryTraining
         }
     }
 
@@ -40,6 +43,10 @@ public final class RecordStore: Sendable {
         var writes = 0
         var compactions = 0
         var compacting = false
+        var training = false
+        /// Live records when the newest trained dictionary was trained (0: none yet).
+        var trainedOn = 0
+        var dictionaryFileBytes = 0
         /// Whether `index.snapshot` describes exactly this state and log.
         var snapshotIsCurrent = false
 
@@ -65,6 +72,8 @@ public final class RecordStore: Sendable {
     let logger: Logger
     private let state: Mutex<State>
     private let log: RecordLog
+    /// Built-in and trained dictionaries; new writes use the newest.
+    let dictionaries: DictionarySet
     private let gate: DurabilityGate
     private let recoveryState = Mutex(RecoveryReport(entriesReplayed: 0, discardedBytes: 0, reason: nil, loadedBundledDataset: 0))
     /// What start-up found and did.
@@ -84,7 +93,12 @@ public final class RecordStore: Sendable {
         self.logger = logger
         let log = try RecordLog(directory: configuration.dataDirectory)
         let wasNew = log.isNew
-        let (recovered, report, usedSnapshot) = try Self.recover(log, directory: wasNew ? nil : configuration.dataDirectory, logger: logger)
+        let dictionaryFiles = try DictionaryFile.loadAll(from: configuration.dataDirectory)
+        let dictionaries = DictionarySet(trained: dictionaryFiles.map(\.dictionary))
+        var (recovered, report, usedSnapshot) = try Self.recover(log, directory: wasNew ? nil : configuration.dataDirectory,
+                                                                 dictionaries: dictionaries, logger: logger)
+        recovered.trainedOn = Int(dictionaryFiles.last?.trainedOn ?? 0)
+        recovered.dictionaryFileBytes = dictionaryFiles.reduce(0) { $0 + $1.encoded().count }
         if report.discardedBytes > 0 {
             logger.warning("record log had a bad tail; cut it off", metadata: [
                 "discarded_bytes": "\(report.discardedBytes)", "reason": "\(report.reason ?? "")",
@@ -92,11 +106,19 @@ public final class RecordStore: Sendable {
             ])
         }
         self.log = log
+        self.dictionaries = dictionaries
         self.state = Mutex(recovered)
         self.gate = DurabilityGate(policy: configuration.fsync, log: log, logger: logger)
         recoveryState.withLock {
             $0 = RecoveryReport(entriesReplayed: report.entries, discardedBytes: report.discardedBytes,
                                 reason: report.reason, loadedBundledDataset: 0, usedIndexSnapshot: usedSnapshot)
+        }
+        // A crash between training and the compaction after it leaves bodies on an older dictionary.
+        let stale = recovered.records.values.reduce(0) { $0 + ($1.dictionaryID == dictionaries.newest.id ? 0 : 1) }
+        if dictionaries.newest.id >= DictionarySet.firstTrainedID, stale > recovered.records.count / 10 {
+            Task.detached { [self] in
+                do { try self.compact() } catch { self.logger.error("compaction failed", metadata: ["error": "\(error)"]) }
+            }
         }
         if wasNew && configuration.loadBundledDataset {
             let dataset = try BundledDataset.load()
@@ -125,6 +147,7 @@ public final class RecordStore: Sendable {
         let (position, written) = try appendPut(id: id, content: content, expectedVersion: expectedVersion)
         try await waitDurable(position)
         scheduleCompactionIfWorthwhile()
+        scheduleTrainingIfDue()
         return written
     }
 
@@ -158,7 +181,7 @@ public final class RecordStore: Sendable {
         }
         let raw = Array(buffer: RecordBody.encode(content))
         let packed: (dictionaryID: UInt32, bytes: [UInt8])
-        do { packed = try BodyCompression.compress(raw) } catch { throw .badRequest("compression failed: \(error)") }
+        do { packed = try dictionaries.compress(raw) } catch { throw .badRequest("compression failed: \(error)") }
         let updatedAt = Int64(Date().timeIntervalSince1970 * 1000)
 
         let (position, version) = try state.withLock { state throws(StoreError) -> (UInt64, UInt64) in
@@ -170,7 +193,7 @@ public final class RecordStore: Sendable {
                                      dictionaryID: packed.dictionaryID, rawLength: UInt32(raw.count), body: packed.bytes)
             let bytes = entry.encoded()
             do { try log.append(bytes) } catch let error as StorageError { throw .storage(error) } catch { throw .storage(.io(operation: "write", path: log.path, errno: 0)) }
-            Self.apply(entry, size: bytes.count, content: content, to: &state, logger: logger)
+            Self.apply(entry, size: bytes.count, content: content, to: &state, dictionaries: dictionaries, logger: logger)
             state.writes += 1
             state.snapshotIsCurrent = false
             return (gate.noteAppended(bytes.count), current + 1)
@@ -195,7 +218,7 @@ public final class RecordStore: Sendable {
             let entry = LogEntry.delete(id: id, version: current.version, updatedAt: updatedAt)
             let bytes = entry.encoded()
             do { try log.append(bytes) } catch let error as StorageError { throw .storage(error) } catch { throw .storage(.io(operation: "write", path: log.path, errno: 0)) }
-            Self.apply(entry, size: bytes.count, to: &state, logger: logger)
+            Self.apply(entry, size: bytes.count, to: &state, dictionaries: dictionaries, logger: logger)
             state.writes += 1
             state.snapshotIsCurrent = false
             return (gate.noteAppended(bytes.count), current.version)
@@ -207,6 +230,7 @@ public final class RecordStore: Sendable {
         gate.whenDurable(position) { [self] error in
             guard let error else {
                 scheduleCompactionIfWorthwhile()
+                scheduleTrainingIfDue()
                 return done(nil)
             }
             done((error as? StorageError).map { .storage($0) } ?? .storage(.io(operation: "fsync", path: log.path, errno: 0)))
@@ -224,10 +248,11 @@ public final class RecordStore: Sendable {
     }
 
     /// Applies a log entry to memory. `content` spares inflating a body we were just given.
-    private static func apply(_ entry: LogEntry, size: Int, content given: RecordContent? = nil, to state: inout State, logger: Logger) {
+    private static func apply(_ entry: LogEntry, size: Int, content given: RecordContent? = nil, to state: inout State,
+                              dictionaries: DictionarySet, logger: Logger) {
         if let old = state.records.removeValue(forKey: entry.id) {
             // The index keeps no per-document term lists: the old body says which terms to drop.
-            if let oldContent = try? old.content() {
+            if let oldContent = try? old.content(dictionaries) {
                 state.search.remove(docID: old.docID, fields: Self.searchFields(oldContent))
             } else {
                 logger.error("cannot inflate a replaced record to unindex it", metadata: ["id": "\(old.id)"])
@@ -246,7 +271,7 @@ public final class RecordStore: Sendable {
             content = given
         } else {
             do {
-                let raw = try BodyCompression.decompress(entry.body, dictionaryID: entry.dictionaryID)
+                let raw = try dictionaries.decompress(entry.body, dictionaryID: entry.dictionaryID)
                 content = try RecordBody.decode(ByteBuffer(bytes: raw))
             } catch {
                 // The checksum passed, so this is a bug or an unknown dictionary; keep going without it.
@@ -277,7 +302,8 @@ public final class RecordStore: Sendable {
 
     /// Rebuilds the state from the log: from the index snapshot plus the log after it when the
     /// snapshot matches the log, else by indexing every live record.
-    private static func recover(_ log: RecordLog, directory: String?, logger: Logger) throws -> (State, RecordLog.RecoveryReport, Bool) {
+    private static func recover(_ log: RecordLog, directory: String?, dictionaries: DictionarySet,
+                                logger: Logger) throws -> (State, RecordLog.RecoveryReport, Bool) {
         let clock = ContinuousClock()
         let started = clock.now
         let snapshot = directory.flatMap { IndexSnapshot.load(from: $0) }
@@ -294,7 +320,7 @@ public final class RecordStore: Sendable {
         let report = try log.recover { entry, size in
             offset += size
             if restored != nil {
-                apply(entry, size: size, to: &restored!, logger: logger)
+                apply(entry, size: size, to: &restored!, dictionaries: dictionaries, logger: logger)
                 tail += 1
                 return
             }
@@ -303,13 +329,18 @@ public final class RecordStore: Sendable {
             if let snapshot, offset == snapshot.logSize { restored = restore(snapshot, from: &latest) }
         }
         let scanned = clock.now
+        // A record whose dictionary is gone cannot be read: refuse to start rather than drop it.
+        if let missing = (restored?.records ?? latest).values.first(where: { $0.dictionaryID != 0 && dictionaries.dictionary(id: $0.dictionaryID) == nil }) {
+            throw StorageError.corruptDictionary(path: (directory ?? log.directory) + "/" + DictionaryFile.fileName(id: missing.dictionaryID),
+                                                 reason: "missing, but record '\(missing.id)' was compressed with it")
+        }
         var state: State
         if var restored {
             restored.snapshotIsCurrent = tail == 0
             state = restored
         } else {
             if snapshot != nil { logger.notice("index snapshot does not match the record log; rebuilding the indexes") }
-            state = rebuild(&latest, logger: logger)
+            state = rebuild(&latest, dictionaries: dictionaries, logger: logger)
         }
         logger.info("recovered the record log", metadata: [
             "records": "\(state.records.count)", "from_snapshot": "\(restored != nil)", "tail_entries": "\(tail)",
@@ -326,14 +357,14 @@ public final class RecordStore: Sendable {
     /// Indexes the survivors of a log scan (`latest`, which becomes the store's records), in log
     /// order. Inflating and tokenizing (nearly all of the work) runs on every core, a batch at a
     /// time; adding to the indexes stays sequential.
-    private static func rebuild(_ latest: inout [String: StoredRecord], logger: Logger) -> State {
+    private static func rebuild(_ latest: inout [String: StoredRecord], dictionaries: DictionarySet, logger: Logger) -> State {
         var state = State()
         state.idByDocID.reserveCapacity(latest.count)
         let survivors = latest.values.sorted { $0.docID < $1.docID }
         let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
         for start in stride(from: 0, to: survivors.count, by: 16_384) {
             let batch = survivors[start..<min(start + 16_384, survivors.count)]
-            for part in DecodedBatch.decode(batch, workers: workers) {
+            for part in DecodedBatch.decode(batch, workers: workers, dictionaries: dictionaries) {
                 let termIDs = part.vocabulary.map { state.search.termID($0) }
                 for (survivor, document) in zip(batch[(batch.startIndex + part.offset)...], part.documents) {
                     guard let facets = document.facets else {
@@ -424,12 +455,12 @@ public final class RecordStore: Sendable {
 
     public func get(id: String) throws(StoreError) -> Record {
         guard let stored = record(id: id) else { throw .notFound(id: id) }
-        return try Self.decode(stored)
+        return try decode(stored)
     }
 
-    static func decode(_ stored: StoredRecord) throws(StoreError) -> Record {
+    func decode(_ stored: StoredRecord) throws(StoreError) -> Record {
         do {
-            return Record(id: stored.id, content: try stored.content(), version: stored.version, updatedAt: stored.updatedAt)
+            return Record(id: stored.id, content: try stored.content(dictionaries), version: stored.version, updatedAt: stored.updatedAt)
         } catch {
             throw .corruptRecord(id: stored.id)
         }
@@ -461,7 +492,7 @@ public final class RecordStore: Sendable {
         }
         // Snippets need the text: inflate only the hits, outside the lock.
         return hits.map { stored, score in
-            let content = try? stored.content()
+            let content = try? stored.content(dictionaries)
             let snippet = content.map { SearchIndex.snippet(fields: Self.searchFields($0), query: text) } ?? ""
             return SearchResult(id: stored.id, score: score, film: stored.film, subject: stored.subject, snippet: snippet)
         }
@@ -506,6 +537,10 @@ public final class RecordStore: Sendable {
         public var writes: Int
         public var compactions: Int
         public var fsyncs: Int
+        /// Bytes of the trained dictionary files (on disk next to the log).
+        public var dictionaryBytes: Int
+        /// The dictionary new writes use.
+        public var dictionaryID: UInt32
     }
 
     public func figures() -> Figures {
@@ -513,7 +548,8 @@ public final class RecordStore: Sendable {
         return state.withLock { state in
             Figures(records: state.records.count, rawBytes: state.rawBytes, storedBytes: state.storedBytes,
                     logBytes: log.size, liveLogBytes: state.liveLogBytes + RecordLog.header.count,
-                    writes: state.writes, compactions: state.compactions, fsyncs: fsyncs)
+                    writes: state.writes, compactions: state.compactions, fsyncs: fsyncs,
+                    dictionaryBytes: state.dictionaryFileBytes, dictionaryID: dictionaries.newest.id)
         }
     }
 
@@ -533,6 +569,64 @@ public final class RecordStore: Sendable {
         }
     }
 
+    // MARK: Dictionary training
+
+    private func scheduleTrainingIfDue() {
+        guard let policy = configuration.dictionaryTraining else { return }
+        let due = state.withLock { state -> Bool in
+            guard !state.training, policy.isDue(liveRecords: state.records.count, trainedOn: state.trainedOn) else { return false }
+            state.training = true
+            return true
+        }
+        guard due else { return }
+        Task.detached { [self] in
+            do {
+                if try self.runTraining(sampleBytes: policy.sampleBytes) != nil { try self.compact() }
+            } catch {
+                self.logger.error("dictionary training failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Trains a dictionary on the live records now, makes it durable, and has new writes use it.
+    /// Returns its id (nil when there is nothing to train on). `compact()` then moves old bodies to it.
+    @discardableResult
+    public func trainDictionary(sampleBytes: Int = DictionaryPolicy().sampleBytes) throws -> UInt32? {
+        let started = state.withLock { state -> Bool in
+            guard !state.training else { return false }
+            state.training = true
+            return true
+        }
+        guard started else { return nil }
+        return try runTraining(sampleBytes: sampleBytes)
+    }
+
+    private func runTraining(sampleBytes: Int) throws -> UInt32? {
+        defer { state.withLock { $0.training = false } }
+        // Every n-th live record, so the sample spans the whole store; copied under the lock, inflated outside it.
+        let (picked, live) = state.withLock { state -> ([StoredRecord], Int) in
+            let averageRaw = max(1, state.rawBytes / max(1, state.records.count))
+            let stride = max(1, state.records.count / max(1, sampleBytes / averageRaw))
+            var picked: [StoredRecord] = []
+            for (index, record) in state.records.values.enumerated() where index % stride == 0 { picked.append(record) }
+            return (picked, state.records.count)
+        }
+        let samples = picked.sorted { $0.docID < $1.docID }.compactMap { try? dictionaries.decompress($0.body, dictionaryID: $0.dictionaryID) }
+        guard samples.count >= 2 else { return nil }
+        let file = DictionaryFile(id: dictionaries.nextTrainedID, trainedOn: UInt64(live), bytes: DictionaryTrainer().train(samples))
+        // Durable before any entry can name it.
+        try file.write(to: configuration.dataDirectory)
+        dictionaries.add(file.dictionary)
+        state.withLock {
+            $0.trainedOn = live
+            $0.dictionaryFileBytes += file.encoded().count
+        }
+        logger.info("trained a compression dictionary", metadata: [
+            "dictionary_id": "\(file.id)", "bytes": "\(file.bytes.count)", "samples": "\(samples.count)", "live_records": "\(live)",
+        ])
+        return file.id
+    }
+
     /// Rewrites the log with only live records. Reads never wait for it; writes wait only for
     /// the final swap, which copies the few entries appended while the snapshot was written.
     public func compact() throws {
@@ -547,12 +641,25 @@ public final class RecordStore: Sendable {
 
     private func runCompaction() throws {
         defer { state.withLock { $0.compacting = false } }
-        let (snapshot, snapshotOffset) = state.withLock { state -> ([LogEntry], Int) in
-            let entries = state.records.values.sorted { $0.docID < $1.docID }.map {
-                LogEntry.put(id: $0.id, version: $0.version, updatedAt: $0.updatedAt, encoding: .zlib,
-                             dictionaryID: $0.dictionaryID, rawLength: $0.rawLength, body: $0.body)
+        let (live, snapshotOffset) = state.withLock { state -> ([StoredRecord], Int) in
+            (state.records.values.sorted { $0.docID < $1.docID }, log.size)
+        }
+        // Bodies compressed with an older dictionary are re-compressed with the newest, outside the lock.
+        let newest = dictionaries.newest.id
+        var snapshot: [LogEntry] = []
+        var recompressed: [(docID: UInt32, body: [UInt8], logBytes: Int)] = []
+        snapshot.reserveCapacity(live.count)
+        for record in live {
+            var entry = LogEntry.put(id: record.id, version: record.version, updatedAt: record.updatedAt, encoding: .zlib,
+                                     dictionaryID: record.dictionaryID, rawLength: record.rawLength, body: record.body)
+            if record.dictionaryID != newest, newest >= DictionarySet.firstTrainedID,
+               let raw = try? dictionaries.decompress(record.body, dictionaryID: record.dictionaryID),
+               let packed = try? dictionaries.compress(raw), packed.dictionaryID == newest {
+                entry.dictionaryID = packed.dictionaryID
+                entry.body = packed.bytes
+                recompressed.append((record.docID, packed.bytes, entry.encoded().count))
             }
-            return (entries, log.size)
+            snapshot.append(entry)
         }
         var bytes: [UInt8] = []
         for entry in snapshot { bytes += entry.encoded() }
@@ -566,6 +673,16 @@ public final class RecordStore: Sendable {
                 }
                 state.compactions += 1
                 state.snapshotIsCurrent = false
+                // Records not replaced meanwhile now live in the new file as re-compressed: serve that.
+                for change in recompressed {
+                    guard let id = state.idByDocID[change.docID], var record = state.records[id] else { continue }
+                    state.storedBytes += change.body.count - record.body.count
+                    state.liveLogBytes += change.logBytes - Int(record.logBytes)
+                    record.body = change.body
+                    record.dictionaryID = newest
+                    record.logBytes = UInt32(change.logBytes)
+                    state.records[id] = record
+                }
             }
         } catch {
             log.abandonCompactionFile(newFD)
@@ -590,22 +707,23 @@ struct DecodedBatch: Sendable {
     var vocabulary: [String] = []
     var documents: [Document] = []
 
-    static func decode(_ entries: ArraySlice<StoredRecord>, workers: Int) -> [DecodedBatch] {
+    static func decode(_ entries: ArraySlice<StoredRecord>, workers: Int, dictionaries: DictionarySet) -> [DecodedBatch] {
         let share = (entries.count + workers - 1) / workers
         let slots = Slots<DecodedBatch>(count: workers)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             let start = min(worker * share, entries.count)
             let base = entries.startIndex
-            slots.set(worker, DecodedBatch(entries[(base + start)..<(base + min(start + share, entries.count))], offset: start))
+            slots.set(worker, DecodedBatch(entries[(base + start)..<(base + min(start + share, entries.count))], offset: start,
+                                           dictionaries: dictionaries))
         }
         return slots.values().filter { !$0.documents.isEmpty }
     }
 
-    private init(_ entries: ArraySlice<StoredRecord>, offset: Int) {
+    private init(_ entries: ArraySlice<StoredRecord>, offset: Int, dictionaries: DictionarySet) {
         self.offset = offset
         var ids: [String: UInt32] = [:]
         for entry in entries {
-            guard let content = try? entry.content() else {
+            guard let content = try? entry.content(dictionaries) else {
                 documents.append(Document())
                 continue
             }

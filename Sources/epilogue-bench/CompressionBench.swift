@@ -6,13 +6,16 @@ import Foundation
 import NIOCore
 
 /// Compares ways to compress record bodies on real prose: each record alone, each record with a
-/// preset dictionary (the shipped one, and one taken from the corpus itself), and blocks of
-/// records compressed together.
+/// preset dictionary (the shipped one, one cut from the corpus, ones trained on it), and blocks of
+/// records compressed together. Dictionaries are trained on the first `--sample` records and
+/// measured on the rest, scaled to the whole count.
 struct CompressionBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "compression", abstract: "Bytes on disk per compression scheme.")
 
     @Option(help: "Corpus (JSON lines from bench/make-corpus.py).") var corpus: String
     @Option(help: "Records to measure.") var count = 20_000
+    @Option(help: "Records dictionaries are trained on (the first ones).") var sample = 1_000
+    @Option(help: "Extra trainer settings to try, as segment:dmer (e.g. 128:8,512:6).") var trainerSettings: String = ""
 
     func run() throws {
         let records = try Corpus.load(corpus, limit: count).records
@@ -23,14 +26,34 @@ struct CompressionBench: ParsableCommand {
         var rows: [(String, Int)] = []
         rows.append(("zlib per record", try bodies.reduce(0) { $0 + (try Zlib.compress($1, level: 9)).count }))
         rows.append(("zlib per record + shipped dictionary v1", try bodies.reduce(0) { $0 + (try BodyCompression.compress($1)).bytes.count }))
-        // A dictionary from the corpus's own first records: what a trained dictionary can reach.
-        var sample: [UInt8] = []
-        for body in bodies.prefix(200) { sample += body }
-        let trained = Array(sample.suffix(32 * 1024 - 262))
-        let held = bodies.dropFirst(200)
-        let trainedTotal = try held.reduce(0) { $0 + (try Zlib.compress($1, dictionary: trained, level: 9)).count }
-        rows.append(("zlib per record + corpus dictionary (records 201+)", trainedTotal * bodies.count / max(1, held.count)))
-        for block in [16, 64, 256] {
+
+        let training = Array(bodies.prefix(sample))
+        let held = bodies.dropFirst(sample)
+        // Bytes for the held-out records scaled to all records, plus the dictionary itself.
+        func withDictionary(_ dictionary: [UInt8], raw rawDeflate: Bool = false) throws -> Int {
+            let total = try held.reduce(0) { $0 + (try Zlib.compress($1, dictionary: dictionary, level: 9, raw: rawDeflate)).count }
+            return total * bodies.count / max(1, held.count) + dictionary.count
+        }
+        var cut: [UInt8] = []
+        for body in training { cut += body }
+        rows.append(("+ dictionary cut from the sample", try withDictionary(Array(cut.suffix(DictionaryTrainer.maximumCapacity)))))
+
+        var settings = [(128, 6)]
+        for item in trainerSettings.split(separator: ",") {
+            let parts = item.split(separator: ":").compactMap { Int($0) }
+            if parts.count == 2 { settings.append((parts[0], parts[1])) }
+        }
+        for (segment, dmer) in settings {
+            let clock = ContinuousClock()
+            let started = clock.now
+            let dictionary = DictionaryTrainer(segmentLength: segment, dmerLength: dmer).train(training)
+            let elapsed = clock.now - started
+            print("trained k=\(segment) d=\(dmer) on \(training.count) records in \(elapsed)")
+            rows.append(("+ trained dictionary k=\(segment) d=\(dmer)", try withDictionary(dictionary)))
+            rows.append(("+ trained dictionary k=\(segment) d=\(dmer), raw deflate", try withDictionary(dictionary, raw: true)))
+        }
+        try putPathCost(bodies: Array(bodies.prefix(2_000)), trained: DictionaryTrainer().train(training))
+        for block in [16, 64] {
             var total = 0
             for start in stride(from: 0, to: bodies.count, by: block) {
                 var joined: [UInt8] = []
@@ -39,12 +62,40 @@ struct CompressionBench: ParsableCommand {
             }
             rows.append(("zlib blocks of \(block) records", total))
         }
-        print("records: \(bodies.count), raw body bytes: \(raw), log framing: \(framing) bytes")
+        print("records: \(bodies.count), raw body bytes: \(raw), log framing: \(framing) bytes; dictionary rows include the dictionary")
         print("scheme".padding(toLength: 52, withPad: " ", startingAt: 0) + "   bytes      raw/bytes  raw/(bytes+framing)")
         for (name, bytes) in rows {
             print(name.padding(toLength: 52, withPad: " ", startingAt: 0)
                   + String(format: " %10d   %8.2f   %8.2f", bytes, Double(raw) / Double(bytes), Double(raw) / Double(bytes + framing)))
         }
         print("RESULT bench=compression records=\(bodies.count) raw=\(raw) " + rows.map { "\($0.0.replacingOccurrences(of: " ", with: "_"))=\($0.1)" }.joined(separator: " "))
+    }
+
+    /// Microseconds per record to compress on the PUT path, per way of setting up the stream.
+    private func putPathCost(bodies: [[UInt8]], trained: [UInt8]) throws {
+        let clock = ContinuousClock()
+        func time(_ name: String, _ compress: ([UInt8]) throws -> [UInt8]) rethrows {
+            var bytes = 0
+            let started = clock.now
+            for body in bodies { bytes += try compress(body).count }
+            let elapsed = clock.now - started
+            let micros = (Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12) / Double(bodies.count)
+            print(String(format: "put-path compress %-52@ %7.1f µs/record  %6d bytes/record", name as NSString, micros, bytes / bodies.count))
+            print("RESULT bench=compress-cost scheme=\(name.replacingOccurrences(of: " ", with: "_")) us_per_record=\(String(format: "%.1f", micros))")
+        }
+        try time("no dictionary, level 6") { try Zlib.compress($0, level: 6) }
+        try time("no dictionary, level 9") { try Zlib.compress($0, level: 9) }
+        try time("trained, fresh stream, level 9") { try Zlib.compress($0, dictionary: trained, level: 9) }
+        try time("trained, fresh stream, level 6") { try Zlib.compress($0, dictionary: trained, level: 6) }
+        for (nice, chain) in [(258, 1024), (128, 256), (64, 128), (32, 32)] as [(Int32, Int32)] {
+            let tuning = Zlib.Tuning(goodLength: 32, maxLazy: 258, niceLength: nice, maxChain: chain)
+            try time("trained, level 9 tuned nice=\(nice) chain=\(chain)") { try Zlib.compress($0, dictionary: trained, level: 9, tuning: tuning) }
+        }
+        let reset = try Zlib.Deflater(dictionary: trained, level: 9, priming: .reset)
+        try time("trained, reused stream (reset), level 9") { try reset.compress($0) }
+        let copy = try Zlib.Deflater(dictionary: trained, level: 9, priming: .copy)
+        try time("trained, primed stream (copy), level 9") { try copy.compress($0) }
+        let copy6 = try Zlib.Deflater(dictionary: trained, level: 6, priming: .copy)
+        try time("trained, primed stream (copy), level 6") { try copy6.compress($0) }
     }
 }

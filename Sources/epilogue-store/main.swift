@@ -37,6 +37,13 @@ struct StoreCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-dataset"), help: "Start an empty data directory empty instead of loading the bundled dataset.")
     var noDataset = false
 
+    @Flag(name: .customLong("no-dictionary-training"),
+          help: "Keep compressing with the built-in dictionary; never train one on the stored records. Env: EPILOGUE_NO_DICTIONARY_TRAINING=1.")
+    var noDictionaryTraining = false
+    var dictionaryTrainingOff: Bool {
+        noDictionaryTraining || ["1", "true"].contains(EpilogueLogging.environment("EPILOGUE_NO_DICTIONARY_TRAINING") ?? "")
+    }
+
     @Option(name: .customLong("metrics-port"), help: "Port of the Prometheus /metrics endpoint (0 = off). Env: EPILOGUE_METRICS_PORT.")
     var metricsPort: Int = EpilogueLogging.environment("EPILOGUE_METRICS_PORT").flatMap { Int($0) } ?? 9701
 
@@ -75,7 +82,8 @@ struct StoreCommand: AsyncParsableCommand {
         do {
             store = try await RecordStore(
                 configuration: .init(dataDirectory: dataDirectory, fsync: FsyncPolicy(rawValue: fsync)!,
-                                     loadBundledDataset: !noDataset),
+                                     loadBundledDataset: !noDataset,
+                                     dictionaryTraining: dictionaryTrainingOff ? nil : DictionaryPolicy()),
                 logger: logger)
         } catch {
             logger.critical("cannot open the data directory", metadata: ["data_dir": "\(dataDirectory)", "error": "\(error)"])

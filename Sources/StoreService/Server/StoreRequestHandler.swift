@@ -115,7 +115,7 @@ public struct StoreRequestHandler: Sendable {
             let f = store.figures()
             let entries: [(String, Int)] = [
                 ("records", f.records), ("raw_bytes", f.rawBytes), ("stored_bytes", f.storedBytes),
-                ("log_bytes", f.logBytes), ("dictionary_id", Int(CompressionDictionary.current.id)),
+                ("log_bytes", f.logBytes + f.dictionaryBytes), ("dictionary_id", Int(f.dictionaryID)),
                 ("connections", connections()), ("uptime_seconds", Int(Date().timeIntervalSince(startedAt))),
                 ("writes", f.writes), ("fsyncs", f.fsyncs), ("compactions", f.compactions),
             ]
@@ -127,8 +127,9 @@ public struct StoreRequestHandler: Sendable {
 
     /// Sends the body as stored when the client can inflate it; inflates for clients that can't.
     private func wireRecord(_ stored: StoredRecord, _ clientDictionaries: Set<UInt32>) throws(StoreError) -> WireRecord {
-        if clientDictionaries.contains(stored.dictionaryID) { return stored.wireRecord }
-        let record = try RecordStore.decode(stored)
+        // Only built-in dictionaries travel compressed: trained ones are store-local (raw deflate).
+        if clientDictionaries.contains(stored.dictionaryID), stored.dictionaryID < DictionarySet.firstTrainedID { return stored.wireRecord }
+        let record = try store.decode(stored)
         return WireRecord(id: stored.id, version: stored.version, updatedAt: stored.updatedAt, encoding: .plain,
                           dictionaryID: 0, body: RecordBody.encode(record.content))
     }

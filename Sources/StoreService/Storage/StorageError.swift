@@ -13,6 +13,8 @@ public enum StorageError: Error, Equatable, CustomStringConvertible {
     case io(operation: String, path: String, errno: Int32)
     case badHeader(path: String)
     case unusableDirectory(path: String, reason: String)
+    /// A trained dictionary file is damaged, or the log names a dictionary no file provides.
+    case corruptDictionary(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -20,6 +22,7 @@ public enum StorageError: Error, Equatable, CustomStringConvertible {
         case .io(let operation, let path, let code): return "\(operation) \(path): \(String(cString: strerror(code)))"
         case .badHeader(let path): return "\(path) is not an Epilogue record log"
         case .unusableDirectory(let path, let reason): return "data directory \(path) is not writable: \(reason)"
+        case .corruptDictionary(let path, let reason): return "compression dictionary \(path): \(reason)"
         }
     }
 
