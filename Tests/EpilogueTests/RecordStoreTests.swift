@@ -349,6 +349,40 @@ import Testing
         #expect(try reopened.get(id: "r499").content.reading == "first 1999")
     }
 
+    /// The compaction swap releases writes still waiting for their fsync while it holds the store's
+    /// lock; their callbacks (which take that lock) must run after it, not inside it.
+    @Test func writesWaitingForFsyncWhenCompactionSwapsTheLogAreAcknowledged() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeDirectory(dir) }
+        let store = try await TestSupport.openStore(dir, fsync: .always)
+        defer { store.close() }
+        for i in 0..<400 { _ = try await store.put(id: "r\(i % 100)", content: TestSupport.content(reading: "first \(i)"), expectedVersion: nil) }
+        let acknowledged = try await withThrowingTaskGroup(of: Int.self) { group in
+            group.addTask {
+                // Callback-style writes, as the server issues them, many in flight at once.
+                await withTaskGroup(of: Bool.self) { writes in
+                    for i in 0..<600 {
+                        writes.addTask {
+                            await withCheckedContinuation { continuation in
+                                store.put(id: "late-\(i)", content: TestSupport.content(reading: "late \(i)"), expectedVersion: nil) { result in
+                                    continuation.resume(returning: (try? result.get()) != nil)
+                                }
+                            }
+                        }
+                    }
+                    return await writes.reduce(0) { $0 + ($1 ? 1 : 0) }
+                }
+            }
+            group.addTask {
+                for _ in 0..<5 { try store.compact() }
+                return 0
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(acknowledged == 600)
+        #expect(try store.get(id: "late-599").content.reading == "late 599")
+    }
+
     @Test func leftoverCompactionFileFromACrashIsIgnored() async throws {
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeDirectory(dir) }

@@ -32,7 +32,7 @@ public struct TextRenderer: Sendable {
             ("version", "\(record.version)"), ("updatedAt", Self.isoDate(record.updatedAt)),
         ]
         // `field: value`, values aligned one column after the longest label ("sourceKind:").
-        var lines = fields.map { "\("\($0.0):".padding(toLength: 12, withPad: " ", startingAt: 0)) \($0.1)" }
+        var lines = fields.map { "\("\($0.0):".rightPadded(to: 12)) \($0.1)" }
         // Split on the byte, not on Characters: grapheme iteration over a 1 KB reading was the
         // most expensive step of a GET (perf).
         let readingLines = c.reading.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
@@ -56,7 +56,7 @@ public struct TextRenderer: Sendable {
         for (rank, hit) in hits.enumerated() {
             // BM25 floors the weight of words found in most records at 1e-6: show such tiny scores legibly.
             let score = abs(hit.score) >= 0.001 || hit.score == 0 ? String(format: "%8.3f", hit.score) : String(format: "%8.1e", hit.score)
-            lines.append("\(String(rank + 1).leftPadded(to: 2)). \(score)  \(hit.id.padding(toLength: width, withPad: " ", startingAt: 0))  \(hit.film) / \(hit.subject)")
+            lines.append("\(String(rank + 1).leftPadded(to: 2)). \(score)  \(hit.id.rightPadded(to: width))  \(hit.film) / \(hit.subject)")
             lines.append("              \(hit.snippet)")
         }
         return lines
@@ -83,7 +83,7 @@ public struct TextRenderer: Sendable {
         let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
         return all.map { row in
             row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+                index == row.count - 1 ? cell : cell.rightPadded(to: widths[index])
             }.joined(separator: "  ")
         }
     }
@@ -109,5 +109,11 @@ public struct TextRenderer: Sendable {
 extension String {
     func leftPadded(to width: Int) -> String {
         count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+
+    /// Pads to `width` Characters (Foundation's `padding(toLength:)` counts UTF-16 units and
+    /// bridges through NSString, which showed up in GET profiles).
+    func rightPadded(to width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
     }
 }

@@ -86,7 +86,8 @@ final class DurabilityGate: @unchecked Sendable {
         try body()
         let ready = releaseWaiters(upTo: appended, error: nil)
         synced = appended
-        resume(ready)
+        // The caller holds the store's lock, and waiters' callbacks may take it: run them elsewhere.
+        if !ready.isEmpty { DispatchQueue.global().async { self.resume(ready) } }
     }
 
     /// Flushes what is pending and stops the syncer thread.
