@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // Latency percentiles of `epilogue-bench load` only.
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // zlib from the system (apt: libz-dev); wrapped once in EpilogueShared.Zlib.
@@ -112,10 +114,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Reply framing and request templates of the load generator: no dependencies, so the
+        // unit tests reach them without the benchmark's.
+        .target(name: "EpilogueBenchWire", path: "Sources/EpilogueBenchWire"),
         // Benchmarks: figures printed, never asserted (see docs/PERFORMANCE.md).
         .executableTarget(
             name: "epilogue-bench",
             dependencies: [
+                "EpilogueBenchWire",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 "EpilogueStore",
                 "EpilogueShared",
                 "EpilogueProtocol",
@@ -132,6 +140,7 @@ let package = Package(
                 "EpilogueStore",
                 "EpilogueGateway",
                 "EpilogueStoreClient",
+                "EpilogueBenchWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
