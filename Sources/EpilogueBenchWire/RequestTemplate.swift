@@ -107,18 +107,27 @@ public struct RequestTemplate: Sendable, Equatable {
     /// A RESP array of bulk strings, one per word: binary-safe, so JSON with spaces is one argument.
     public func renderRESP(_ values: Values, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "*"))
-        out.append(contentsOf: String(words.count).utf8)
-        out.append(contentsOf: [13, 10])
+        appendDecimal(words.count, to: &out)
+        out.append(13)
+        out.append(10)
         var argument: [UInt8] = []
         for word in words {
             argument.removeAll(keepingCapacity: true)
             append(word, values, into: &argument)
             out.append(UInt8(ascii: "$"))
-            out.append(contentsOf: String(argument.count).utf8)
-            out.append(contentsOf: [13, 10])
+            appendDecimal(argument.count, to: &out)
+            out.append(13)
+            out.append(10)
             out.append(contentsOf: argument)
-            out.append(contentsOf: [13, 10])
+            out.append(13)
+            out.append(10)
         }
+    }
+
+    /// Digits without a String per request: this runs for every RESP request sent.
+    private func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        if value >= 10 { appendDecimal(value / 10, to: &out) }
+        out.append(UInt8(ascii: "0") + UInt8(value % 10))
     }
 
     private func append(_ word: [Piece], _ values: Values, into out: inout [UInt8]) {
