@@ -85,6 +85,7 @@ struct CompressionBench: ParsableCommand {
         }
         try time("no dictionary, level 6") { try Zlib.compress($0, level: 6) }
         try time("no dictionary, level 9") { try Zlib.compress($0, level: 9) }
+        try time("shipped v1, fresh stream, level 9") { try BodyCompression.compress($0).bytes }
         try time("trained, fresh stream, level 9") { try Zlib.compress($0, dictionary: trained, level: 9) }
         try time("trained, fresh stream, level 6") { try Zlib.compress($0, dictionary: trained, level: 6) }
         for (nice, chain) in [(258, 1024), (128, 256), (64, 128), (32, 32)] as [(Int32, Int32)] {
