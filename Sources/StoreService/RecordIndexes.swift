@@ -134,14 +134,23 @@ struct FieldIndexes: Sendable {
         for theme in record.themes { Self.remove(record.docID, key: theme, from: &byTheme) }
     }
 
-    /// The smallest posting set that every match must be in, or nil when no filter is set.
-    func candidates(for filter: RecordFilter) -> Set<UInt32>? {
+    /// Doc ids matching every filter: the smallest posting set, each member checked against the
+    /// others (integer lookups, no record touched). Nil when no filter is set.
+    func matches(for filter: RecordFilter) -> [UInt32]? {
+        var sets = postings(for: filter)
+        guard let smallest = sets.indices.min(by: { sets[$0].count < sets[$1].count }) else { return nil }
+        let base = sets.remove(at: smallest)
+        if sets.isEmpty { return Array(base) }
+        return base.filter { docID in sets.allSatisfy { $0.contains(docID) } }
+    }
+
+    private func postings(for filter: RecordFilter) -> [Set<UInt32>] {
         var sets: [Set<UInt32>] = []
         if let film = filter.film { sets.append(byFilm[film] ?? []) }
         if let theme = filter.theme { sets.append(byTheme[theme] ?? []) }
         if let kind = filter.sourceKind { sets.append(bySourceKind[kind] ?? []) }
         if let subject = filter.subject { sets.append(bySubject[subject] ?? []) }
-        return sets.min { $0.count < $1.count }
+        return sets
     }
 
     private static func remove<K: Hashable>(_ docID: UInt32, key: K, from index: inout [K: Set<UInt32>]) {

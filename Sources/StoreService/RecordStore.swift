@@ -469,15 +469,18 @@ public final class RecordStore: Sendable {
     /// Records matching `filter`, ordered by id.
     func query(_ filter: RecordFilter, limit: Int, offset: Int) -> (records: [StoredRecord], total: Int) {
         state.withLock { state in
-            var matches: [StoredRecord]
-            if let candidates = state.fields.candidates(for: filter) {
-                matches = candidates.compactMap { state.idByDocID[$0].flatMap { state.records[$0] } }.filter { $0.matches(filter) }
+            // Only the first offset+limit ids in id order are needed: select them in one pass
+            // instead of sorting every match (a film holds a sixth of a large corpus).
+            var first = FirstInOrder(count: offset + limit)
+            let total: Int
+            if let matches = state.fields.matches(for: filter) {
+                total = matches.count
+                for docID in matches { if let id = state.idByDocID[docID] { first.offer(id) } }
             } else {
-                matches = Array(state.records.values)
+                total = state.records.count
+                for id in state.records.keys { first.offer(id) }
             }
-            let total = matches.count
-            matches.sort { $0.id < $1.id }
-            return (Array(matches.dropFirst(offset).prefix(limit)), total)
+            return (first.smallest.dropFirst(offset).compactMap { state.records[$0] }, total)
         }
     }
 
