@@ -89,9 +89,13 @@ public final class DictionarySet: Sendable {
     /// header with its dictionary id and the Adler-32 trailer would only cost 10 bytes a record.
     static func isRawDeflate(_ dictionaryID: UInt32) -> Bool { dictionaryID >= firstTrainedID }
 
+    /// Level 6, not 9: on ~1.2 KB prose records with a 32 KiB dictionary it stores within half a
+    /// percent of level 9 at about four fifths of the CPU, and this runs on every PUT.
+    public static let level: Int32 = 6
+
     public func compress(_ body: [UInt8]) throws -> (dictionaryID: UInt32, bytes: [UInt8]) {
         let dictionary = newest
-        return (dictionary.id, try Zlib.compress(body, dictionary: dictionary.bytes, level: 9, raw: Self.isRawDeflate(dictionary.id)))
+        return (dictionary.id, try Zlib.compress(body, dictionary: dictionary.bytes, level: Self.level, raw: Self.isRawDeflate(dictionary.id)))
     }
 
     public func decompress(_ bytes: [UInt8], dictionaryID: UInt32, limit: Int = 1 << 20) throws -> [UInt8] {

@@ -30,8 +30,9 @@ struct CompressionBench: ParsableCommand {
         let training = Array(bodies.prefix(sample))
         let held = bodies.dropFirst(sample)
         // Bytes for the held-out records scaled to all records, plus the dictionary itself.
+        // At the store's level (DictionarySet.level), so the rows say what the store would write.
         func withDictionary(_ dictionary: [UInt8], raw rawDeflate: Bool = false) throws -> Int {
-            let total = try held.reduce(0) { $0 + (try Zlib.compress($1, dictionary: dictionary, level: 9, raw: rawDeflate)).count }
+            let total = try held.reduce(0) { $0 + (try Zlib.compress($1, dictionary: dictionary, level: DictionarySet.level, raw: rawDeflate)).count }
             return total * bodies.count / max(1, held.count) + dictionary.count
         }
         var cut: [UInt8] = []
