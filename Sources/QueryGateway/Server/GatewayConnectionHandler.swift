@@ -101,7 +101,9 @@ final class GatewayConnectionHandler: ChannelDuplexHandler {
             slots.removeFirst()
             headSequence += 1
             if !closed {
-                context.write(wrapOutboundOut(context.channel.allocator.buffer(string: reply.serialized())), promise: nil)
+                var buffer = context.channel.allocator.buffer(capacity: 512)
+                reply.write(into: &buffer)
+                context.write(wrapOutboundOut(buffer), promise: nil)
             }
             if first.close { return closeAfterFlush(context: context) }
         }

@@ -35,6 +35,13 @@ public struct TextRenderer: Sendable {
         var lines = fields.map { "\("\($0.0):".rightPadded(to: 12)) \($0.1)" }
         // Split on the byte, not on Characters: grapheme iteration over a 1 KB reading was the
         // most expensive step of a GET (perf).
+        // Most readings are one line: skip the split then (memchr on the UTF-8 bytes).
+        var reading = c.reading
+        let hasBreak = reading.withUTF8 { $0.isEmpty ? false : memchr($0.baseAddress!, 0x0A, $0.count) != nil }
+        guard hasBreak else {
+            lines.append("reading:     " + reading)
+            return lines
+        }
         let readingLines = c.reading.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         lines.append("reading:     " + (readingLines.first.map { String(Substring($0)) } ?? ""))
         lines += readingLines.dropFirst().map { "             " + String(Substring($0)) }

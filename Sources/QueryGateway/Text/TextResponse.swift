@@ -1,3 +1,4 @@
+import NIOCore
 /// One answer of the text protocol: a status line, body lines, and the `.` terminator.
 ///
 ///     OK 3 records          |  ERR NOT_FOUND no record with id 'x'
@@ -28,40 +29,44 @@ public struct TextResponse: Equatable, Sendable {
 
     /// Lines end with CRLF, which both `nc` and telnet show correctly.
     public func serialized() -> String {
-        var out = status + "\r\n"
-        for line in body {
-            for part in Self.physicalLines(line) {
-                // Checked on bytes, not Characters: ".\u{301}" is one Character but still starts with a dot.
-                if part.utf8.first == UInt8(ascii: ".") { out += "." }
-                out += part
-                out += "\r\n"
-            }
-        }
-        return out + ".\r\n"
+        var buffer = ByteBuffer()
+        write(into: &buffer)
+        return String(buffer: buffer)
     }
 
-    /// A body line holding CR or LF (CRLF, LF or a lone CR) goes out as several lines, each
-    /// dot-stuffed on its own, so no break inside a value can forge the terminator. Split on
-    /// bytes: as a Character "\r\n" is one grapheme and `split(separator: "\n")` misses it.
-    static func physicalLines(_ line: String) -> [Substring] {
-        let bytes = line.utf8
-        guard bytes.contains(where: { $0 == 0x0A || $0 == 0x0D }) else { return [Substring(line)] }
-        var parts: [Substring] = []
-        var start = bytes.startIndex
-        var index = start
-        while index != bytes.endIndex {
-            let byte = bytes[index]
-            guard byte == 0x0A || byte == 0x0D else {
-                index = bytes.index(after: index)
-                continue
+    /// Writes the answer as it goes on the wire. A body line holding CR or LF (CRLF, LF or a lone
+    /// CR) goes out as several lines, each dot-stuffed on its own, so no break inside a value can
+    /// forge the terminator. Works on the UTF-8 bytes in one pass: generic String/Sequence
+    /// algorithms over a 1 KB reading were the largest share of a GET in the gateway (perf).
+    public func write(into buffer: inout ByteBuffer) {
+        buffer.writeString(status)
+        buffer.writeStaticString("\r\n")
+        for line in body {
+            var line = line
+            line.withUTF8 { bytes in
+                var start = 0
+                var index = 0
+                while index < bytes.count {
+                    let byte = bytes[index]
+                    guard byte == 0x0A || byte == 0x0D else {
+                        index += 1
+                        continue
+                    }
+                    Self.writePhysicalLine(UnsafeBufferPointer(rebasing: bytes[start..<index]), into: &buffer)
+                    index += byte == 0x0D && index + 1 < bytes.count && bytes[index + 1] == 0x0A ? 2 : 1
+                    start = index
+                }
+                Self.writePhysicalLine(UnsafeBufferPointer(rebasing: bytes[start..<bytes.count]), into: &buffer)
             }
-            parts.append(Substring(line.utf8[start..<index]))
-            index = bytes.index(after: index)
-            if byte == 0x0D, index != bytes.endIndex, bytes[index] == 0x0A { index = bytes.index(after: index) }
-            start = index
         }
-        parts.append(Substring(line.utf8[start..<index]))
-        return parts
+        buffer.writeStaticString(".\r\n")
+    }
+
+    private static func writePhysicalLine(_ bytes: UnsafeBufferPointer<UInt8>, into buffer: inout ByteBuffer) {
+        // Checked on bytes, not Characters: ".\u{301}" is one Character but still starts with a dot.
+        if bytes.first == UInt8(ascii: ".") { buffer.writeInteger(UInt8(ascii: ".")) }
+        buffer.writeBytes(bytes)
+        buffer.writeStaticString("\r\n")
     }
 
     /// Status lines must stay one line whatever a message contains (a store message, an echoed
