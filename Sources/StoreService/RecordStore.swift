@@ -398,19 +398,24 @@ public final class RecordStore: Sendable {
         // Doc ids follow log order, so the snapshot's records (sorted by doc id) must meet the
         // log's in increasing position: that also proves no id is listed twice.
         var previous: (docID: UInt32, order: UInt32)?
+        var positions: [Dictionary<String, StoredRecord>.Index] = []
+        positions.reserveCapacity(latest.count)
         for document in snapshot.documents {
-            guard let record = latest[document.id], record.version == document.version, record.updatedAt == document.updatedAt,
-                  record.rawLength == document.rawLength,
+            guard let position = latest.index(forKey: document.id) else { return nil }
+            let record = latest.values[position]
+            guard record.version == document.version, record.updatedAt == document.updatedAt, record.rawLength == document.rawLength,
                   previous.map({ $0.docID < document.docID && $0.order < record.docID }) ?? true else { return nil }
             previous = (document.docID, record.docID)
+            positions.append(position)
         }
         var state = State()
         state.idByDocID.reserveCapacity(latest.count)
         let facets = snapshot.facets.map { state.facets.intern($0) }
-        for document in snapshot.documents {
-            latest[document.id]!.docID = document.docID
-            latest[document.id]!.facets = facets[Int(document.facet)]
-            state.index(latest[document.id]!)
+        // Updating values in place keeps the positions valid: one hash lookup per record in all.
+        for (document, position) in zip(snapshot.documents, positions) {
+            latest.values[position].docID = document.docID
+            latest.values[position].facets = facets[Int(document.facet)]
+            state.index(latest.values[position])
         }
         state.records = latest
         latest = [:]
