@@ -15,6 +15,21 @@ import Testing
         #expect(Unicode61Tokenizer.terms("2016: La La Land — 東京 x2") == ["2016", "la", "la", "land", "東京", "x2"])
     }
 
+    @Test func asciiFastPathGivesTheSameTermsAsTheGeneralTokenizer() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("abcXYZ019 .,'-_\t\n\"()é")
+        for _ in 0..<2_000 {
+            let text = String((0..<Int.random(in: 0..<60, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! })
+            let general = Unicode61Tokenizer.tokenize(text).map(\.term)
+            #expect(Unicode61Tokenizer.terms(text) == general, "\(text.debugDescription)")
+            if text.unicodeScalars.allSatisfy(\.isASCII) {
+                #expect(Unicode61Tokenizer.asciiTerms(text) == general)
+            } else {
+                #expect(Unicode61Tokenizer.asciiTerms(text) == nil)
+            }
+        }
+    }
+
     @Test func rangesPointBackIntoTheText() {
         let text = "The Dream, ended."
         let tokens = Unicode61Tokenizer.tokenize(text)

@@ -42,7 +42,39 @@ public enum Unicode61Tokenizer {
 
     /// Just the terms, for indexing and queries.
     public static func terms(_ text: String) -> [String] {
-        tokenize(text).map(\.term)
+        asciiTerms(text) ?? tokenize(text).map(\.term)
+    }
+
+    /// The same terms for ASCII-only text, straight from the UTF-8 bytes; nil for any other text.
+    /// Tokenizing by Unicode scalars (one String append per character) was the largest cost of a
+    /// PUT in the store (perf), and records are mostly ASCII.
+    static func asciiTerms(_ text: String) -> [String]? {
+        var text = text
+        return text.withUTF8 { bytes -> [String]? in
+            for byte in bytes where byte >= 0x80 { return nil }
+            var terms: [String] = []
+            var start = -1
+            for index in 0...bytes.count {
+                let isToken: Bool
+                if index < bytes.count {
+                    let byte = bytes[index]
+                    isToken = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                } else {
+                    isToken = false
+                }
+                if isToken {
+                    if start < 0 { start = index }
+                } else if start >= 0 {
+                    let run = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                    terms.append(String(unsafeUninitializedCapacity: run.count) { out in
+                        for (offset, byte) in run.enumerated() { out[offset] = byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte }
+                        return run.count
+                    })
+                    start = -1
+                }
+            }
+            return terms
+        }
     }
 
     @inline(__always)
