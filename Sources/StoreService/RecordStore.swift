@@ -573,7 +573,12 @@ public final class RecordStore: Sendable {
         }
         guard worthIt else { return }
         Task.detached { [self] in
-            do { try self.runCompaction() } catch { self.logger.error("compaction failed", metadata: ["error": "\(error)"]) }
+            do {
+                try self.runCompaction()
+                self.saveIndexSnapshot()
+            } catch {
+                self.logger.error("compaction failed", metadata: ["error": "\(error)"])
+            }
         }
     }
 
@@ -645,6 +650,8 @@ public final class RecordStore: Sendable {
         }
         guard started else { return }
         try runCompaction()
+        // The old snapshot described the old log; without a new one a crash would mean a rebuild.
+        saveIndexSnapshot()
     }
 
     private func runCompaction() throws {

@@ -88,6 +88,7 @@ import Testing
         var figures = store.figures()
         figures.fsyncs = 0
         figures.writes = 0
+        figures.compactions = 0  // counters of this process, not of the data
         return Observed(search: ["dream", "jazz dream", "the", "poland train", "17"].map { store.search($0, filter: RecordFilter(), limit: 10) },
                         filtered: store.query(RecordFilter(film: "A Real Pain", theme: "grief"), limit: 50, offset: 0).records.map(\.id),
                         films: store.films(), themes: store.themes(film: nil), figures: figures)
@@ -136,6 +137,25 @@ import Testing
         #expect(recovered.recovery.usedIndexSnapshot)
         #expect(Self.observe(recovered) == expected)
         recovered.close()
+    }
+
+    @Test func compactionLeavesASnapshotOfTheNewLog() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeDirectory(dir) }
+        let expected: Observed
+        do {
+            let store = try await TestSupport.openStore(dir, fsync: .never)
+            try await Self.fill(store, count: 80)
+            try await Self.fill(store, count: 60)  // new versions: dead entries to compact away
+            try store.compact()
+            #expect(store.figures().compactions == 1)
+            expected = Self.observe(store)
+            // Simulated crash after the compaction: no close().
+        }
+        let reopened = try await TestSupport.openStore(dir, fsync: .never)
+        #expect(reopened.recovery.usedIndexSnapshot)
+        #expect(Self.observe(reopened) == expected)
+        reopened.close()
     }
 
     @Test func aSnapshotThatDoesNotMatchTheLogIsIgnored() async throws {
