@@ -34,6 +34,9 @@ struct StoreCommand: AsyncParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: "Seconds a silent connection is kept. Env: EPILOGUE_STORE_IDLE_TIMEOUT.")
     var idleTimeout: Int = EpilogueLogging.environment("EPILOGUE_STORE_IDLE_TIMEOUT").flatMap { Int($0) } ?? 300
 
+    @Option(name: .customLong("frame-timeout"), help: "Seconds a started frame has to arrive whole. Env: EPILOGUE_STORE_FRAME_TIMEOUT.")
+    var frameTimeout: Int = EpilogueLogging.environment("EPILOGUE_STORE_FRAME_TIMEOUT").flatMap { Int($0) } ?? 30
+
     @Flag(name: .customLong("no-dataset"), help: "Start an empty data directory empty instead of loading the bundled dataset.")
     var noDataset = false
 
@@ -57,7 +60,9 @@ struct StoreCommand: AsyncParsableCommand {
         guard FsyncPolicy(rawValue: fsync) != nil else { throw ValidationError("--fsync must be always, batch or never") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of \(Logger.Level.names)") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
-        guard maxConnections > 0, idleTimeout > 0 else { throw ValidationError("--max-connections and --idle-timeout must be positive") }
+        guard maxConnections > 0, idleTimeout > 0, frameTimeout > 0 else {
+            throw ValidationError("--max-connections, --idle-timeout and --frame-timeout must be positive")
+        }
     }
 
     func run() async throws {
@@ -95,10 +100,10 @@ struct StoreCommand: AsyncParsableCommand {
             "data_dir": "\(dataDirectory)", "records": "\(figures.records)", "fsync": "\(fsync)",
             "recovered_entries": "\(store.recovery.entriesReplayed)", "discarded_bytes": "\(store.recovery.discardedBytes)",
         ])
-        let server = StoreServer(
-            configuration: .init(host: host, port: port, secret: secret, maximumConnections: maxConnections,
-                                 idleTimeout: .seconds(Int64(idleTimeout))),
-            store: store, logger: logger)
+        var configuration = StoreServer.Configuration(host: host, port: port, secret: secret, maximumConnections: maxConnections,
+                                                      idleTimeout: .seconds(Int64(idleTimeout)))
+        configuration.frameTimeout = .seconds(Int64(frameTimeout))
+        let server = StoreServer(configuration: configuration, store: store, logger: logger)
         services.insert(server, at: 0)
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

@@ -142,12 +142,7 @@ import Testing
         // 2. A client that sends many commands and never reads: the gateway must not buffer without bound.
         // It writes ~1 MB of HELP commands (~200 MB of answers if the gateway buffered them) until
         // the kernel refuses more, and reads nothing.
-        let flooder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var floodAddress = sockaddr_in()
-        floodAddress.sin_family = sa_family_t(AF_INET)
-        floodAddress.sin_port = in_port_t(UInt16(port).bigEndian)
-        floodAddress.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &floodAddress) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(flooder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let flooder = try #require(Self.connectedSocket(port: port))
         _ = fcntl(flooder, F_SETFL, fcntl(flooder, F_GETFL) | O_NONBLOCK)
         let flood = Array(String(repeating: "HELP\n", count: 200_000).utf8)
         var flooded = 0
@@ -157,16 +152,7 @@ import Testing
         }
         defer { close(flooder) }
         // 3. 2,000 connections at once: the first 1,024 are served, the rest get BUSY.
-        var sockets: [Int32] = []
-        for _ in 0..<2_000 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let ok = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-            if ok == 0 { sockets.append(fd) } else { close(fd) }
-        }
+        let sockets = (0..<2_000).compactMap { _ in Self.connectedSocket(port: port) }
         try await Task.sleep(for: .seconds(2))
         let rss = Self.peakRSSKiB(pid: gateway.processIdentifier)
         for fd in sockets { close(fd) }
@@ -178,6 +164,109 @@ import Testing
         let p99 = latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
         print("AbuseTests: gateway peak RSS \(rss / 1024) MiB; steady client \(latencies.count) PINGs, p50 \(latencies.isEmpty ? 0 : latencies[latencies.count / 2]) ms, p99 \(p99) ms; \(sockets.count) extra connections; the non-reading client got \(flooded) bytes in before the gateway stopped reading")
         #expect(try await withTextClient(port: port) { try await $0.command("PING") }.isOK)
+    }
+
+    /// A client that sends a frame one byte per second never goes idle, so only the frame timeout
+    /// can close it: one such client, and 2,000 at once, are closed before finishing their frame,
+    /// and a steady client keeps getting answers meanwhile.
+    @Test(.timeLimit(.minutes(2)))
+    func storeClosesClientsThatTrickleAFrameOneBytePerSecond() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeDirectory(dir) }
+        let port = try await freePort()
+        let store = try StoreProcess(directory: dir, port: port, extraArguments: ["--frame-timeout", "2", "--max-connections", "2100"])
+        defer { store.stop() }
+        try await store.waitUntilServing()
+
+        // A steady client PINGs every 20 ms throughout and notes its latency; any failure is kept.
+        let steady = Task { () -> (latencies: [Double], failure: String?) in
+            var latencies: [Double] = []
+            do {
+                try await withWireClient(port: port) { client in
+                    try await client.handshake()
+                    var id: UInt32 = 0
+                    while !Task.isCancelled {
+                        id += 1
+                        let start = ContinuousClock.now
+                        try await client.send(.ping(ByteBuffer(string: "steady")), id: id)
+                        let (message, _, _) = try await client.receive()
+                        guard message == .pong(ByteBuffer(string: "steady")) else { throw UnexpectedAnswer(message: "\(message)") }
+                        latencies.append(Self.milliseconds(ContinuousClock.now - start))
+                        try? await Task.sleep(for: .milliseconds(20))
+                    }
+                }
+            } catch {
+                if !Task.isCancelled { return (latencies, "\(error)") }
+            }
+            return (latencies, nil)
+        }
+
+        // A HELLO frame is ~20 bytes: at one byte per second it would take ~20 s to arrive whole.
+        var hello = ByteBuffer()
+        ClientMessage.hello(Hello(clientName: "trickler")).frame(requestID: 0).write(to: &hello)
+        let frame = Array(buffer: hello)
+        let tricklers = (0..<2_000).compactMap { _ in Self.connectedSocket(port: port) }
+        defer { for fd in tricklers { close(fd) } }
+        let start = ContinuousClock.now
+        var closedAfter: [Int32: Double] = [:]
+        var bytesSent = 0
+        // Every 100 ms: note which tricklers the store closed; every second: one more byte each.
+        for tick in 0..<(frame.count * 10) where closedAfter.count < tricklers.count {
+            for fd in tricklers where closedAfter[fd] == nil && Self.isClosedByPeer(fd) {
+                closedAfter[fd] = Self.milliseconds(ContinuousClock.now - start)
+            }
+            if tick % 10 == 0 {
+                for fd in tricklers where closedAfter[fd] == nil {
+                    _ = frame[bytesSent...].withUnsafeBytes { send(fd, $0.baseAddress, 1, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+                }
+                bytesSent += 1
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let rss = Self.peakRSSKiB(pid: store.pid)
+        steady.cancel()
+        let (latencies, failure) = await steady.value
+        let sorted = latencies.sorted()
+
+        #expect(tricklers.count == 2_000)
+        #expect(closedAfter.count == tricklers.count, "\(tricklers.count - closedAfter.count) trickling clients still open")
+        #expect(bytesSent < frame.count, "a trickled frame arrived whole before the store closed the connection")
+        #expect(failure == nil, "steady client: \(failure ?? "")")
+        #expect(!latencies.isEmpty)
+        #expect(rss < 300 * 1024, "store peak RSS \(rss) KiB under 2,000 trickling clients")
+        #expect(try await withWireClient(port: port) { client in
+            try await client.handshake()
+            try await client.send(.ping(ByteBuffer(string: "after")), id: 1)
+            return try await client.receive().message
+        } == .pong(ByteBuffer(string: "after")))
+        let p99 = sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, sorted.count * 99 / 100)]
+        print("AbuseTests: \(tricklers.count) clients trickling a \(frame.count)-byte frame at 1 byte/s (frame timeout 2 s): closed after \(closedAfter.values.min() ?? 0)–\(closedAfter.values.max() ?? 0) ms, \(bytesSent) bytes sent each; store peak RSS \(rss / 1024) MiB; steady client \(sorted.count) PINGs, p50 \(sorted.isEmpty ? 0 : sorted[sorted.count / 2]) ms, p99 \(p99) ms")
+    }
+
+    struct UnexpectedAnswer: Error { var message: String }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) / 1e15
+    }
+
+    /// A blocking TCP socket connected to 127.0.0.1:`port`, or nil.
+    static func connectedSocket(port: Int) -> Int32? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let ok = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        if ok == 0 { return fd }
+        close(fd)
+        return nil
+    }
+
+    /// True when the peer closed or reset the connection (checked without blocking).
+    static func isClosedByPeer(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        let n = recv(fd, &byte, 1, Int32(MSG_DONTWAIT))
+        return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
     }
 
     static func peakRSSKiB(pid: Int32) -> Int {

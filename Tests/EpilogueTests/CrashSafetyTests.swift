@@ -32,7 +32,7 @@ import Testing
     }
 
     // The limit covers the long mode too (1,000 cycles); CI's 20 cycles take well under a minute.
-    @Test(.timeLimit(.minutes(60)))
+    @Test(.timeLimit(.minutes(240)))
     func acknowledgedWritesSurviveRepeatedSIGKILL() async throws {
         let cycles = Int(ProcessInfo.processInfo.environment["EPILOGUE_CRASH_CYCLES"] ?? "") ?? 20
         let dir = TestSupport.temporaryDirectory()
@@ -49,11 +49,17 @@ import Testing
         pool.start()
         defer { pool.shutdown() }
         let ledger = Ledger()
-        let bigText = String(repeating: "A long reading that makes dead bytes pile up so compaction runs. ", count: 300)
-
+        // Hot readings are ~24 KB of random hex (about half that after zlib), so rewriting them
+        // piles up dead bytes quickly and compactions run often enough to be killed mid-way.
         var generator = SplitMix64(seed: UInt64(cycles))
+        let hexDigits = Array("0123456789abcdef".utf8)
+        let noise = String(decoding: (0..<(1 << 20)).map { _ in hexDigits[Int(generator.next() % 16)] }, as: UTF8.self)
+
         var lost: [String] = []
+        var phases = Phases()
+        let started = ContinuousClock.now
         for cycle in 0..<cycles {
+            var mark = ContinuousClock.now
             // Writers run for a random while, then the store is killed under them.
             let writers = Task {
                 await withTaskGroup(of: Void.self) { group in
@@ -64,7 +70,12 @@ import Testing
                                 n += 1
                                 let hot = n % 3 == 0
                                 let id = hot ? "hot-\(writer)" : "c\(cycle)-w\(writer)-\(n)"
-                                let reading = "cycle \(cycle) writer \(writer) write \(n)" + (hot ? " " + bigText : "")
+                                var reading = "cycle \(cycle) writer \(writer) write \(n)"
+                                if hot {
+                                    let offset = (cycle &* 7_919 &+ writer &* 104_729 &+ n &* 1_009) % (noise.utf8.count - 24_576)
+                                    let start = noise.utf8.index(noise.startIndex, offsetBy: offset)
+                                    reading += " " + String(noise[start..<noise.utf8.index(start, offsetBy: 24_576)])
+                                }
                                 await ledger.attempt(id, reading)
                                 let content = RecordContent(film: "Crash", year: 2000, director: "D", subject: "s", reading: reading,
                                                             source: "test", sourceKind: .critic, themes: [])
@@ -80,28 +91,71 @@ import Testing
                 }
             }
             try await Task.sleep(for: .milliseconds(Int(generator.next() % 250) + 30))
+            // Compactions this store process finished so far (a lower bound: more may finish
+            // before the kill lands).
+            if let answer = try? await pool.request(.stats), case .stats(let entries)? = answer.first {
+                phases.compactionsFinished += Int(entries.first { $0.name == "compactions" }?.value ?? 0)
+            }
             store.kill()
             writers.cancel()
             await writers.value
+            if FileManager.default.fileExists(atPath: dir + "/records.log.compacting") { phases.killedMidCompaction += 1 }
+            phases.writing += ContinuousClock.now - mark
+            mark = ContinuousClock.now
             try store.start()
             try await store.waitUntilServing()
+            phases.restarting += ContinuousClock.now - mark
+            mark = ContinuousClock.now
             lost += try await verify(ledger: ledger, port: port)
+            phases.verifying += ContinuousClock.now - mark
+            if (cycle + 1) % 10 == 0 || cycle + 1 == cycles {
+                // stderr, unbuffered: a long run shows how far it got even if it is stopped.
+                let line = "CrashSafetyTests: cycle \(cycle + 1)/\(cycles), \(await ledger.acknowledged) acknowledged, \(await ledger.keys.count) ids, "
+                    + "\(lost.count) lost; \(phases); \(ContinuousClock.now - started) in all\n"
+                FileHandle.standardError.write(Data(line.utf8))
+            }
         }
         #expect(lost.isEmpty, "acknowledged writes lost or wrong: \(lost.prefix(10))")
         let acknowledged = await ledger.acknowledged
         #expect(acknowledged > cycles * 10, "too few writes acknowledged (\(acknowledged)) for the test to mean anything")
-        print("CrashSafetyTests: \(cycles) SIGKILL cycles, \(acknowledged) acknowledged writes, \(lost.count) lost")
+        #expect(phases.compactionsFinished + phases.killedMidCompaction > 0, "no compaction ran: the test does not cover them")
+        print("CrashSafetyTests: \(cycles) SIGKILL cycles, \(acknowledged) acknowledged writes, \(lost.count) lost; \(phases)")
+    }
+
+    /// Where a long run spends its time, and what compactions it saw.
+    struct Phases: CustomStringConvertible {
+        var writing = Duration.zero
+        var restarting = Duration.zero
+        var verifying = Duration.zero
+        var compactionsFinished = 0
+        var killedMidCompaction = 0
+
+        var description: String {
+            "time writing+killing \(writing), restarting \(restarting), verifying \(verifying); "
+                + "compactions finished ≥\(compactionsFinished), killed mid-compaction \(killedMidCompaction)"
+        }
     }
 
     /// Reads every key the writers touched back from the restarted store; returns what is wrong.
+    /// Two connections at once, each pipelining batches: the ledger grows to ~100,000 ids in the
+    /// long mode, and every restart reads all of them.
     private func verify(ledger: Ledger, port: Int) async throws -> [String] {
+        let keys = Array(await ledger.snapshot())
+        let half = keys.count / 2
+        return try await withThrowingTaskGroup(of: [String].self) { group in
+            for part in [keys[..<half], keys[half...]] {
+                group.addTask { try await self.verify(part, port: port) }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+    }
+
+    private func verify(_ keys: ArraySlice<(key: String, value: Ledger.Key)>, port: Int) async throws -> [String] {
         var problems: [String] = []
         try await withWireClient(port: port) { client in
             try await client.handshake(dictionaries: [])
-            // Pipelined in batches: the ledger grows to tens of thousands of keys in the long mode.
-            let keys = Array(await ledger.snapshot())
-            for batchStart in stride(from: 0, to: keys.count, by: 256) {
-                let batch = keys[batchStart..<min(batchStart + 256, keys.count)]
+            for batchStart in stride(from: keys.startIndex, to: keys.endIndex, by: 512) {
+                let batch = keys[batchStart..<min(batchStart + 512, keys.endIndex)]
                 for (offset, entry) in batch.enumerated() { try await client.send(.get(id: entry.key), id: UInt32(offset + 1)) }
                 var answers: [UInt32: ServerMessage] = [:]
                 for _ in batch {
@@ -109,22 +163,22 @@ import Testing
                     answers[requestID] = message
                 }
                 for (offset, (id, key)) in batch.enumerated() {
-                guard let message = answers[UInt32(offset + 1)] else { problems.append("\(id): no answer"); continue }
-                switch message {
-                case .record(let wire):
-                    let reading = try RecordBody.decode(wire.body).reading
-                    if let acked = key.acked, wire.version < acked.version {
-                        problems.append("\(id): version \(wire.version) older than acknowledged \(acked.version)")
-                    } else if let acked = key.acked, wire.version == acked.version, reading != acked.reading {
-                        problems.append("\(id): acknowledged content differs at version \(acked.version)")
-                    } else if key.acked.map({ wire.version > $0.version }) ?? true, !key.unknown.contains(reading) {
-                        problems.append("\(id): content at version \(wire.version) is neither acknowledged nor attempted (half a write?)")
+                    guard let message = answers[UInt32(offset + 1)] else { problems.append("\(id): no answer"); continue }
+                    switch message {
+                    case .record(let wire):
+                        let reading = try RecordBody.decode(wire.body).reading
+                        if let acked = key.acked, wire.version < acked.version {
+                            problems.append("\(id): version \(wire.version) older than acknowledged \(acked.version)")
+                        } else if let acked = key.acked, wire.version == acked.version, reading != acked.reading {
+                            problems.append("\(id): acknowledged content differs at version \(acked.version)")
+                        } else if key.acked.map({ wire.version > $0.version }) ?? true, !key.unknown.contains(reading) {
+                            problems.append("\(id): content at version \(wire.version) is neither acknowledged nor attempted (half a write?)")
+                        }
+                    case .error(.notFound, _):
+                        if let acked = key.acked { problems.append("\(id): acknowledged version \(acked.version) missing") }
+                    default:
+                        problems.append("\(id): unexpected answer \(message)")
                     }
-                case .error(.notFound, _):
-                    if let acked = key.acked { problems.append("\(id): acknowledged version \(acked.version) missing") }
-                default:
-                    problems.append("\(id): unexpected answer \(message)")
-                }
                 }
             }
         }

@@ -334,18 +334,23 @@ func freePort() async throws -> Int {
 final class StoreProcess: @unchecked Sendable {
     let directory: String
     let port: Int
+    /// Added to the command line (e.g. `--frame-timeout 2`).
+    let extraArguments: [String]
     private var process: Process?
 
-    init(directory: String, port: Int) throws {
+    init(directory: String, port: Int, extraArguments: [String] = []) throws {
         self.directory = directory
         self.port = port
+        self.extraArguments = extraArguments
         try start()
     }
+
+    var pid: Int32 { process?.processIdentifier ?? 0 }
 
     func start() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try BuiltProducts.path("epilogue-store"))
-        process.arguments = ["--port", "\(port)", "--data-dir", directory, "--metrics-port", "0", "--no-dataset", "--log-level", "error"]
+        process.arguments = ["--port", "\(port)", "--data-dir", directory, "--metrics-port", "0", "--no-dataset", "--log-level", "error"] + extraArguments
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         self.process = process

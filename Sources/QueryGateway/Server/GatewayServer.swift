@@ -78,7 +78,7 @@ public final class GatewayServer: Service, Sendable {
             let sync = channel.pipeline.syncOperations
             try sync.addHandler(IdleStateHandler(readTimeout: configuration.idleTimeout))
             try sync.addHandler(IdleConnectionCloser())
-            try sync.addHandler(SlowLineGuard(timeout: configuration.lineTimeout))
+            try sync.addHandler(SlowInputGuard(timeout: configuration.lineTimeout, boundaries: LineBoundaries()))
             try sync.addHandler(TelnetFilterHandler())
             try sync.addHandler(ByteToMessageHandler(BoundedLineDecoder(maximumLineLength: configuration.maximumLineLength)))
             try sync.addHandler(GatewayConnectionHandler(session: GatewaySession(writeToken: configuration.writeToken), pool: pool,

@@ -16,6 +16,8 @@ public final class StoreServer: Service, Sendable {
         public var secret: String?
         public var maximumConnections: Int
         public var idleTimeout: TimeAmount
+        /// Time a started frame has to arrive whole (catches clients trickling bytes).
+        public var frameTimeout: TimeAmount = .seconds(30)
         public var maximumFrameSize: UInt32
         /// Writes in flight per connection before the server stops reading from it.
         public var maximumInFlightWrites: Int
@@ -63,6 +65,7 @@ public final class StoreServer: Service, Sendable {
             let sync = channel.pipeline.syncOperations
             try sync.addHandler(IdleStateHandler(readTimeout: configuration.idleTimeout))
             try sync.addHandler(IdleConnectionCloser())
+            try sync.addHandler(SlowInputGuard(timeout: configuration.frameTimeout, boundaries: FrameBoundaries()))
             try sync.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameSize: configuration.maximumFrameSize)))
             try sync.addHandler(MessageToByteHandler(FrameEncoder()))
             let machine = StoreConnectionStateMachine(secret: configuration.secret, maximumFrameSize: configuration.maximumFrameSize)
