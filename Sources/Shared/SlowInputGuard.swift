@@ -21,12 +21,20 @@ public struct LineBoundaries: MessageBoundaries {
 /// Drops a client that starts a message and does not finish it within `timeout`. The idle
 /// timeout alone can't catch this: a client trickling one byte a second is never idle. Sits in
 /// front of the decoder and passes every byte on unchanged.
-public final class SlowInputGuard<Boundaries: MessageBoundaries>: ChannelInboundHandler {
+///
+/// Only the client is blamed: when the timeout passes while the server itself has stopped
+/// reading (backpressure: earlier requests still being served), the client gets a new `timeout`
+/// from the moment the server reads again.
+public final class SlowInputGuard<Boundaries: MessageBoundaries>: ChannelDuplexHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
+    public typealias OutboundIn = NIOAny
 
     private let timeout: TimeAmount
     private var boundaries: Boundaries
+    private var unfinished = false
+    /// The server has asked for bytes and not yet had a read complete.
+    private var waitingForClient = false
     private var deadline: Scheduled<Void>?
 
     public init(timeout: TimeAmount, boundaries: Boundaries) {
@@ -36,22 +44,39 @@ public final class SlowInputGuard<Boundaries: MessageBoundaries>: ChannelInbound
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let (endedOne, unfinished) = boundaries.consume(unwrapInboundIn(data).readableBytesView)
+        self.unfinished = unfinished
         if endedOne || !unfinished {
             // The message the deadline was for is done; a new one that started gets its own.
             deadline?.cancel()
             deadline = nil
         }
-        if unfinished, deadline == nil {
-            deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
-                context.close(promise: nil)
-            }
-        }
+        armIfNeeded(context: context)
         context.fireChannelRead(data)
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        waitingForClient = false
+        context.fireChannelReadComplete()
+    }
+
+    public func read(context: ChannelHandlerContext) {
+        waitingForClient = true
+        armIfNeeded(context: context)
+        context.read()
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
         deadline?.cancel()
         deadline = nil
         context.fireChannelInactive()
+    }
+
+    private func armIfNeeded(context: ChannelHandlerContext) {
+        guard unfinished, deadline == nil else { return }
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+            deadline = nil
+            // Not waiting for the client: the rest of the message is unread because of us.
+            if waitingForClient { context.close(promise: nil) }
+        }
     }
 }

@@ -122,6 +122,8 @@ import Testing
         print("CrashSafetyTests: \(cycles) SIGKILL cycles, \(acknowledged) acknowledged writes, \(lost.count) lost; \(phases)")
     }
 
+    struct HandshakeRefused: Error { var answer: String }
+
     /// Where a long run spends its time, and what compactions it saw.
     struct Phases: CustomStringConvertible {
         var writing = Duration.zero
@@ -153,7 +155,8 @@ import Testing
     private func verify(_ keys: ArraySlice<(key: String, value: Ledger.Key)>, port: Int) async throws -> [String] {
         var problems: [String] = []
         try await withWireClient(port: port) { client in
-            try await client.handshake(dictionaries: [])
+            let greeting = try await client.handshake(dictionaries: [])
+            guard case .ready = greeting else { throw HandshakeRefused(answer: "\(greeting)") }
             for batchStart in stride(from: keys.startIndex, to: keys.endIndex, by: 512) {
                 let batch = keys[batchStart..<min(batchStart + 512, keys.endIndex)]
                 for (offset, entry) in batch.enumerated() { try await client.send(.get(id: entry.key), id: UInt32(offset + 1)) }

@@ -16,11 +16,15 @@ import Testing
     private func channel<B: MessageBoundaries>(_ boundaries: B) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel(handler: SlowInputGuard(timeout: .seconds(2), boundaries: boundaries))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        channel.read()
         return channel
     }
 
+    /// Delivers bytes as one socket read, then asks for more, as a server that keeps reading does.
     private func feed(_ channel: EmbeddedChannel, _ bytes: some Collection<UInt8>) throws {
         try channel.writeInbound(ByteBuffer(bytes: Array(bytes)))
+        channel.pipeline.fireChannelReadComplete()
+        channel.read()
     }
 
     @Test func frameTrickledOneBytePerSecondIsClosedAtTheTimeout() throws {
@@ -36,10 +40,10 @@ import Testing
     @Test func wholeFramesInAnyChunkingKeepTheConnection() throws {
         let channel = try channel(FrameBoundaries())
         let stream = frameBytes(payload: 3) + frameBytes(payload: 300) + frameBytes(payload: 0)
-        // Chunks that split the length prefix and the bodies, each arriving within the timeout.
+        // Chunks that split the length prefix and the bodies; each frame is whole within the timeout.
         for chunk in stride(from: 0, to: stream.count, by: 7) {
             try feed(channel, stream[chunk..<min(chunk + 7, stream.count)])
-            channel.embeddedEventLoop.advanceTime(by: .milliseconds(500))
+            channel.embeddedEventLoop.advanceTime(by: .milliseconds(20))
         }
         channel.embeddedEventLoop.advanceTime(by: .seconds(60))
         #expect(channel.isActive)
@@ -61,6 +65,21 @@ import Testing
         }
         #expect(channel.isActive)
         channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(!channel.isActive)
+    }
+
+    @Test func timeTheServerSpendsNotReadingIsNotTheClientsFault() throws {
+        let channel = try channel(FrameBoundaries())
+        // Half a frame arrives, then the server stops asking for bytes (backpressure) for a minute.
+        try channel.writeInbound(ByteBuffer(bytes: frameBytes(payload: 4).prefix(5)))
+        channel.pipeline.fireChannelReadComplete()
+        channel.embeddedEventLoop.advanceTime(by: .seconds(60))
+        #expect(channel.isActive)
+        // Reading again, the server gives the client the whole timeout from then on.
+        channel.read()
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1_900))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(100))
         #expect(!channel.isActive)
     }
 
