@@ -106,7 +106,7 @@ def main():
     cross = [(size, cell, system) for size, cell, system in runs if system.startswith("linebench-")]
     if cross:
         out.append("")
-        out.append("Cross-check, the same cell with `../shared/tools/linebench` (C, epoll), medians of as many runs:\n")
+        out.append("Cross-check, the same cell with `../shared/tools/linebench` (C, epoll), each repetition run right after the matching `load` one, medians:\n")
         out.append("| records | cell | target | epilogue-bench load ops/s (p99 ms) | linebench ops/s (p99 ms) | load / linebench |")
         out.append("|---|---|---|---|---|---|")
         for size, cell, system in sorted(cross):

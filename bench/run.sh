@@ -134,6 +134,26 @@ linebench_cell() {
         [ -n "$line" ] && record "$size" "$name" "$system" "$rep" "$(kv_json "$line")"
     done
 }
+# The same without the cross-check (sizes after the first).
+noxcell() {
+    local size=$1 name=$2 system=$3; shift 3
+    while [ "$1" != "--" ]; do shift; done
+    shift
+    cell "$size" "$name" "$system" "$@"
+}
+# A cell whose every repetition is followed at once by the same cell under linebench, so the two
+# clients see the same machine: xcell SIZE NAME SYSTEM LINEBENCH-ARGS… -- LOAD-ARGS…
+xcell() {
+    local size=$1 name=$2 system=$3; shift 3
+    local lb=()
+    while [ "$1" != "--" ]; do lb+=("$1"); shift; done
+    shift
+    local repeat=$REPEAT rep
+    for rep in $(seq 1 "$repeat"); do
+        REPEAT=1 cell "$size" "$name" "$system" "$@"
+        REPEAT=1 linebench_cell "$size" "$name" "linebench-$system" "${lb[@]}"
+    done
+}
 gateway_stats() {  # STATS through the gateway as name value lines
     exec 3<>/dev/tcp/127.0.0.1/$GW_PORT
     printf 'STATS\r\nQUIT\r\n' >&3
@@ -192,17 +212,16 @@ for N in "${SIZE_LIST[@]}"; do
     record "$N" storage epilogue 1 "{\"disk_bytes\":$(du -sb "$DATA" | cut -f1),\"raw_bytes\":$(stat_value store_raw_bytes),\"json_bytes\":$JSON_BYTES,\"records\":$(stat_value store_records)}"
 
     log "$N records: GET"
-    cell "$N" get-64x1 epilogue --port "$GW_PORT" --cmd 'GET {id}' --keyfile "$IDS" --conns 64
-    cell "$N" get-64x1 redis --protocol redis --port "$REDIS_PORT" --cmd 'GET {id}' --keyfile "$IDS" --conns 64
+    if [ "$N" = "${SIZE_LIST[0]}" ]; then X=xcell; else X=noxcell; fi
+    $X "$N" get-64x1 epilogue --port "$GW_PORT" --until-line . --cmd 'GET {k}' --keyfile "$IDS" --conns 64 \
+        -- --port "$GW_PORT" --cmd 'GET {id}' --keyfile "$IDS" --conns 64
+    $X "$N" get-64x1 redis --port "$REDIS_PORT" --redis --cmd 'GET {k}' --keyfile "$IDS" --conns 64 \
+        -- --protocol redis --port "$REDIS_PORT" --cmd 'GET {id}' --keyfile "$IDS" --conns 64
     cell "$N" get-64x1 memcached --protocol memcached --port "$MC_PORT" --cmd 'get {id}' --keyfile "$IDS" --conns 64
     cell "$N" get-16x16 epilogue --port "$GW_PORT" --cmd 'GET {id}' --keyfile "$IDS" --conns 16 --pipeline 16
-    cell "$N" get-16x16 redis --protocol redis --port "$REDIS_PORT" --cmd 'GET {id}' --keyfile "$IDS" --conns 16 --pipeline 16
+    $X "$N" get-16x16 redis --port "$REDIS_PORT" --redis --cmd 'GET {k}' --keyfile "$IDS" --conns 16 --pipeline 16 \
+        -- --protocol redis --port "$REDIS_PORT" --cmd 'GET {id}' --keyfile "$IDS" --conns 16 --pipeline 16
     cell "$N" get-16x16 memcached --protocol memcached --port "$MC_PORT" --cmd 'get {id}' --keyfile "$IDS" --conns 16 --pipeline 16
-    if [ "$N" = "${SIZE_LIST[0]}" ]; then
-        linebench_cell "$N" get-64x1 linebench-epilogue --port "$GW_PORT" --until-line . --cmd 'GET {k}' --keyfile "$IDS" --conns 64
-        linebench_cell "$N" get-64x1 linebench-redis --port "$REDIS_PORT" --redis --cmd 'GET {k}' --keyfile "$IDS" --conns 64
-        linebench_cell "$N" get-16x16 linebench-redis --port "$REDIS_PORT" --redis --cmd 'GET {k}' --keyfile "$IDS" --conns 16 --pipeline 16
-    fi
     log "$N records: FIND, SEARCH"
     cell "$N" find-16x1 epilogue --port "$GW_PORT" --cmd 'FIND film=Whiplash limit=10' --conns 16
     cell "$N" search-16x1 epilogue --port "$GW_PORT" --cmd 'SEARCH {query} limit=10' --queries "$QUERIES" --conns 16
