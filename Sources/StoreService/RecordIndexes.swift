@@ -127,6 +127,16 @@ struct FieldIndexes: Sendable {
         for theme in record.themes { byTheme[theme, default: []].insert(record.docID) }
     }
 
+    /// Adds many records that share `facets` at once (start-up): one lookup per field value
+    /// instead of one per record.
+    mutating func insert(_ docIDs: [UInt32], sharing facets: Facets) {
+        guard !docIDs.isEmpty else { return }
+        byFilm[facets.film, default: []].formUnion(docIDs)
+        bySubject[facets.subject, default: []].formUnion(docIDs)
+        bySourceKind[facets.sourceKind, default: []].formUnion(docIDs)
+        for theme in facets.themes { byTheme[theme, default: []].formUnion(docIDs) }
+    }
+
     mutating func remove(_ record: StoredRecord) {
         Self.remove(record.docID, key: record.film, from: &byFilm)
         Self.remove(record.docID, key: record.subject, from: &bySubject)

@@ -52,8 +52,13 @@ public final class RecordStore: Sendable {
 
         /// Adds an already-numbered record to the id and field indexes and the byte counts.
         mutating func index(_ record: StoredRecord) {
-            idByDocID[record.docID] = record.id
             fields.insert(record)
+            count(record)
+        }
+
+        /// `index` without the field indexes (filled in bulk by the caller).
+        mutating func count(_ record: StoredRecord) {
+            idByDocID[record.docID] = record.id
             rawBytes += Int(record.rawLength)
             storedBytes += record.body.count
             liveLogBytes += Int(record.logBytes)
@@ -313,6 +318,7 @@ public final class RecordStore: Sendable {
         // `docID` is its position in the log and its facets are `Facets.unknown`; the same
         // dictionary then becomes the store's (no second copy of a million records).
         var latest: [String: StoredRecord] = [:]
+        latest.reserveCapacity(snapshot?.documents.count ?? 0)
         var order: UInt32 = 0
         var offset = RecordLog.header.count
         var restored = snapshot.flatMap { $0.logSize == offset ? restore($0, from: &latest) : nil }
@@ -412,11 +418,14 @@ public final class RecordStore: Sendable {
         state.idByDocID.reserveCapacity(latest.count)
         let facets = snapshot.facets.map { state.facets.intern($0) }
         // Updating values in place keeps the positions valid: one hash lookup per record in all.
+        var docsByFacet = [[UInt32]](repeating: [], count: facets.count)
         for (document, position) in zip(snapshot.documents, positions) {
             latest.values[position].docID = document.docID
             latest.values[position].facets = facets[Int(document.facet)]
-            state.index(latest.values[position])
+            docsByFacet[Int(document.facet)].append(document.docID)
+            state.count(latest.values[position])
         }
+        for (facet, docIDs) in zip(facets, docsByFacet) { state.fields.insert(docIDs, sharing: facet) }
         state.records = latest
         latest = [:]
         state.search = snapshot.search
