@@ -219,7 +219,9 @@ import Testing
     @Test func idleConnectionIsClosed() async throws {
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeDirectory(dir) }
-        try await withStoreServer(directory: dir, idleTimeout: .milliseconds(300)) { port, _ in
+        // 1 s, not less: on a loaded machine the gap between the two handshake frames alone can
+        // exceed a shorter timeout, and the close then lands mid-handshake.
+        try await withStoreServer(directory: dir, idleTimeout: .seconds(1)) { port, _ in
             try await withWireClient(port: port) { client in
                 try await client.handshake()
                 #expect(await client.receivesEndOfStream())
