@@ -86,7 +86,6 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
                                 frames: [Frame], started: NIODeadline) {
         inFlightWrites -= 1
         served(request, requestID: requestID, traceID: traceID, frames: frames, started: started)
-        metrics.update(requests.store.figures())
         if !closed {
             for frame in frames { context.write(wrapOutboundOut(frame), promise: nil) }
             scheduleFlush(context: context)

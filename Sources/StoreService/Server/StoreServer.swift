@@ -80,6 +80,13 @@ public final class StoreServer: Service, Sendable {
             channel.writeAndFlush(busy.frame(requestID: 0)).whenComplete { _ in channel.close(promise: nil) }
         })
         metrics.update(store.figures())
+        // Size gauges refresh once a second rather than after every write: each refresh is a pass
+        // through the store's lock, which a PUT-heavy load should not pay per request.
+        let store = self.store
+        let refresher = server.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+            metrics.update(store.figures())
+        }
+        defer { refresher.cancel() }
         if let address = server.localAddress { onListening(address) }
         logger.info("store listening", metadata: ["address": "\(server.localAddress.map { "\($0)" } ?? "?")"])
         // Stop taking requests at shutdown; those already read are still answered.
