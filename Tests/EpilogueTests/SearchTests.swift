@@ -24,6 +24,9 @@ import Testing
             #expect(Unicode61Tokenizer.terms(text) == general, "\(text.debugDescription)")
             if text.unicodeScalars.allSatisfy(\.isASCII) {
                 #expect(Unicode61Tokenizer.asciiTerms(text) == general)
+                let tokens = Unicode61Tokenizer.asciiTokens(text)
+                #expect(tokens?.map(\.term) == general)
+                #expect(tokens?.map { String(text[$0.range]).lowercased() } == general)
             } else {
                 #expect(Unicode61Tokenizer.asciiTerms(text) == nil)
             }

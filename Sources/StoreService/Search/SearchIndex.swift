@@ -165,7 +165,8 @@ public struct SearchIndex: Sendable {
             } else {
                 out += String(text.unicodeScalars[cursor...])
             }
-            return out.replacingOccurrences(of: "\n", with: " ")
+            // A snippet is one line; check for a break before paying for a replacement.
+            return out.utf8.contains(UInt8(ascii: "\n")) ? out.replacingOccurrences(of: "\n", with: " ") : out
         }
         return ""
     }

@@ -11,6 +11,7 @@ public struct SearchToken: Equatable, Sendable {
 /// L*, N*, Co); everything else separates; tokens are case-folded with diacritics removed.
 public enum Unicode61Tokenizer {
     public static func tokenize(_ text: String) -> [SearchToken] {
+        if let tokens = asciiTokens(text) { return tokens }
         var tokens: [SearchToken] = []
         let scalars = text.unicodeScalars
         var index = scalars.startIndex
@@ -47,12 +48,29 @@ public enum Unicode61Tokenizer {
 
     /// The same terms for ASCII-only text, straight from the UTF-8 bytes; nil for any other text.
     /// Tokenizing by Unicode scalars (one String append per character) was the largest cost of a
-    /// PUT in the store (perf), and records are mostly ASCII.
+    /// PUT in the store, and of a SEARCH's snippets (perf); records are mostly ASCII.
     static func asciiTerms(_ text: String) -> [String]? {
+        asciiScan(text)?.terms
+    }
+
+    /// `tokenize` for ASCII-only text; nil for any other text.
+    static func asciiTokens(_ text: String) -> [SearchToken]? {
+        guard let (terms, runs) = asciiScan(text) else { return nil }
+        // In ASCII text every byte offset is a character boundary, and UTF-8 view offsets of a
+        // native string are O(1).
+        let utf8 = text.utf8
+        return zip(terms, runs).map { term, run in
+            SearchToken(term: term, range: utf8.index(utf8.startIndex, offsetBy: run.lowerBound)..<utf8.index(utf8.startIndex, offsetBy: run.upperBound))
+        }
+    }
+
+    /// Folded terms and their byte ranges, in one pass over the UTF-8 bytes.
+    private static func asciiScan(_ text: String) -> (terms: [String], runs: [Range<Int>])? {
         var text = text
-        return text.withUTF8 { bytes -> [String]? in
+        return text.withUTF8 { bytes -> ([String], [Range<Int>])? in
             for byte in bytes where byte >= 0x80 { return nil }
             var terms: [String] = []
+            var runs: [Range<Int>] = []
             var start = -1
             for index in 0...bytes.count {
                 let isToken: Bool
@@ -70,10 +88,11 @@ public enum Unicode61Tokenizer {
                         for (offset, byte) in run.enumerated() { out[offset] = byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte }
                         return run.count
                     })
+                    runs.append(start..<index)
                     start = -1
                 }
             }
-            return terms
+            return (terms, runs)
         }
     }
 
