@@ -11,7 +11,74 @@ public struct SearchToken: Equatable, Sendable {
 /// L*, N*, Co); everything else separates; tokens are case-folded with diacritics removed.
 public enum Unicode61Tokenizer {
     public static func tokenize(_ text: String) -> [SearchToken] {
-        if let tokens = asciiTokens(text) { return tokens }
+        let (terms, runs) = scan(text)
+        // Runs start and end on scalar boundaries, and UTF-8 offsets of a native string are O(1).
+        let utf8 = text.utf8
+        return zip(terms, runs).map { term, run in
+            SearchToken(term: term, range: utf8.index(utf8.startIndex, offsetBy: run.lowerBound)..<utf8.index(utf8.startIndex, offsetBy: run.upperBound))
+        }
+    }
+
+    /// Just the terms, for indexing and queries.
+    public static func terms(_ text: String) -> [String] {
+        scan(text).terms
+    }
+
+    /// Folded terms and their UTF-8 byte ranges, in one pass over the bytes: ASCII bytes are
+    /// classified and lower-cased directly, other scalars are decoded and looked up, and only a
+    /// token holding a non-ASCII scalar goes through `fold`. (Tokenizing by appending Unicode
+    /// scalars one at a time was the largest cost of a PUT, and of a SEARCH's snippets.)
+    static func scan(_ text: String) -> (terms: [String], runs: [Range<Int>]) {
+        var text = text
+        return text.withUTF8 { bytes in
+            var terms: [String] = []
+            var runs: [Range<Int>] = []
+            var start = -1
+            var ascii = true
+            var index = 0
+            func finish(at end: Int) {
+                let run = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                if ascii {
+                    terms.append(String(unsafeUninitializedCapacity: run.count) { out in
+                        for (offset, byte) in run.enumerated() { out[offset] = byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte }
+                        return run.count
+                    })
+                } else {
+                    terms.append(fold(String(decoding: run, as: UTF8.self)))
+                }
+                runs.append(start..<end)
+                start = -1
+                ascii = true
+            }
+            while index < bytes.count {
+                let byte = bytes[index]
+                let width: Int
+                let isToken: Bool
+                if byte < 0x80 {
+                    width = 1
+                    isToken = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                } else {
+                    // Swift strings hold valid UTF-8: the lead byte gives the width.
+                    width = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : 2
+                    var value = UInt32(byte) & (width == 4 ? 0x07 : width == 3 ? 0x0F : 0x1F)
+                    for next in bytes[(index + 1)..<(index + width)] { value = value << 6 | UInt32(next & 0x3F) }
+                    isToken = Unicode.Scalar(value).map(isTokenCharacter) ?? false
+                }
+                if isToken {
+                    if start < 0 { start = index }
+                    if byte >= 0x80 { ascii = false }
+                } else if start >= 0 {
+                    finish(at: index)
+                }
+                index += width
+            }
+            if start >= 0 { finish(at: bytes.count) }
+            return (terms, runs)
+        }
+    }
+
+    /// The scalar-by-scalar tokenizer `scan` replaced, kept as the reference its tests compare with.
+    static func tokenizeByScalars(_ text: String) -> [SearchToken] {
         var tokens: [SearchToken] = []
         let scalars = text.unicodeScalars
         var index = scalars.startIndex
@@ -39,61 +106,6 @@ public enum Unicode61Tokenizer {
             tokens.append(SearchToken(term: folded, range: start..<index))
         }
         return tokens
-    }
-
-    /// Just the terms, for indexing and queries.
-    public static func terms(_ text: String) -> [String] {
-        asciiTerms(text) ?? tokenize(text).map(\.term)
-    }
-
-    /// The same terms for ASCII-only text, straight from the UTF-8 bytes; nil for any other text.
-    /// Tokenizing by Unicode scalars (one String append per character) was the largest cost of a
-    /// PUT in the store, and of a SEARCH's snippets (perf); records are mostly ASCII.
-    static func asciiTerms(_ text: String) -> [String]? {
-        asciiScan(text)?.terms
-    }
-
-    /// `tokenize` for ASCII-only text; nil for any other text.
-    static func asciiTokens(_ text: String) -> [SearchToken]? {
-        guard let (terms, runs) = asciiScan(text) else { return nil }
-        // In ASCII text every byte offset is a character boundary, and UTF-8 view offsets of a
-        // native string are O(1).
-        let utf8 = text.utf8
-        return zip(terms, runs).map { term, run in
-            SearchToken(term: term, range: utf8.index(utf8.startIndex, offsetBy: run.lowerBound)..<utf8.index(utf8.startIndex, offsetBy: run.upperBound))
-        }
-    }
-
-    /// Folded terms and their byte ranges, in one pass over the UTF-8 bytes.
-    private static func asciiScan(_ text: String) -> (terms: [String], runs: [Range<Int>])? {
-        var text = text
-        return text.withUTF8 { bytes -> ([String], [Range<Int>])? in
-            for byte in bytes where byte >= 0x80 { return nil }
-            var terms: [String] = []
-            var runs: [Range<Int>] = []
-            var start = -1
-            for index in 0...bytes.count {
-                let isToken: Bool
-                if index < bytes.count {
-                    let byte = bytes[index]
-                    isToken = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                } else {
-                    isToken = false
-                }
-                if isToken {
-                    if start < 0 { start = index }
-                } else if start >= 0 {
-                    let run = UnsafeBufferPointer(rebasing: bytes[start..<index])
-                    terms.append(String(unsafeUninitializedCapacity: run.count) { out in
-                        for (offset, byte) in run.enumerated() { out[offset] = byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte }
-                        return run.count
-                    })
-                    runs.append(start..<index)
-                    start = -1
-                }
-            }
-            return (terms, runs)
-        }
     }
 
     @inline(__always)
