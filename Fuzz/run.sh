@@ -25,7 +25,7 @@ fuzz() {
   # SWIFT_BACKTRACE=enable=no: a trap exits at once and libFuzzer writes the crash file.
   SWIFT_BACKTRACE=enable=no "$bin/$target" "$work" -max_total_time="$seconds" -print_final_stats=1 \
       -artifact_prefix="crashes/$target-" -max_len=8192 2>&1 \
-    | grep -E '^(stat::|#[0-9]+ +(INITED|DONE)|==[0-9]+==|SUMMARY|artifact_prefix|Test unit written)' \
+    | grep -E '^(stat::|#[0-9]+[[:space:]]+(INITED|DONE)|==[0-9]+==|SUMMARY|artifact_prefix|Test unit written)' \
     | sed "s/^/$target: /" || true
   rm -rf "$work"
 }
