@@ -3,6 +3,7 @@ import EpilogueShared
 import EpilogueStoreClient
 import Foundation
 import Logging
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -42,6 +43,7 @@ import Glibc
             let pool = StorePool(configuration: .init(host: "127.0.0.1", port: port, connections: 2), logger: logger)
             pool.start()
             for _ in 0..<200 where !pool.isConnected { try await Task.sleep(for: .milliseconds(10)) }
+            let progress = AckCounter()
             let writers = Task { () -> [String: String] in
                 await withTaskGroup(of: [String: String].self) { group in
                     for writer in 0..<6 {
@@ -56,6 +58,7 @@ import Glibc
                                 guard let answer = try? await pool.request(.put(id: id, content: content, expectedVersion: nil)),
                                       case .written? = answer.first else { break }
                                 acked[id] = reading
+                                progress.add()
                             }
                             return acked
                         }
@@ -65,7 +68,11 @@ import Glibc
                     return all
                 }
             }
-            try await Task.sleep(for: .milliseconds(Int(generator.next() % 400) + 200))
+            // Cut at a random moment once writes are flowing (on a busy machine the restarted store
+            // can take a while to acknowledge its first write; a cut before that tests nothing).
+            let flowing = ContinuousClock.now + .seconds(20)
+            while progress.count < 10 && ContinuousClock.now < flowing { try await Task.sleep(for: .milliseconds(10)) }
+            try await Task.sleep(for: .milliseconds(Int(generator.next() % 400) + 50))
             // Power cut: the filesystem and the store die at once.
             kill(fs.processIdentifier, SIGKILL)
             store.kill()
@@ -126,4 +133,11 @@ import Glibc
         }
         return missing
     }
+}
+
+/// Acknowledged writes so far, shared by the writer tasks and the test.
+private final class AckCounter: Sendable {
+    private let value = Atomic<Int>(0)
+    var count: Int { value.load(ordering: .relaxed) }
+    func add() { value.wrappingAdd(1, ordering: .relaxed) }
 }
