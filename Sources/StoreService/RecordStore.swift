@@ -188,6 +188,12 @@ public final class RecordStore: Sendable {
         let packed: (dictionaryID: UInt32, bytes: [UInt8])
         do { packed = try dictionaries.compress(raw) } catch { throw .badRequest("compression failed: \(error)") }
         let updatedAt = Int64(Date().timeIntervalSince1970 * 1000)
+        // Tokenizing is the costly part of indexing: do it for the new version, and for the version
+        // it replaces (to unindex it), before taking the lock, so both event loops can do it at once.
+        let analyzed = SearchIndex.AnalyzedDocument(fields: Self.searchFields(content))
+        let replaced = state.withLock { $0.records[id] }.flatMap { old in
+            (try? old.content(dictionaries)).map { (docID: old.docID, terms: SearchIndex.AnalyzedDocument(fields: Self.searchFields($0))) }
+        }
 
         let (position, version) = try state.withLock { state throws(StoreError) -> (UInt64, UInt64) in
             let current = state.records[id]?.version ?? 0
@@ -198,7 +204,8 @@ public final class RecordStore: Sendable {
                                      dictionaryID: packed.dictionaryID, rawLength: UInt32(raw.count), body: packed.bytes)
             let bytes = entry.encoded()
             do { try log.append(bytes) } catch let error as StorageError { throw .storage(error) } catch { throw .storage(.io(operation: "write", path: log.path, errno: 0)) }
-            Self.apply(entry, size: bytes.count, content: content, to: &state, dictionaries: dictionaries, logger: logger)
+            Self.apply(entry, size: bytes.count, content: content, analyzed: analyzed, replaced: replaced, to: &state,
+                       dictionaries: dictionaries, logger: logger)
             state.writes += 1
             state.snapshotIsCurrent = false
             return (gate.noteAppended(bytes.count), current + 1)
@@ -253,11 +260,18 @@ public final class RecordStore: Sendable {
     }
 
     /// Applies a log entry to memory. `content` spares inflating a body we were just given.
-    private static func apply(_ entry: LogEntry, size: Int, content given: RecordContent? = nil, to state: inout State,
+    /// `analyzed` and `replaced` are the new version's terms and the replaced version's, when the
+    /// caller computed them outside the lock; `replaced` is used only if it is still the version
+    /// being replaced (another write may have come in between).
+    private static func apply(_ entry: LogEntry, size: Int, content given: RecordContent? = nil,
+                              analyzed: SearchIndex.AnalyzedDocument? = nil,
+                              replaced: (docID: UInt32, terms: SearchIndex.AnalyzedDocument)? = nil, to state: inout State,
                               dictionaries: DictionarySet, logger: Logger) {
         if let old = state.records.removeValue(forKey: entry.id) {
             // The index keeps no per-document term lists: the old body says which terms to drop.
-            if let oldContent = try? old.content(dictionaries) {
+            if let replaced, replaced.docID == old.docID {
+                state.search.remove(docID: old.docID, analyzed: replaced.terms)
+            } else if let oldContent = try? old.content(dictionaries) {
                 state.search.remove(docID: old.docID, fields: Self.searchFields(oldContent))
             } else {
                 logger.error("cannot inflate a replaced record to unindex it", metadata: ["id": "\(old.id)"])
@@ -293,7 +307,11 @@ public final class RecordStore: Sendable {
         state.records[entry.id] = record
         state.idByDocID[docID] = entry.id
         state.fields.insert(record)
-        state.search.upsert(docID: docID, fields: Self.searchFields(content))
+        if let analyzed {
+            state.search.upsert(docID: docID, analyzed: analyzed)
+        } else {
+            state.search.upsert(docID: docID, fields: Self.searchFields(content))
+        }
         state.rawBytes += Int(entry.rawLength)
         state.storedBytes += entry.body.count
         state.liveLogBytes += size

@@ -35,17 +35,32 @@ public struct SearchIndex: Sendable {
 
     public init() {}
 
-    /// Adds a document under a new doc id, greater than every id added before.
-    public mutating func upsert(docID: UInt32, fields: [String]) {
-        var counts: [Int: UInt32] = [:]
-        var length = 0
-        for field in fields {
-            for term in Unicode61Tokenizer.terms(field) {
-                length += 1
-                counts[termID(term), default: 0] += 1
+    /// A document's terms, counted: everything indexing or unindexing it needs. Pure, so the store
+    /// computes it before taking its lock and only the posting updates happen under the lock.
+    public struct AnalyzedDocument: Sendable {
+        public var frequencies: [String: UInt32] = [:]
+        public var length = 0
+
+        public init(fields: [String]) {
+            for field in fields {
+                for term in Unicode61Tokenizer.terms(field) {
+                    length += 1
+                    frequencies[term, default: 0] += 1
+                }
             }
         }
-        insert(docID: docID, length: length, frequencies: counts)
+    }
+
+    /// Adds a document under a new doc id, greater than every id added before.
+    public mutating func upsert(docID: UInt32, fields: [String]) {
+        upsert(docID: docID, analyzed: AnalyzedDocument(fields: fields))
+    }
+
+    public mutating func upsert(docID: UInt32, analyzed: AnalyzedDocument) {
+        var counts: [(key: Int, value: UInt32)] = []
+        counts.reserveCapacity(analyzed.frequencies.count)
+        for (term, frequency) in analyzed.frequencies { counts.append((termID(term), frequency)) }
+        insert(docID: docID, length: analyzed.length, frequencies: counts)
     }
 
     /// The id of `term`, registering it when new.
@@ -75,20 +90,22 @@ public struct SearchIndex: Sendable {
     /// Removes a document; `fields` must be what it was added with (the index keeps no per-doc
     /// term lists, which would cost as much memory as the postings themselves).
     public mutating func remove(docID: UInt32, fields: [String]) {
+        remove(docID: docID, analyzed: AnalyzedDocument(fields: fields))
+    }
+
+    /// Removes a document; `analyzed` must be what it was added with.
+    public mutating func remove(docID: UInt32, analyzed: AnalyzedDocument) {
         let index = Int(docID)
         guard index < lengths.count, lengths[index] != Self.absent else { return }
         totalTokens -= Int(lengths[index])
         lengths[index] = Self.absent
         documentCount -= 1
-        var seen = Set<Int>()
-        for field in fields {
-            for term in Unicode61Tokenizer.terms(field) {
-                guard let id = termIDs[term], seen.insert(id).inserted else { continue }
-                postings[id].live -= 1
-                // Rebuild a list once dead entries outnumber live ones, so scans stay proportional.
-                if postings[id].count > 32 && postings[id].live * 2 < postings[id].count {
-                    postings[id] = postings[id].keeping { lengths[Int($0)] != Self.absent }
-                }
+        for term in analyzed.frequencies.keys {
+            guard let id = termIDs[term] else { continue }
+            postings[id].live -= 1
+            // Rebuild a list once dead entries outnumber live ones, so scans stay proportional.
+            if postings[id].count > 32 && postings[id].live * 2 < postings[id].count {
+                postings[id] = postings[id].keeping { lengths[Int($0)] != Self.absent }
             }
         }
     }
