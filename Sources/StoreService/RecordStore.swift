@@ -151,8 +151,6 @@ public final class RecordStore: Sendable {
     public func put(id: String, content: RecordContent, expectedVersion: UInt64?) async throws(StoreError) -> (version: UInt64, updatedAt: Int64) {
         let (position, written) = try appendPut(id: id, content: content, expectedVersion: expectedVersion)
         try await waitDurable(position)
-        scheduleCompactionIfWorthwhile()
-        scheduleTrainingIfDue()
         return written
     }
 
@@ -216,7 +214,6 @@ public final class RecordStore: Sendable {
     public func delete(id: String, expectedVersion: UInt64?) async throws(StoreError) -> UInt64 {
         let (position, version) = try appendDelete(id: id, expectedVersion: expectedVersion)
         try await waitDurable(position)
-        scheduleCompactionIfWorthwhile()
         return version
     }
 
@@ -238,6 +235,8 @@ public final class RecordStore: Sendable {
         return (position, version)
     }
 
+    /// Calls `done` once the write at `position` is durable (nil) or cannot be (its error); after
+    /// a durable write it checks whether compaction or dictionary training is due.
     private func whenDurable(_ position: UInt64, _ done: @escaping @Sendable (StoreError?) -> Void) {
         gate.whenDurable(position) { [self] error in
             guard let error else {
@@ -249,14 +248,12 @@ public final class RecordStore: Sendable {
         }
     }
 
+    /// `whenDurable` for async callers.
     private func waitDurable(_ position: UInt64) async throws(StoreError) {
-        do {
-            try await gate.waitUntilDurable(position)
-        } catch let error as StorageError {
-            throw .storage(error)
-        } catch {
-            throw .storage(.io(operation: "fsync", path: log.path, errno: 0))
+        let failure: StoreError? = await withCheckedContinuation { continuation in
+            whenDurable(position) { continuation.resume(returning: $0) }
         }
+        if let failure { throw failure }
     }
 
     /// Applies a log entry to memory. `content` spares inflating a body we were just given.

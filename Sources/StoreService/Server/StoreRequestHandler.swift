@@ -27,38 +27,23 @@ public struct StoreRequestHandler: Sendable {
         }
     }
 
-    public func respond(to message: ClientMessage, requestID: UInt32, clientDictionaries: Set<UInt32>) async -> [Frame] {
-        do {
-            switch message {
-            case .put(let id, let content, let expected):
-                let written = try await store.put(id: id, content: content, expectedVersion: expected)
-                return [ServerMessage.written(id: id, version: written.version, updatedAt: written.updatedAt).frame(requestID: requestID)]
-            case .delete(let id, let expected):
-                let version = try await store.delete(id: id, expectedVersion: expected)
-                return [ServerMessage.deleted(id: id, version: version).frame(requestID: requestID)]
-            default:
-                return try respondToRead(message, requestID: requestID, clientDictionaries: clientDictionaries)
-            }
-        } catch {
-            return [ServerMessage.error(code: error.code, message: error.description).frame(requestID: requestID)]
-        }
-    }
-
     /// A read's answer frames, with a refusal turned into its ERROR frame.
     public func respondToReadCatchingErrors(_ message: ClientMessage, requestID: UInt32, clientDictionaries: Set<UInt32>) -> [Frame] {
         do {
             return try respondToRead(message, requestID: requestID, clientDictionaries: clientDictionaries)
         } catch {
-            return [ServerMessage.error(code: error.code, message: error.description).frame(requestID: requestID)]
+            return Self.refusal(error, requestID: requestID)
         }
+    }
+
+    /// The ERROR answer for a refused request.
+    static func refusal(_ error: StoreError, requestID: UInt32) -> [Frame] {
+        [ServerMessage.error(code: error.code, message: error.description).frame(requestID: requestID)]
     }
 
     /// Starts a write (PUT or DEL) and calls `completion` with its answer once it is durable —
     /// from the fsync thread, or at once when it is refused.
     public func respondToWrite(_ message: ClientMessage, requestID: UInt32, completion: @escaping @Sendable ([Frame]) -> Void) {
-        @Sendable func refused(_ error: StoreError) -> [Frame] {
-            [ServerMessage.error(code: error.code, message: error.description).frame(requestID: requestID)]
-        }
         switch message {
         case .put(let id, let content, let expected):
             store.put(id: id, content: content, expectedVersion: expected) { result in
@@ -66,18 +51,18 @@ public struct StoreRequestHandler: Sendable {
                 case .success(let written):
                     completion([ServerMessage.written(id: id, version: written.version, updatedAt: written.updatedAt).frame(requestID: requestID)])
                 case .failure(let error):
-                    completion(refused(error))
+                    completion(Self.refusal(error, requestID: requestID))
                 }
             }
         case .delete(let id, let expected):
             store.delete(id: id, expectedVersion: expected) { result in
                 switch result {
                 case .success(let version): completion([ServerMessage.deleted(id: id, version: version).frame(requestID: requestID)])
-                case .failure(let error): completion(refused(error))
+                case .failure(let error): completion(Self.refusal(error, requestID: requestID))
                 }
             }
         default:
-            completion(refused(.badRequest("not a write request")))
+            completion(Self.refusal(.badRequest("not a write request"), requestID: requestID))
         }
     }
 

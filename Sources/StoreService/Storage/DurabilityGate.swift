@@ -48,19 +48,9 @@ final class DurabilityGate: @unchecked Sendable {
         return appended
     }
 
-    /// Returns once everything up to `position` is durable under the policy.
-    func waitUntilDurable(_ position: UInt64) async throws {
-        guard policy == .always else { return }
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            whenDurable(position) { error in
-                if let error { continuation.resume(throwing: error) } else { continuation.resume() }
-            }
-        }
-    }
-
     /// Calls `waiter` once everything up to `position` is durable under the policy: at once when
     /// it already is (or the policy does not wait), else from the syncer thread after its fsync.
-    /// The server's event loops use this form, so a write costs no task hop.
+    /// Callbacks, not async: the server's event loops wait this way, so a write costs no task hop.
     func whenDurable(_ position: UInt64, _ waiter: @escaping Waiter) {
         guard policy == .always else { return waiter(nil) }
         condition.lock()
