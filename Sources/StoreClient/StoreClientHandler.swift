@@ -30,7 +30,8 @@ final class StoreClientHandler: ChannelDuplexHandler {
     private var pending: [UInt32: Pending] = [:]
     private var nextRequestID: UInt32 = 1
     private var context: ChannelHandlerContext?
-    private var flushScheduled = false
+    /// Several answers (or requests) usually complete in one loop tick: one flush after them.
+    private let flusher = TickFlusher()
 
     init(secret: String?, clientName: String, readyPromise: EventLoopPromise<Void>) {
         self.secret = secret
@@ -117,19 +118,9 @@ final class StoreClientHandler: ChannelDuplexHandler {
         }
         pending[id] = Pending(promise: promise, received: [], timeout: scheduled)
         context.write(wrapOutboundOut(message.frame(requestID: id, traceID: traceID)), promise: nil)
-        scheduleFlush(context: context)
+        flusher.flushSoon(context)
     }
 
-    /// Requests sent in one loop tick (a pipelining client, many gateway clients on this loop)
-    /// go out in one write.
-    private func scheduleFlush(context: ChannelHandlerContext) {
-        guard !flushScheduled else { return }
-        flushScheduled = true
-        context.eventLoop.assumeIsolated().execute { [weak self] in
-            self?.flushScheduled = false
-            context.flush()
-        }
-    }
 
     func channelInactive(context: ChannelHandlerContext) {
         fail(context: context, .unavailable("connection to the store closed"))

@@ -3,7 +3,6 @@ import EpilogueShared
 import EpilogueStoreClient
 import Logging
 import Metrics
-import NIOConcurrencyHelpers
 import NIOCore
 
 /// One client connection of the gateway, on its event loop. Each line is planned by the
@@ -37,7 +36,8 @@ final class GatewayConnectionHandler: ChannelDuplexHandler {
     /// Sequence number of `slots.first`.
     private var headSequence = 0
     private var reads = ReadGate()
-    private var flushScheduled = false
+    /// Several answers (or requests) usually complete in one loop tick: one flush after them.
+    private let flusher = TickFlusher()
     /// QUIT was read, the client half-closed, or the gateway is shutting down: no more commands.
     private var finishing = false
     private var closed = false
@@ -90,7 +90,7 @@ final class GatewayConnectionHandler: ChannelDuplexHandler {
         slots[slots.index(slots.startIndex, offsetBy: index)].reply = response
         if index == 0 {
             writeReadyReplies(context: context)
-            scheduleFlush(context: context)
+            flusher.flushSoon(context)
         }
     }
 
@@ -118,18 +118,6 @@ final class GatewayConnectionHandler: ChannelDuplexHandler {
         slots.removeAll()
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
-        }
-    }
-
-    /// Store answers for several commands usually arrive in one loop tick: flush once after them.
-    private func scheduleFlush(context: ChannelHandlerContext) {
-        guard !flushScheduled else { return }
-        flushScheduled = true
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        context.eventLoop.execute {
-            let (handler, context) = bound.value
-            handler.flushScheduled = false
-            context.flush()
         }
     }
 
@@ -185,8 +173,7 @@ final class GatewayConnectionHandler: ChannelDuplexHandler {
     }
 }
 
-/// The gateway's per-command metrics (names in docs/OPERATIONS.md). Metric objects are made once
-/// per command name, not per command: the factory lookup takes a lock.
+/// The gateway's per-command metrics (names in docs/OPERATIONS.md), made once per command name.
 final class GatewayMetrics: Sendable {
     static let shared = GatewayMetrics()
 
@@ -195,28 +182,20 @@ final class GatewayMetrics: Sendable {
         var duration: Timer
     }
 
-    private let instruments = NIOLockedValueBox<[String: Instruments]>([:])
-    private let errors = NIOLockedValueBox<[String: Counter]>([:])
+    private let instruments = InstrumentCache<String, Instruments>()
+    private let errors = InstrumentCache<String, Counter>()
 
     func served(command: String, errorCode: String?, nanoseconds: Int64) {
-        let instrument = instruments.withLockedValue { cache in
-            if let known = cache[command] { return known }
-            let made = Instruments(
+        let instrument = instruments.instrument(for: command) {
+            Instruments(
                 commands: Counter(label: "epilogue_gateway_commands_total", dimensions: [("command", command)]),
                 duration: Timer(label: "epilogue_gateway_command_duration_seconds", dimensions: [("command", command)],
                                 preferredDisplayUnit: .seconds))
-            cache[command] = made
-            return made
         }
         instrument.commands.increment()
         instrument.duration.recordNanoseconds(nanoseconds)
         if let errorCode {
-            errors.withLockedValue { cache in
-                if let known = cache[errorCode] { return known }
-                let made = Counter(label: "epilogue_gateway_errors_total", dimensions: [("code", errorCode)])
-                cache[errorCode] = made
-                return made
-            }.increment()
+            errors.instrument(for: errorCode) { Counter(label: "epilogue_gateway_errors_total", dimensions: [("code", errorCode)]) }.increment()
         }
     }
 }

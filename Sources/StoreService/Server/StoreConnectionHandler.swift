@@ -23,7 +23,8 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
 
     private var inFlightWrites = 0
     private var reads = ReadGate()
-    private var flushScheduled = false
+    /// Several answers (or requests) usually complete in one loop tick: one flush after them.
+    private let flusher = TickFlusher()
     private var draining = false
     private var closed = false
 
@@ -88,25 +89,13 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
         served(request, requestID: requestID, traceID: traceID, frames: frames, started: started)
         if !closed {
             for frame in frames { context.write(wrapOutboundOut(frame), promise: nil) }
-            scheduleFlush(context: context)
+            flusher.flushSoon(context)
         }
         if draining && inFlightWrites == 0 {
             context.flush()
             context.close(promise: nil)
         } else {
             resumeReadsIfPossible(context: context)
-        }
-    }
-
-    /// Several fsync completions usually arrive in one loop tick: flush once after them.
-    private func scheduleFlush(context: ChannelHandlerContext) {
-        guard !flushScheduled else { return }
-        flushScheduled = true
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        context.eventLoop.execute {
-            let (handler, context) = bound.value
-            handler.flushScheduled = false
-            context.flush()
         }
     }
 

@@ -1,6 +1,6 @@
 import EpilogueProtocol
 import Metrics
-import NIOConcurrencyHelpers
+import EpilogueShared
 
 /// The store's metrics (names documented in docs/OPERATIONS.md).
 struct StoreMetrics: Sendable {
@@ -15,17 +15,13 @@ struct StoreMetrics: Sendable {
         var duration: Timer
     }
 
-    /// Made once per message type, not per request: the metrics factory's lookup takes a lock.
-    private let instruments = NIOLockedValueBox<[UInt8: Instruments]>([:])
+    private let instruments = InstrumentCache<UInt8, Instruments>()
 
     func served(_ type: MessageType, frames: [Frame], nanoseconds: Int64) {
-        let instrument = instruments.withLockedValue { cache in
-            if let known = cache[type.rawValue] { return known }
-            let made = Instruments(
+        let instrument = instruments.instrument(for: type.rawValue) {
+            Instruments(
                 requests: Counter(label: "epilogue_store_requests_total", dimensions: [("type", type.name)]),
                 duration: Timer(label: "epilogue_store_request_duration_seconds", dimensions: [("type", type.name)], preferredDisplayUnit: .seconds))
-            cache[type.rawValue] = made
-            return made
         }
         instrument.requests.increment()
         instrument.duration.recordNanoseconds(nanoseconds)
