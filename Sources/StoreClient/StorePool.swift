@@ -53,6 +53,23 @@ public final class StorePool: Sendable {
         var nextLane = 0
         var lastError = "not connected yet"
         var shutDown = false
+
+        /// A ready slot, round-robin from the `cursor` position (which then moves past it): the
+        /// first whose connection is on `loop`, else the first ready one.
+        mutating func readySlot(advancing cursor: WritableKeyPath<State, Int>, preferring loop: (any EventLoop)?) -> Int? {
+            var chosen: Int?
+            for offset in 0..<slots.count {
+                let index = (self[keyPath: cursor] + offset) % slots.count
+                guard case .ready(let connection) = slots[index] else { continue }
+                if loop == nil || connection.channel.eventLoop === loop {
+                    chosen = index
+                    break
+                }
+                if chosen == nil { chosen = index }
+            }
+            if let chosen { self[keyPath: cursor] = chosen + 1 }
+            return chosen
+        }
     }
 
     public let configuration: Configuration
@@ -105,18 +122,9 @@ public final class StorePool: Sendable {
                      preferring loop: (any EventLoop)? = nil) -> EventLoopFuture<[ServerMessage]> {
         let connection: Connection? = state.withLockedValue { state in
             if let lane, lane < state.slots.count, case .ready(let connection) = state.slots[lane] { return connection }
-            var fallback: (index: Int, connection: Connection)?
-            for offset in 0..<state.slots.count {
-                let index = (state.next + offset) % state.slots.count
-                guard case .ready(let connection) = state.slots[index] else { continue }
-                if loop == nil || connection.channel.eventLoop === loop {
-                    state.next = index + 1
-                    return connection
-                }
-                if fallback == nil { fallback = (index, connection) }
-            }
-            if let fallback { state.next = fallback.index + 1 }
-            return fallback?.connection
+            guard let index = state.readySlot(advancing: \.next, preferring: loop),
+                  case .ready(let connection) = state.slots[index] else { return nil }
+            return connection
         }
         guard let connection else {
             let why = state.withLockedValue { $0.lastError }
@@ -138,20 +146,7 @@ public final class StorePool: Sendable {
     /// A connection for a caller that wants its requests kept in order (see `send`): one whose
     /// event loop is `loop` when there is one, spreading callers over the connections.
     public func lane(preferring loop: (any EventLoop)?) -> Int? {
-        state.withLockedValue { state in
-            var fallback: Int?
-            for offset in 0..<state.slots.count {
-                let index = (state.nextLane + offset) % state.slots.count
-                guard case .ready(let connection) = state.slots[index] else { continue }
-                if loop == nil || connection.channel.eventLoop === loop {
-                    state.nextLane = index + 1
-                    return index
-                }
-                if fallback == nil { fallback = index }
-            }
-            if let fallback { state.nextLane = fallback + 1 }
-            return fallback
-        }
+        state.withLockedValue { state in state.readySlot(advancing: \.nextLane, preferring: loop) }
     }
 
     private func connect(slot index: Int) {
