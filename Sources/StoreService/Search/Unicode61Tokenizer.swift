@@ -77,37 +77,6 @@ public enum Unicode61Tokenizer {
         }
     }
 
-    /// The scalar-by-scalar tokenizer `scan` replaced, kept as the reference its tests compare with.
-    static func tokenizeByScalars(_ text: String) -> [SearchToken] {
-        var tokens: [SearchToken] = []
-        let scalars = text.unicodeScalars
-        var index = scalars.startIndex
-        while index < scalars.endIndex {
-            guard isTokenCharacter(scalars[index]) else {
-                index = scalars.index(after: index)
-                continue
-            }
-            let start = index
-            var term = String.UnicodeScalarView()
-            var ascii = true
-            while index < scalars.endIndex, isTokenCharacter(scalars[index]) {
-                let scalar = scalars[index]
-                if scalar.isASCII {
-                    // A–Z → a–z; digits and a–z as they are.
-                    term.append(scalar.value >= 65 && scalar.value <= 90 ? Unicode.Scalar(scalar.value + 32)! : scalar)
-                } else {
-                    ascii = false
-                    term.append(scalar)
-                }
-                index = scalars.index(after: index)
-            }
-            var folded = String(term)
-            if !ascii { folded = fold(folded) }
-            tokens.append(SearchToken(term: folded, range: start..<index))
-        }
-        return tokens
-    }
-
     @inline(__always)
     static func isTokenCharacter(_ scalar: Unicode.Scalar) -> Bool {
         let v = scalar.value
