@@ -19,16 +19,28 @@ mkdir -p crashes
 # One target: fuzz a copy of its seeds, then print libFuzzer's summary lines (corpus size at the
 # start and the end, exec count) and remove the copy.
 fuzz() {
-  local target="$1" work
+  local target="$1" work log rc=0
   work="$(mktemp -d)"
+  log="$work.log"
   cp -r "Corpus/$target/." "$work/"
   # SWIFT_BACKTRACE=enable=no: a trap exits at once and libFuzzer writes the crash file.
   SWIFT_BACKTRACE=enable=no "$bin/$target" "$work" -max_total_time="$seconds" -print_final_stats=1 \
-      -artifact_prefix="crashes/$target-" -max_len=8192 2>&1 \
-    | grep -E '^(stat::|#[0-9]+[[:space:]]+(INITED|DONE)|==[0-9]+==|SUMMARY|artifact_prefix|Test unit written)' \
+      -artifact_prefix="crashes/$target-" -max_len=8192 >"$log" 2>&1 || rc=$?
+  grep -E '^(stat::|#[0-9]+[[:space:]]+(INITED|DONE)|==[0-9]+==|SUMMARY|artifact_prefix|Test unit written)' "$log" \
     | sed "s/^/$target: /" || true
-  rm -rf "$work"
+  # A crash leaves its input in crashes/ (reported below). Anything else that is not a clean run
+  # to the time limit (a fuzzer that did not start, or stopped early) is a failure of its own.
+  if ((rc != 0)) && ! ls crashes/"$target"-* >/dev/null 2>&1; then
+    echo "$target: exited $rc without a crash file; last lines:"; tail -n 20 "$log" | sed "s/^/$target: /"
+    echo "$target" >>"$failed"
+  elif ((rc == 0)) && ! grep -qE '^#[0-9]+[[:space:]]+DONE' "$log"; then
+    echo "$target: no DONE line: the fuzzer did not run to its time limit"; echo "$target" >>"$failed"
+  fi
+  rm -rf "$work" "$log"
 }
+
+failed="$(mktemp)"
+trap 'rm -f "$failed"' EXIT
 
 if [[ -n "${FUZZ_PARALLEL:-}" ]]; then
   for target in "${targets[@]}"; do fuzz "$target" & done
@@ -41,6 +53,9 @@ else
 fi
 
 status=0
+if [[ -s "$failed" ]]; then
+  echo "FAILED TO RUN: $(tr '\n' ' ' <"$failed")"; status=1
+fi
 for target in "${targets[@]}"; do
   if ls crashes/"$target"-* >/dev/null 2>&1; then
     echo "CRASH in $target:"; ls -l crashes/"$target"-*; status=1

@@ -159,7 +159,7 @@ public final class StorePool: Sendable {
         let configuration = self.configuration
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(configuration.connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let handler = StoreClientHandler(secret: configuration.secret, clientName: "epilogue-gateway",

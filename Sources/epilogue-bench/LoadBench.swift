@@ -80,7 +80,7 @@ struct LoadBench: AsyncParsableCommand {
                 let handler = LoadConnection(source: source, framing: framing, pipeline: pipeline,
                                              seed: seed &* 0x1_0000_0001 &+ UInt64(index))
                 let channel = try await ClientBootstrap(group: group)
-                    .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                    .channelOption(ChannelOptions.tcpOption(.tcp_nodelay), value: 1)
                     .connectTimeout(.seconds(3))
                     .channelInitializer { channel in channel.pipeline.addHandler(handler) }
                     .connect(host: host, port: port).get()
