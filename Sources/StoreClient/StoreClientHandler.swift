@@ -97,7 +97,12 @@ final class StoreClientHandler: ChannelDuplexHandler {
 
     private func handshakeFailed(context: ChannelHandlerContext, _ message: ServerMessage) {
         let why: String
-        if case .error(let code, let text) = message { why = "\(code.name): \(text)" } else { why = "unexpected \(message.type) during handshake" }
+        if case .error(let code, let text) = message {
+            why = "store refused the handshake: \(code.name): \(text)"
+                + (code == .unauthorized ? " (the gateway's --store-secret must equal the store's --auth-secret)" : "")
+        } else {
+            why = "unexpected \(message.type) during handshake"
+        }
         fail(context: context, .unavailable(why))
     }
 

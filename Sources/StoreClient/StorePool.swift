@@ -211,8 +211,14 @@ public final class StorePool: Sendable {
             case .failure(let error):
                 let message: String
                 if let error = error as? StoreClientError { message = error.description } else { message = "\(configuration.host):\(configuration.port): \(error)" }
-                self.state.withLockedValue { $0.lastError = message }
-                self.logger.debug("store connection failed", metadata: ["slot": "\(index)", "error": "\(message)"])
+                let repeated = self.state.withLockedValue { state -> Bool in
+                    defer { state.lastError = message }
+                    return state.lastError == message
+                }
+                // Once per distinct reason (reconnects retry every backoff): a refused handshake,
+                // such as a wrong secret, is a configuration error an operator must see.
+                let level: Logger.Level = repeated ? .debug : message.contains("refused the handshake") ? .error : .warning
+                self.logger.log(level: level, "store connection failed", metadata: ["slot": "\(index)", "error": "\(message)"])
                 self.scheduleReconnect(slot: index)
             }
         }

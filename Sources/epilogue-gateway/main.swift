@@ -83,7 +83,7 @@ struct GatewayCommand: AsyncParsableCommand {
             logger: logger)
         let server = GatewayServer(
             configuration: .init(host: host, port: port, maximumLineLength: maxLine, maximumConnections: maxConnections,
-                                 idleTimeout: .seconds(Int64(idleTimeout)), lineTimeout: .seconds(Int64(min(idleTimeout, 30))),
+                                 idleTimeout: .seconds(Int64(idleTimeout)), lineTimeout: GatewayServer.Configuration.lineTimeout(idleTimeout: .seconds(Int64(idleTimeout))),
                                  writeToken: writeToken ?? EpilogueLogging.environment("EPILOGUE_WRITE_TOKEN")),
             pool: pool, logger: logger)
         services.insert(server, at: 0)

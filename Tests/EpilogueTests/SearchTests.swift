@@ -29,7 +29,8 @@ import Testing
             }
             var folded = String(term)
             if !ascii { folded = Unicode61Tokenizer.fold(folded) }
-            tokens.append(SearchToken(term: folded, range: start..<index))
+            // A run of combining diacritics alone folds to nothing and is no token.
+            if !folded.isEmpty { tokens.append(SearchToken(term: folded, range: start..<index)) }
         }
         return tokens
     }

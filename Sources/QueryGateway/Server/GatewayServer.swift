@@ -23,6 +23,12 @@ public final class GatewayServer: Service, Sendable {
         /// stops reading from it.
         public var maximumPipelinedCommands: Int
 
+        /// The unfinished-line timeout the executable derives from its idle timeout
+        /// (docs/TEXT_PROTOCOL.md "Limits"): min(idle timeout, 30 s).
+        public static func lineTimeout(idleTimeout: TimeAmount) -> TimeAmount {
+            min(idleTimeout, .seconds(30))
+        }
+
         public init(host: String = "127.0.0.1", port: Int = 7700, maximumLineLength: Int = 64 * 1024,
                     maximumConnections: Int = 1024, idleTimeout: TimeAmount = .seconds(300),
                     lineTimeout: TimeAmount = .seconds(30), writeToken: String? = nil, maximumPipelinedCommands: Int = 128) {

@@ -8,7 +8,16 @@ public struct SearchToken: Equatable, Sendable {
 
 /// Tokenizes like SQLite FTS5's `unicode61` tokenizer with its defaults (remove_diacritics=1):
 /// tokens are maximal runs of letters, numbers and private-use characters (Unicode categories
-/// L*, N*, Co); everything else separates; tokens are case-folded with diacritics removed.
+/// L*, N*, Co) and of the 25 combining diacritics FTS5 knows (U+0300–U+0331, `isFTS5Diacritic`);
+/// everything else separates. Each code point is case-folded (simple case folding: `ς`→`σ`,
+/// `µ`→`μ`, `ſ`→`s`), a Latin letter carrying one of those diacritics loses it (`é`→`e`,
+/// `İ`→`i`), and the combining diacritics themselves are dropped, so a decomposed `e\u{301}`
+/// folds like `é`. As in FTS5, a letter with two diacritics (`ǖ`, Vietnamese `ệ`) and non-Latin
+/// letters (`й`, `ά`, `が`) keep theirs.
+///
+/// Where this differs from FTS5 (pinned by `TokenizerFTS5OracleTests`): FTS5's character tables
+/// are from Unicode 6.1; code points assigned later are classified here by the current Unicode
+/// data (Swift's), by FTS5 mostly as token characters.
 public enum Unicode61Tokenizer {
     public static func tokenize(_ text: String) -> [SearchToken] {
         let (terms, runs) = scan(text)
@@ -43,10 +52,15 @@ public enum Unicode61Tokenizer {
                         for (offset, byte) in run.enumerated() { out[offset] = byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte }
                         return run.count
                     })
+                    runs.append(start..<end)
                 } else {
-                    terms.append(fold(String(decoding: run, as: UTF8.self)))
+                    // A run of combining diacritics alone folds to nothing: no token, as in FTS5.
+                    let term = fold(String(decoding: run, as: UTF8.self))
+                    if !term.isEmpty {
+                        terms.append(term)
+                        runs.append(start..<end)
+                    }
                 }
-                runs.append(start..<end)
                 start = -1
                 ascii = true
             }
@@ -87,13 +101,26 @@ public enum Unicode61Tokenizer {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
              .decimalNumber, .letterNumber, .otherNumber, .privateUse:
             return true
+        case .nonspacingMark:
+            return isFTS5Diacritic(v)
         default:
             return false
         }
     }
 
-    /// Lower-case and strip diacritics (é → e, Ï → i), one character at a time so a letter
-    /// never turns into two (FTS5 folds code point by code point).
+    /// The combining marks FTS5's unicode61 treats as diacritics (`sqlite3Fts5UnicodeIsdiacritic`):
+    /// 25 code points of U+0300–U+0331. They are token characters, and folding drops them.
+    @inline(__always)
+    static func isFTS5Diacritic(_ v: UInt32) -> Bool {
+        guard v >= 0x300, v <= 0x331 else { return false }
+        let mask0: UInt32 = 0x0802_9FDF  // U+0300–U+031F
+        let mask1: UInt32 = 0x0003_61F8  // U+0320–U+0331
+        return v < 0x320 ? mask0 & (1 << (v - 0x300)) != 0 : mask1 & (1 << (v - 0x320)) != 0
+    }
+
+    /// Case-fold and remove diacritics one code point at a time, as FTS5 does (a letter never
+    /// turns into two): drop FTS5's combining diacritics; strip a single diacritic from a Latin
+    /// letter; apply simple case folding; strip again (`Å` U+212B → `å` → `a`).
     static func fold(_ term: String) -> String {
         var out = String.UnicodeScalarView()
         for scalar in term.unicodeScalars {
@@ -101,15 +128,40 @@ public enum Unicode61Tokenizer {
                 out.append(scalar.value >= 65 && scalar.value <= 90 ? Unicode.Scalar(scalar.value + 32)! : scalar)
                 continue
             }
-            let lowered = scalar.properties.lowercaseMapping.unicodeScalars
-            for lower in lowered {
-                // Canonical decomposition, then drop the combining marks: what is left is the base letter.
-                let base = String(lower).decomposedStringWithCanonicalMapping.unicodeScalars.filter {
-                    $0.properties.generalCategory != .nonspacingMark
-                }
-                if base.isEmpty { out.append(lower) } else { out.append(contentsOf: base) }
-            }
+            if isFTS5Diacritic(scalar.value) { continue }
+            out.append(withoutLatinDiacritic(caseFolded(withoutLatinDiacritic(scalar))))
         }
         return String(out)
+    }
+
+    /// Simple case folding: the lower-case mapping, except where folding differs from it.
+    private static func caseFolded(_ scalar: Unicode.Scalar) -> Unicode.Scalar {
+        switch scalar.value {
+        case 0x00B5: return "\u{03BC}"  // µ micro sign → μ
+        case 0x017F: return "s"          // ſ long s
+        case 0x03C2: return "\u{03C3}"  // ς final sigma → σ
+        case 0x03D0: return "\u{03B2}"  // ϐ → β
+        case 0x03D1: return "\u{03B8}"  // ϑ → θ
+        case 0x03D5: return "\u{03C6}"  // ϕ → φ
+        case 0x03D6: return "\u{03C0}"  // ϖ → π
+        case 0x03F0: return "\u{03BA}"  // ϰ → κ
+        case 0x03F1: return "\u{03C1}"  // ϱ → ρ
+        case 0x03F5: return "\u{03B5}"  // ϵ → ε
+        case 0x1E9B: return "\u{1E61}"  // ẛ → ṡ
+        case 0x1FBE: return "\u{03B9}"  // ι prosgegrammeni → ι
+        default: break
+        }
+        let lowered = scalar.properties.lowercaseMapping.unicodeScalars
+        // Only U+0130 (İ) lower-cases to two scalars; it lost its dot above already.
+        return lowered.count == 1 ? lowered.first! : scalar
+    }
+
+    /// A Latin letter with one FTS5 diacritic (`é` = `e` + U+0301) → the letter; anything else as is.
+    private static func withoutLatinDiacritic(_ scalar: Unicode.Scalar) -> Unicode.Scalar {
+        guard !scalar.isASCII, scalar.properties.canonicalCombiningClass == .notReordered else { return scalar }
+        let parts = String(scalar).decomposedStringWithCanonicalMapping.unicodeScalars
+        guard parts.count == 2, let base = parts.first, let mark = parts.last,
+              base.isASCII, base.properties.isAlphabetic, isFTS5Diacritic(mark.value) else { return scalar }
+        return base
     }
 }

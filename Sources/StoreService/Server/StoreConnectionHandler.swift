@@ -43,7 +43,7 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !draining, !closed else { return }
+        guard !closed else { return }
         let frame = unwrapInboundIn(data)
         switch machine.frameReceived(frame) {
         case .ignore:
@@ -52,6 +52,14 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
             context.write(wrapOutboundOut(message.frame(requestID: requestID)), promise: nil)
         case .sendAndClose(let message, let requestID):
             sendAndClose(context: context, message, requestID: requestID)
+        case .serve(let request, let requestID) where draining:
+            // Draining (graceful shutdown): the writes in flight are still answered, but a request
+            // that arrives meanwhile is refused, so the client knows it was not served.
+            let refusal = ServerMessage.error(code: .shuttingDown, message: "the store is shutting down; retry once it is back")
+                .frame(requestID: requestID)
+            metrics.served(request.type, frames: [refusal], nanoseconds: 0)
+            context.write(wrapOutboundOut(refusal), promise: nil)
+            flusher.flushSoon(context)
         case .serve(let request, let requestID):
             serve(context: context, request, requestID: requestID, traceID: frame.traceID)
         }
@@ -120,9 +128,10 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Backpressure and shutdown
 
-    /// Reads wait while too much is in flight, the peer is not reading, or the connection is finishing.
+    /// Reads wait while too much is in flight or the peer is not reading. While draining, reads go
+    /// on until the writes in flight are answered, so requests that arrive meanwhile get SHUTTING_DOWN.
     private func readsBlocked(_ context: ChannelHandlerContext) -> Bool {
-        draining || inFlightWrites >= maximumInFlightWrites || !context.channel.isWritable
+        inFlightWrites >= maximumInFlightWrites || !context.channel.isWritable
     }
 
     private func resumeReadsIfPossible(context: ChannelHandlerContext) {
@@ -141,7 +150,8 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         // Graceful shutdown, or a client that half-closed after sending (`nc -q`, scripts).
         if event is DrainConnection || (event as? ChannelEvent) == .inputClosed {
-            // No new requests; close once the writes in flight are answered.
+            // No new requests (those still arriving get SHUTTING_DOWN); close once the writes in
+            // flight are answered.
             draining = true
             if inFlightWrites == 0 {
                 context.flush()
