@@ -98,11 +98,10 @@ final class CapturedLogs: Sendable {
             set { metadata[key] = newValue }
         }
 
-        func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-                 file: String, function: String, line: UInt) {
-            let all = metadata.merging(explicit ?? [:]) { $1 }
+        func log(event: LogEvent) {
+            let all = metadata.merging(event.metadata ?? [:]) { $1 }
             let text = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            logs.append(Entry(level: level, message: "\(message)", metadata: text))
+            logs.append(Entry(level: event.level, message: "\(event.message)", metadata: text))
         }
     }
 }

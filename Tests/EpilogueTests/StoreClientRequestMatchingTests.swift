@@ -128,9 +128,11 @@ import Testing
         #expect(other.error == .unavailable("store stopped answering on this connection"))
         #expect(c.handler.inFlight == 0)
         #expect(!c.channel.isActive, "the connection that went silent is closed")
-        // The answers arrive after all: the handler has nobody to give them to.
-        #expect(throws: (any Error).self) { try c.answer(self.record("slow"), id: slowID) }
-        #expect(throws: (any Error).self) { try c.answer(self.record("other"), id: otherID) }
+        // The answers arrive after all (if the closed channel still passes them up): nobody is
+        // waiting for them, so nothing changes (completing a promise twice would trap).
+        try? c.answer(record("slow"), id: slowID)
+        try? c.answer(record("other"), id: otherID)
+        #expect(c.handler.inFlight == 0)
         #expect(slow.error == .timeout(milliseconds: 100))
         #expect(other.error == .unavailable("store stopped answering on this connection"))
     }

@@ -174,10 +174,11 @@ import Testing
                 raw.writeInteger(UInt8(0))
                 raw.writeInteger(UInt32(99))
                 let channel = client.channel
+                let bytes = raw
                 try await channel.eventLoop.submit {
                     // Below the frame encoder: these bytes go out as they are.
                     let encoder = try channel.pipeline.syncOperations.context(handlerType: MessageToByteHandler<FrameEncoder>.self)
-                    encoder.writeAndFlush(NIOAny(raw), promise: nil)
+                    encoder.writeAndFlush(NIOAny(bytes), promise: nil)
                 }.get()
                 let (message, id, _) = try await client.receive()
                 guard case .error(let code, _) = message else { Issue.record("expected ERROR, got \(message)"); return }

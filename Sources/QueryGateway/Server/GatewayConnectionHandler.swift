@@ -38,8 +38,14 @@ final class GatewayConnectionHandler: ChannelDuplexHandler {
     private var reads = ReadGate()
     /// Several answers (or requests) usually complete in one loop tick: one flush after them.
     private let flusher = TickFlusher()
+    /// Lines read while `maximumInFlight` commands were waiting: one socket read can hold many
+    /// lines, so the read gate alone would not bound the commands in flight. Served in order as
+    /// replies go out; reads stay stopped while any wait here.
+    private var queued = CircularBuffer<LineEvent>()
     /// QUIT was read, the client half-closed, or the gateway is shutting down: no more commands.
     private var finishing = false
+    /// QUIT was read: nothing after it is executed, queued lines included.
+    private var quit = false
     private var closed = false
 
     init(session: GatewaySession, pool: StorePool, maximumInFlight: Int, logger: Logger,
@@ -53,15 +59,30 @@ final class GatewayConnectionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !finishing, !closed else { return }
+        let event = unwrapInboundIn(data)
+        guard slots.count < maximumInFlight, queued.isEmpty else {
+            queued.append(event)
+            return
+        }
+        handle(context: context, event)
+        writeReadyReplies(context: context)
+    }
+
+    /// Plans one line and either queues its reply or sends its request to the store.
+    private func handle(context: ChannelHandlerContext, _ event: LineEvent) {
         let started = NIODeadline.now()
-        let (command, step) = session.plan(unwrapInboundIn(data), gatewayFigures: figures)
+        let (command, step) = session.plan(event, gatewayFigures: figures)
         switch step {
         case .none:
             return
         case .reply(let response, let close):
             slots.append(Slot(reply: response, close: close))
             record(command: command, response: response, started: started, traceID: nil)
-            if close { finishing = true }
+            if close {
+                finishing = true
+                quit = true
+                queued.removeAll()
+            }
         case .ask(let message, let render):
             let sequence = headSequence + slots.count
             slots.append(Slot())
@@ -76,7 +97,6 @@ final class GatewayConnectionHandler: ChannelDuplexHandler {
                 handler.answered(context: context, sequence: sequence, response: response)
             }
         }
-        writeReadyReplies(context: context)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -97,17 +117,22 @@ final class GatewayConnectionHandler: ChannelDuplexHandler {
     /// Writes the replies at the head of the order that are ready; closes after QUIT's reply, or
     /// once everything is answered when finishing.
     private func writeReadyReplies(context: ChannelHandlerContext) {
-        while let first = slots.first, let reply = first.reply {
-            slots.removeFirst()
-            headSequence += 1
-            if !closed {
-                var buffer = context.channel.allocator.buffer(capacity: 512)
-                reply.write(into: &buffer)
-                context.write(wrapOutboundOut(buffer), promise: nil)
+        while true {
+            while let first = slots.first, let reply = first.reply {
+                slots.removeFirst()
+                headSequence += 1
+                if !closed {
+                    var buffer = context.channel.allocator.buffer(capacity: 512)
+                    reply.write(into: &buffer)
+                    context.write(wrapOutboundOut(buffer), promise: nil)
+                }
+                if first.close { return closeAfterFlush(context: context) }
             }
-            if first.close { return closeAfterFlush(context: context) }
+            // Room again: serve lines that were read while the limit was reached.
+            guard !quit, !closed, slots.count < maximumInFlight, let next = queued.popFirst() else { break }
+            handle(context: context, next)
         }
-        if finishing && slots.isEmpty { return closeAfterFlush(context: context) }
+        if finishing && slots.isEmpty && queued.isEmpty { return closeAfterFlush(context: context) }
         resumeReadsIfPossible(context: context)
     }
 
@@ -135,7 +160,7 @@ final class GatewayConnectionHandler: ChannelDuplexHandler {
 
     /// Reads wait while too much is in flight, the peer is not reading, or the connection is finishing.
     private func readsBlocked(_ context: ChannelHandlerContext) -> Bool {
-        finishing || slots.count >= maximumInFlight || !context.channel.isWritable
+        finishing || slots.count >= maximumInFlight || !queued.isEmpty || !context.channel.isWritable
     }
 
     private func resumeReadsIfPossible(context: ChannelHandlerContext) {
