@@ -15,9 +15,15 @@ public struct SearchToken: Equatable, Sendable {
 /// folds like `é`. As in FTS5, a letter with two diacritics (`ǖ`, Vietnamese `ệ`) and non-Latin
 /// letters (`й`, `ά`, `が`) keep theirs.
 ///
-/// Where this differs from FTS5 (pinned by `TokenizerFTS5OracleTests`): FTS5's character tables
-/// are from Unicode 6.1; code points assigned later are classified here by the current Unicode
-/// data (Swift's), by FTS5 mostly as token characters.
+/// Where this differs from FTS5 (pinned by `TokenizerFTS5OracleTests`, which compares every code
+/// point up to U+323FF): FTS5's character tables are from Unicode 6.1, this uses the current
+/// Unicode data (Swift's). So code points assigned after 6.1 (most emoji, e.g. 🤔, new scripts)
+/// separate words here and are mostly letters to FTS5; noncharacters (U+FDD0–U+FDEF, U+xFFFE/F)
+/// too; and a few whose properties changed since: Cherokee U+13A0–U+13F5 lower-case (to U+AB70…)
+/// here, New Tai Lue vowel signs U+19B0–U+19C9 and Vedic signs U+1CF2–U+1CF3 are letters here,
+/// Mongolian U+1885–U+1886 are marks (separators) here. And `SearchIndex` compares terms as Swift
+/// strings, by canonical equivalence: a Hangul word stored decomposed into jamo (NFD) matches its
+/// composed form here, not in FTS5.
 public enum Unicode61Tokenizer {
     public static func tokenize(_ text: String) -> [SearchToken] {
         let (terms, runs) = scan(text)
