@@ -122,4 +122,4 @@ class LossyFS(Operations):
         return {k: getattr(st, k) for k in ("f_bavail", "f_bfree", "f_blocks", "f_bsize", "f_favail", "f_ffree", "f_files", "f_flag", "f_frsize", "f_namemax")}
 
 if __name__ == "__main__":
-    FUSE(LossyFS(sys.argv[1]), sys.argv[2], foreground=True, nothreads=False, allow_other=False)
+    FUSE(LossyFS(sys.argv[1]), sys.argv[2], foreground=True, nothreads=False, allow_other=True)

@@ -13,12 +13,15 @@ public final class MetricsEndpoint: Service, Sendable {
     private let host: String
     private let port: Int
     private let logger: Logger
+    private let onListening: @Sendable (SocketAddress) -> Void
 
-    public init(host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger) {
+    public init(host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger,
+                onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }) {
         self.host = host
         self.port = port
         self.registry = registry
         self.logger = logger
+        self.onListening = onListening
     }
 
     /// Makes swift-metrics report into a fresh Prometheus registry and returns it.
@@ -45,6 +48,7 @@ public final class MetricsEndpoint: Service, Sendable {
                 }
             }
             .bind(host: host, port: port).get()
+        if let address = server.localAddress { onListening(address) }
         logger.info("metrics listening", metadata: ["address": "\(server.localAddress.map { "\($0)" } ?? "?")", "path": "/metrics"])
         try await withGracefulShutdownHandler {
             try await server.closeFuture.get()

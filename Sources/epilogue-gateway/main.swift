@@ -50,6 +50,10 @@ struct GatewayCommand: AsyncParsableCommand {
     @Flag(help: "Health check: send PING to the gateway at --host/--port; exit 0 on OK.")
     var check = false
 
+    @Option(name: .customLong("port-file"),
+            help: "Once listening, write `port=N` (and `metrics_port=N`) lines to this file: how a supervisor or test learns the port --port 0 picked. Env: EPILOGUE_GATEWAY_PORT_FILE.")
+    var portFile: String = EpilogueLogging.environment("EPILOGUE_GATEWAY_PORT_FILE") ?? ""
+
     @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical. Env: EPILOGUE_LOG_LEVEL.")
     var logLevel: String = EpilogueLogging.environment("EPILOGUE_LOG_LEVEL") ?? "info"
 
@@ -71,9 +75,11 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         EpilogueLogging.bootstrap(level: Logger.Level(rawValue: logLevel)!)
         let logger = Logger(label: "epilogue.gateway")
+        let ports = portFile.isEmpty ? nil : PortFile(path: portFile)
         var services: [any Service] = []
         if metricsPort != 0 {
-            services.append(MetricsEndpoint(host: host, port: metricsPort, registry: MetricsEndpoint.bootstrap(), logger: logger))
+            services.append(MetricsEndpoint(host: host, port: metricsPort, registry: MetricsEndpoint.bootstrap(), logger: logger,
+                                            onListening: { address in ports?.record("metrics_port", port: address.port ?? 0) }))
         }
         let target = HostAndPort(store)!
         let pool = StorePool(
@@ -85,7 +91,7 @@ struct GatewayCommand: AsyncParsableCommand {
             configuration: .init(host: host, port: port, maximumLineLength: maxLine, maximumConnections: maxConnections,
                                  idleTimeout: .seconds(Int64(idleTimeout)), lineTimeout: GatewayServer.Configuration.lineTimeout(idleTimeout: .seconds(Int64(idleTimeout))),
                                  writeToken: writeToken ?? EpilogueLogging.environment("EPILOGUE_WRITE_TOKEN")),
-            pool: pool, logger: logger)
+            pool: pool, logger: logger, onListening: { address in ports?.record("port", port: address.port ?? 0) })
         services.insert(server, at: 0)
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

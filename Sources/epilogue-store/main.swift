@@ -53,6 +53,10 @@ struct StoreCommand: AsyncParsableCommand {
     @Flag(help: "Health check: handshake with the store at --host/--port and PING it; exit 0 if it answers.")
     var check = false
 
+    @Option(name: .customLong("port-file"),
+            help: "Once listening, write `port=N` (and `metrics_port=N`) lines to this file: how a supervisor or test learns the port --port 0 picked. Env: EPILOGUE_STORE_PORT_FILE.")
+    var portFile: String = EpilogueLogging.environment("EPILOGUE_STORE_PORT_FILE") ?? ""
+
     @Option(name: .customLong("log-level"), help: "trace|debug|info|notice|warning|error|critical. Env: EPILOGUE_LOG_LEVEL.")
     var logLevel: String = EpilogueLogging.environment("EPILOGUE_LOG_LEVEL") ?? "info"
 
@@ -79,9 +83,11 @@ struct StoreCommand: AsyncParsableCommand {
         }
         EpilogueLogging.bootstrap(level: Logger.Level(rawValue: logLevel)!)
         let logger = Logger(label: "epilogue.store")
+        let ports = portFile.isEmpty ? nil : PortFile(path: portFile)
         var services: [any Service] = []
         if metricsPort != 0 {
-            services.append(MetricsEndpoint(host: host, port: metricsPort, registry: MetricsEndpoint.bootstrap(), logger: logger))
+            services.append(MetricsEndpoint(host: host, port: metricsPort, registry: MetricsEndpoint.bootstrap(), logger: logger,
+                                            onListening: { address in ports?.record("metrics_port", port: address.port ?? 0) }))
         }
         let store: RecordStore
         do {
@@ -103,7 +109,8 @@ struct StoreCommand: AsyncParsableCommand {
         var configuration = StoreServer.Configuration(host: host, port: port, secret: secret, maximumConnections: maxConnections,
                                                       idleTimeout: .seconds(Int64(idleTimeout)))
         configuration.frameTimeout = .seconds(Int64(frameTimeout))
-        let server = StoreServer(configuration: configuration, store: store, logger: logger)
+        let server = StoreServer(configuration: configuration, store: store, logger: logger,
+                                 onListening: { address in ports?.record("port", port: address.port ?? 0) })
         services.insert(server, at: 0)
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

@@ -103,7 +103,7 @@ private func datasetBodies() throws -> (training: [[UInt8]], held: [[UInt8]]) {
     }
 }
 
-@Suite struct TrainedDictionaryStoreTests {
+@Suite(.timeLimit(.minutes(3))) struct TrainedDictionaryStoreTests {
     private func open(_ dir: String) async throws -> RecordStore {
         try await RecordStore(configuration: .init(dataDirectory: dir, fsync: .always, loadBundledDataset: false,
                                                    dictionaryTraining: nil), logger: TestSupport.logger)

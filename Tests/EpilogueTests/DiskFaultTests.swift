@@ -6,49 +6,49 @@ import Glibc
 
 /// The store on a tiny filesystem that fills up: writes fail with STORAGE_FULL at the gateway,
 /// reads go on, nothing stored is damaged, and writes work again once space is freed — without
-/// a restart. Needs root for the tmpfs mount; without it, the test says so and checks the same
-/// path on a directory it cannot write instead.
-@Suite(.serialized) struct DiskFaultTests {
+/// a restart. Mounting the 512 KiB tmpfs needs root (the test's name says so); the store itself
+/// runs unprivileged on it. Without root the test is skipped with that reason.
+@Suite(.serialized, .requires(.root)) struct DiskFaultTests {
     @Test(.timeLimit(.minutes(2)))
-    func fullDiskGivesStorageFullAndRecoversWhenSpaceIsFreed() async throws {
+    func asRootForATmpfsMountFullDiskGivesStorageFullAndRecoversWhenSpaceIsFreed() async throws {
+        try Prerequisite.check(.root)
         let mountPoint = TestSupport.temporaryDirectory()
         defer { TestSupport.removeDirectory(mountPoint) }
-        guard getuid() == 0, Self.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", mountPoint]) == 0 else {
-            print("DiskFaultTests: cannot mount a small tmpfs (not root); checking the unwritable-directory path only")
-            await #expect(throws: (any Error).self) { _ = try await TestSupport.openStore("/proc/epilogue-cannot-exist") }
-            return
-        }
+        try #require(Self.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", mountPoint]) == 0, "mount -t tmpfs failed (as root)")
         defer { _ = Self.run(["umount", "-l", mountPoint]) }
         let dataDir = mountPoint + "/data"
         // Most of the space goes to a filler file we can delete later to "free space".
         let filler = mountPoint + "/filler"
         _ = FileManager.default.createFile(atPath: filler, contents: Data(count: 380 * 1024))
 
-        try await withStoreServer(directory: dataDir) { storePort, store in
-            try await withGateway(storePort: storePort) { port, _ in
-                try await withTextClient(port: port) { (c: TextTestClient) async throws -> Void in
-                    var written: [String] = []
-                    var full: TextReply?
-                    for i in 0..<2_000 {
-                        // Incompressible-ish readings so the disk fills quickly.
-                        var rng = SplitMix64(seed: UInt64(i))
-                        let noise = (0..<1_500).map { _ in String(UnicodeScalar(UInt8(97 + rng.next() % 26))) }.joined()
-                        let reply = try await c.command(#"PUT full/\#(i) film=F year=2000 director=D subject=s reading="\#(noise)" source=x sourceKind=critic"#)
-                        if reply.isOK { written.append("full/\(i)") } else { full = reply; break }
-                    }
-                    #expect(full?.errorCode == "STORAGE_FULL", "expected STORAGE_FULL, got \(String(describing: full))")
-                    #expect(written.count > 10)
-                    // Reads keep working and nothing already stored is damaged.
-                    for id in written { #expect(try await c.command("GET \(id)").isOK, "\(id) unreadable while full") }
-                    #expect(try await c.command("SEARCH F").isOK)
-                    // Free space: writes work again, no restart.
-                    try FileManager.default.removeItem(atPath: filler)
-                    let again = try await c.command(#"PUT after/1 film=F year=2000 director=D subject=s reading="space again" source=x sourceKind=critic"#)
-                    #expect(again.isOK, "write after freeing space: \(again)")
-                    #expect(store.figures().records == written.count + 1)
+        let store = try await StoreProcess(directory: dataDir)
+        defer { store.stop() }
+        try await store.waitUntilServing()
+        try await withGateway(storePort: store.port) { port, _ in
+            try await withTextClient(port: port) { (c: TextTestClient) async throws -> Void in
+                var written: [String] = []
+                var full: TextReply?
+                for i in 0..<2_000 {
+                    // Incompressible-ish readings so the disk fills quickly.
+                    var rng = SplitMix64(seed: UInt64(i))
+                    let noise = (0..<1_500).map { _ in String(UnicodeScalar(UInt8(97 + rng.next() % 26))) }.joined()
+                    let reply = try await c.command(#"PUT full/\#(i) film=F year=2000 director=D subject=s reading="\#(noise)" source=x sourceKind=critic"#)
+                    if reply.isOK { written.append("full/\(i)") } else { full = reply; break }
                 }
+                #expect(full?.errorCode == "STORAGE_FULL", "expected STORAGE_FULL, got \(String(describing: full))")
+                #expect(written.count > 10)
+                // Reads keep working and nothing already stored is damaged.
+                for id in written { #expect(try await c.command("GET \(id)").isOK, "\(id) unreadable while full") }
+                #expect(try await c.command("SEARCH F").isOK)
+                // Free space: writes work again, no restart.
+                try FileManager.default.removeItem(atPath: filler)
+                let again = try await c.command(#"PUT after/1 film=F year=2000 director=D subject=s reading="space again" source=x sourceKind=critic"#)
+                #expect(again.isOK, "write after freeing space: \(again)")
+                let stats = try await c.command("STATS")
+                #expect(stats.body.contains { $0.hasPrefix("store_records ") && $0.hasSuffix(" \(written.count + 1)") }, "\(stats)")
             }
         }
+        store.stop()
         // And the log recovers whole after all that.
         let reopened = try await TestSupport.openStore(dataDir)
         defer { reopened.close() }
@@ -67,11 +67,12 @@ import Glibc
     }
 }
 
-@Suite struct StartupFailureTests {
+@Suite(.timeLimit(.minutes(1))) struct StartupFailureTests {
     @Test func unwritableDataDirectoryIsAClearMessageAndANonZeroExit() throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try BuiltProducts.path("epilogue-store"))
-        process.arguments = ["--data-dir", "/proc/epilogue-cannot-write-here", "--port", "0", "--metrics-port", "0"]
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = try Unprivileged.prefix() + [try BuiltProducts.path("epilogue-store"),
+                             "--data-dir", "/proc/epilogue-cannot-write-here", "--port", "0", "--metrics-port", "0"]
         let stderr = Pipe()
         process.standardError = stderr
         process.standardOutput = FileHandle.nullDevice

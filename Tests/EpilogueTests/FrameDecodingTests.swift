@@ -120,18 +120,47 @@ import Testing
         #expect(throws: ProtocolError.invalidValue(field: "sourceKind", reason: "unknown source kind 9")) { try ClientMessage(frame: frame) }
     }
 
-    @Test func randomBytesNeverTrap() throws {
-        var generator = SplitMix64(seed: 42)
+    /// Random bytes never trap, and every outcome is a well-formed one: a frame, "wait for more",
+    /// or a ProtocolError — for the frame decoder and for both message decoders. The seed is
+    /// printed on failure (EPILOGUE_TEST_SEED replays it).
+    @Test func randomBytesNeverTrapAndFailOnlyWithProtocolErrors() throws {
+        let seed = TestSeed()
+        var generator = seed.generator
+        var frames = 0, waiting = 0, rejectedFrames = 0, messagesDecoded = 0, messagesRejected = 0
         for _ in 0..<5_000 {
+            // Lengths below 64 would rarely form a whole frame: half the inputs get a plausible
+            // length prefix so the message decoders are reached too.
             let count = Int(generator.next() % 64)
-            let bytes = (0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            var bytes = (0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            if generator.next() % 2 == 0, count >= 4 {
+                bytes.replaceSubrange(0..<4, with: [0, 0, 0, UInt8(6 + generator.next() % UInt64(max(1, count - 4)))])
+            }
             var buffer = ByteBuffer(bytes: bytes)
             var decoder = FrameDecoder(maximumFrameSize: 4096)
-            while let frame = try? decoder.decode(buffer: &buffer) {
-                _ = try? ClientMessage(frame: frame)
-                _ = try? ServerMessage(frame: frame)
+            do {
+                while let frame = try decoder.decode(buffer: &buffer) {
+                    frames += 1
+                    for decode in [{ _ = try ClientMessage(frame: frame) }, { _ = try ServerMessage(frame: frame) }] as [() throws -> Void] {
+                        do {
+                            try decode()
+                            messagesDecoded += 1
+                        } catch is ProtocolError {
+                            messagesRejected += 1
+                        } catch {
+                            Issue.record("message decoding threw \(error), not a ProtocolError, for \(bytes); \(seed)")
+                        }
+                    }
+                }
+                waiting += 1
+            } catch is ProtocolError {
+                rejectedFrames += 1
+            } catch {
+                Issue.record("frame decoding threw \(error), not a ProtocolError, for \(bytes); \(seed)")
             }
         }
+        // The inputs reached every outcome, so the loop above exercised each path.
+        #expect(frames > 0 && waiting > 0 && rejectedFrames > 0 && messagesRejected > 0,
+                "frames \(frames), waiting \(waiting), rejected frames \(rejectedFrames), messages decoded \(messagesDecoded) / rejected \(messagesRejected); \(seed)")
     }
 }
 

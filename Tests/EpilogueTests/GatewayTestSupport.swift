@@ -171,27 +171,3 @@ enum BuiltProducts {
         var description: String { "\(name) is not built next to the tests; run `swift build` first (swift test builds it)" }
     }
 }
-
-/// Child processes of the end-to-end tests.
-enum ChildProcess {
-    /// Runs `command` through /usr/bin/env (so `ip netns exec …` prefixes work), stdout discarded.
-    static func launch(_ command: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = command
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        return process
-    }
-
-    /// SIGCONT (it may be stopped), SIGTERM, then SIGKILL after 2 s: a python helper may have
-    /// inherited an ignored SIGTERM.
-    static func stop(_ process: Process) {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGCONT)
-        process.terminate()
-        for _ in 0..<40 where process.isRunning { Thread.sleep(forTimeInterval: 0.05) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
-}

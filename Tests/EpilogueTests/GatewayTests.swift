@@ -10,7 +10,7 @@ import Testing
 
 private let putLaLaLand = #"PUT lll/epilogue film="La La Land" year=2016 director="Damien Chazelle" subject=epilogue reading="The montage is a \"what if\": the life they gave up." source="Damien Chazelle, interview" sourceKind=director themes=what-if,sacrifice"#
 
-@Suite struct GatewayTests {
+@Suite(.timeLimit(.minutes(2))) struct GatewayTests {
     @Test func everyCommandAnswersOverTCP() async throws {
         try await withStack { port, _ in
             try await withTextClient(port: port) { (c: TextTestClient) async throws -> Void in
@@ -260,11 +260,19 @@ private let putLaLaLand = #"PUT lll/epilogue film="La La Land" year=2016 directo
         }
     }
 
-    @Test func clientThatNeverFinishesItsLineIsDropped() async throws {
-        try await withStack(lineTimeout: .milliseconds(300)) { port, _ in
+    /// The idle timeout (30 s) is far longer than the line timeout (300 ms): a close near the line
+    /// timeout can only come from the line timeout.
+    @Test(.timeLimit(.minutes(1)))
+    func clientThatNeverFinishesItsLineIsDroppedAtTheLineTimeout() async throws {
+        try await withStack(idleTimeout: .seconds(30), lineTimeout: .milliseconds(300)) { port, _ in
             try await withTextClient(port: port) { (c: TextTestClient) async throws -> Void in
                 try await c.send("GET half-a-li")
-                #expect(await c.isClosedByServer())
+                let start = ContinuousClock.now
+                let closed = await c.isClosedByServer()
+                let elapsed = ContinuousClock.now - start
+                #expect(closed)
+                #expect(elapsed >= .milliseconds(250), "closed after \(elapsed), before the 300 ms line timeout")
+                #expect(elapsed < .seconds(5), "closed after \(elapsed): not the 300 ms line timeout (the idle timeout is 30 s)")
             }
         }
     }
@@ -278,14 +286,14 @@ private let putLaLaLand = #"PUT lll/epilogue film="La La Land" year=2016 directo
         }
     }
 
-    @Test func storeDownGivesStoreUnavailableAndTheGatewayRecovers() async throws {
+    @Test(.timeLimit(.minutes(2)))
+    func storeDownGivesStoreUnavailableAndTheGatewayRecovers() async throws {
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeDirectory(dir) }
-        let storePort = try await freePort()
-        let store = try StoreProcess(directory: dir, port: storePort)
+        let store = try await StoreProcess(directory: dir)
         defer { store.stop() }
         try await store.waitUntilServing()
-        try await withGateway(storePort: storePort) { port, _ in
+        try await withGateway(storePort: store.port) { port, _ in
             try await withTextClient(port: port) { (c: TextTestClient) async throws -> Void in
                 #expect(try await c.command(putLaLaLand).isOK)
                 store.kill()
@@ -297,7 +305,7 @@ private let putLaLaLand = #"PUT lll/epilogue film="La La Land" year=2016 directo
                 #expect(reply.errorCode == "STORE_UNAVAILABLE")
                 let stats = try await c.command("STATS")
                 #expect(stats.body.contains { $0.hasPrefix("store_reachable") && $0.hasSuffix("no") })
-                try store.start()
+                try await store.restart()
                 let clock = ContinuousClock()
                 let deadline = clock.now + .seconds(10)
                 repeat {
@@ -320,64 +328,6 @@ private let putLaLaLand = #"PUT lll/epilogue film="La La Land" year=2016 directo
             }
         }
     }
-}
-
-/// Asks the kernel for a free TCP port.
-func freePort() async throws -> Int {
-    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-    let port = channel.localAddress?.port ?? 0
-    try await channel.close()
-    return port
-}
-
-/// `epilogue-store` as a separate process, so a test can SIGKILL and restart it.
-final class StoreProcess: @unchecked Sendable {
-    let directory: String
-    let port: Int
-    /// Added to the command line (e.g. `--frame-timeout 2`).
-    let extraArguments: [String]
-    private var process: Process?
-
-    init(directory: String, port: Int, extraArguments: [String] = []) throws {
-        self.directory = directory
-        self.port = port
-        self.extraArguments = extraArguments
-        try start()
-    }
-
-    var pid: Int32 { process?.processIdentifier ?? 0 }
-
-    func start() throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try BuiltProducts.path("epilogue-store"))
-        process.arguments = ["--port", "\(port)", "--data-dir", directory, "--metrics-port", "0", "--no-dataset", "--log-level", "error"] + extraArguments
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        self.process = process
-    }
-
-    func waitUntilServing() async throws {
-        // Up to 30 s: a debug build replaying a long log on a busy CI machine is not quick.
-        for _ in 0..<1_200 {
-            if case .success = await StoreProbe.ping(host: "127.0.0.1", port: port, secret: nil, timeout: .milliseconds(200)) { return }
-            try await Task.sleep(for: .milliseconds(25))
-        }
-        throw NotServing()
-    }
-
-    func kill() {
-        guard let process, process.isRunning else { return }
-        Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-
-    func stop() {
-        guard let process, process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
-    }
-
-    struct NotServing: Error {}
 }
 
 /// A fake store that completes the handshake and then never answers: for timeouts.

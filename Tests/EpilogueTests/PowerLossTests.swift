@@ -12,28 +12,29 @@ import Glibc
 /// Power loss: the store's data directory sits on tests-support/lossyfs.py, a FUSE filesystem
 /// that keeps file data in memory until fsync and loses the rest when killed. After each "power
 /// cut" (the filesystem and the store SIGKILLed together), every write acknowledged under
-/// `--fsync always` must still be there.
-@Suite(.serialized) struct PowerLossTests {
+/// `--fsync always` must still be there. Mounting FUSE needs root and fuse3 + python3-fusepy (the
+/// test's name says so; skipped with that reason without them); the store runs unprivileged on
+/// the mount (lossyfs mounts with allow_other).
+@Suite(.serialized, .requires(.root, .fuse)) struct PowerLossTests {
     static let lossyFS = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("tests-support/lossyfs.py").path
 
     @Test(.timeLimit(.minutes(3)))
-    func acknowledgedWritesSurvivePowerCuts() async throws {
+    func asRootOnAFUSEMountAcknowledgedWritesSurvivePowerCuts() async throws {
+        try Prerequisite.check(.root, .fuse)
         let root = TestSupport.temporaryDirectory()
         defer { TestSupport.removeDirectory(root) }
         let backing = root + "/backing", mount = root + "/mnt"
         try FileManager.default.createDirectory(atPath: backing, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
-        try #require(getuid() == 0 && FileManager.default.fileExists(atPath: "/dev/fuse"),
-                     "power-loss test needs root and /dev/fuse (fuse3); .ci/run installs fuse3 and python3-fusepy")
 
         var acknowledged: [String: String] = [:]
         var generator = SplitMix64(seed: 99)
         for cycle in 0..<3 {
             let fs = try Self.mountLossyFS(backing: backing, mount: mount)
-            let port = try await freePort()
-            let store = try StoreProcess(directory: mount + "/data", port: port)
+            let store = try await StoreProcess(directory: mount + "/data")
             try await store.waitUntilServing()
+            let port = store.port
             // Everything acknowledged before this power cut must have survived the previous ones.
             let missing = try await Self.missing(acknowledged, port: port)
             #expect(missing.isEmpty, "cycle \(cycle): lost acknowledged writes \(missing.prefix(5))")
@@ -87,10 +88,10 @@ import Glibc
         // Final check after the last cut.
         let fs = try Self.mountLossyFS(backing: backing, mount: mount)
         defer { kill(fs.processIdentifier, SIGKILL); fs.waitUntilExit(); _ = DiskFaultTests.run(["umount", "-l", mount]) }
-        let port = try await freePort()
-        let store = try StoreProcess(directory: mount + "/data", port: port)
+        let store = try await StoreProcess(directory: mount + "/data")
         defer { store.stop() }
         try await store.waitUntilServing()
+        let port = store.port
         let missing = try await Self.missing(acknowledged, port: port)
         #expect(missing.isEmpty, "lost acknowledged writes after the last power cut: \(missing.prefix(5))")
         print("PowerLossTests: 3 power cuts, \(acknowledged.count) acknowledged writes, \(missing.count) lost")
