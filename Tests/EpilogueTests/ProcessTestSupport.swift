@@ -95,7 +95,7 @@ extension Trait where Self == ConditionTrait {
     static func requires(_ prerequisites: Prerequisite...) -> Self {
         let missing = Prerequisite.missing(prerequisites)
         return .enabled(if: missing.isEmpty || Prerequisite.requireAll,
-                        Comment(rawValue: "skipped: " + missing.joined(separator: "; ")
+                        Comment(rawValue: missing.joined(separator: "; ")
                                 + "; scripts/test-all.sh installs every prerequisite and runs the whole suite"))
     }
 }
@@ -284,11 +284,17 @@ final class StoreProcess: @unchecked Sendable {
 
     /// Until it answers a handshake and PING (up to 30 s).
     func waitUntilServing() async throws {
-        for _ in 0..<1_200 {
-            if case .success = await StoreProbe.ping(host: service.host, port: port, secret: nil, timeout: .milliseconds(200)) { return }
+        let deadline = ContinuousClock.now + .seconds(30)
+        var last = ""
+        while ContinuousClock.now < deadline {
+            switch await StoreProbe.ping(host: service.host, port: port, secret: nil, timeout: .milliseconds(500)) {
+            case .success: return
+            case .failure(let error): last = "\(error)"
+            }
+            guard service.isRunning else { break }
             try await Task.sleep(for: .milliseconds(25))
         }
-        throw NotServing(log: service.log)
+        throw NotServing(lastError: last, log: service.log)
     }
 
     func kill() { service.kill() }
@@ -301,8 +307,9 @@ final class StoreProcess: @unchecked Sendable {
     }
 
     struct NotServing: Error, CustomStringConvertible {
+        var lastError: String
         var log: String
-        var description: String { "the store did not answer PING within 30 s; its stderr:\n\(log.suffix(2_000))" }
+        var description: String { "the store did not answer PING within 30 s (last: \(lastError)); its stderr:\n\(log.suffix(2_000))" }
     }
 }
 
