@@ -277,11 +277,17 @@ private let putLaLaLand = #"PUT lll/epilogue film="La La Land" year=2016 directo
         }
     }
 
-    @Test func idleClientIsDropped() async throws {
-        try await withStack(idleTimeout: .milliseconds(300)) { port, _ in
+    /// Idle timeout 2 s (300 ms was short enough for a loaded machine to close the connection
+    /// before its first command was read): served first, closed once idle, not before.
+    @Test func idleClientIsDroppedAfterTheIdleTimeout() async throws {
+        try await withStack(idleTimeout: .seconds(2)) { port, _ in
             try await withTextClient(port: port) { (c: TextTestClient) async throws -> Void in
                 #expect(try await c.command("PING").isOK)
+                let start = ContinuousClock.now
                 #expect(await c.isClosedByServer())
+                let elapsed = ContinuousClock.now - start
+                #expect(elapsed >= .milliseconds(1_500), "closed \(elapsed) after the last answer, before the 2 s idle timeout")
+                #expect(elapsed < .seconds(20), "closed only \(elapsed) after the last answer")
             }
         }
     }
