@@ -13,7 +13,7 @@ import Testing
 /// A store stand-in that completes the handshake and then holds every request until the test
 /// answers it, so a test can see how many requests the gateway has sent.
 final class HeldStore: Sendable {
-    private struct Held {
+    fileprivate struct Held {
         var channel: any Channel
         var requestID: UInt32
         var message: ClientMessage
@@ -21,6 +21,8 @@ final class HeldStore: Sendable {
 
     private let held = NIOLockedValueBox<[Held]>([])
     private let received = NIOLockedValueBox(0)
+    /// Once released, requests are answered as they arrive.
+    private let released = NIOLockedValueBox(false)
     private let listener: any Channel
 
     var port: Int { listener.localAddress?.port ?? 0 }
@@ -29,24 +31,28 @@ final class HeldStore: Sendable {
     init() async throws {
         let heldBox = held
         let receivedBox = received
+        let releasedBox = released
         listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
-                    try channel.pipeline.syncOperations.addHandler(Handler(held: heldBox, received: receivedBox))
+                    try channel.pipeline.syncOperations.addHandler(Handler(held: heldBox, received: receivedBox, released: releasedBox))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
     }
 
-    /// Answers every held PING with PONG.
-    func answerAll() {
+    /// Answers every held PING with PONG, and from now on every PING as it arrives.
+    func release() {
+        released.withLockedValue { $0 = true }
         let all = held.withLockedValue { held in defer { held.removeAll() }; return held }
-        for request in all {
-            guard case .ping(let data) = request.message else { continue }
-            request.channel.writeAndFlush(ServerMessage.pong(data).frame(requestID: request.requestID), promise: nil)
-        }
+        for request in all { Self.answer(request) }
+    }
+
+    fileprivate static func answer(_ request: Held) {
+        guard case .ping(let data) = request.message else { return }
+        request.channel.writeAndFlush(ServerMessage.pong(data).frame(requestID: request.requestID), promise: nil)
     }
 
     func close() { listener.close(promise: nil) }
@@ -57,10 +63,12 @@ final class HeldStore: Sendable {
         var machine = StoreConnectionStateMachine(secret: nil)
         let held: NIOLockedValueBox<[Held]>
         let received: NIOLockedValueBox<Int>
+        let released: NIOLockedValueBox<Bool>
 
-        init(held: NIOLockedValueBox<[Held]>, received: NIOLockedValueBox<Int>) {
+        init(held: NIOLockedValueBox<[Held]>, received: NIOLockedValueBox<Int>, released: NIOLockedValueBox<Bool>) {
             self.held = held
             self.received = received
+            self.released = released
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -70,7 +78,12 @@ final class HeldStore: Sendable {
             case .serve(let message, let id):
                 let channel = context.channel
                 received.withLockedValue { $0 += 1 }
-                held.withLockedValue { $0.append(Held(channel: channel, requestID: id, message: message)) }
+                let request = Held(channel: channel, requestID: id, message: message)
+                if released.withLockedValue({ $0 }) {
+                    HeldStore.answer(request)
+                } else {
+                    held.withLockedValue { $0.append(request) }
+                }
             case .ignore: break
             }
         }
@@ -97,9 +110,9 @@ final class HeldStore: Sendable {
                 try await Task.sleep(for: .milliseconds(200))
                 #expect(store.requestsReceived == 128, "requests the gateway sent on while none was answered")
                 // Answer; it reads on, 128 at a time, until all 300 are served, in order.
+                store.release()
                 var replies = 0
                 while replies < 300 {
-                    store.answerAll()
                     let reply = try await c.readReply()
                     #expect(reply.status == "OK PONG", "reply \(replies)")
                     replies += 1
