@@ -414,9 +414,9 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
         let outputs: [[String]] = [
             json.recordList([sampleRecord, sampleRecord]),
             json.hits([SearchResultRow(id: "a", score: -1.25, film: "F", subject: "S", snippet: "…[dream] \"x\"…")]),
-            json.films([(film: "La La Land", year: 2016, director: "Damien Chazelle", records: 33)]),
+            json.films([(film: "La La Land", year: 2016, director: "Damien Chazelle", records: 42)]),
             json.themes([(theme: "grief", records: 4), (theme: "love", records: 2)]),
-            json.stats([(name: "records", value: "46"), (name: "store_address", value: "127.0.0.1:7821")]),
+            json.stats([(name: "records", value: "58"), (name: "store_address", value: "127.0.0.1:7821")]),
         ]
         for lines in outputs {
             let back = readBack(TextResponse.ok(body: lines).serialized())
@@ -432,9 +432,9 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
         let film = try #require(jsonObject(json.films([(film: "F", year: 2016, director: "D", records: 3)])[0]))
         #expect(Set(film.keys) == ["film", "year", "director", "records"])
         #expect(film["records"] as? Int == 3)
-        let figure = try #require(jsonObject(json.stats([(name: "records", value: "46")])[0]))
+        let figure = try #require(jsonObject(json.stats([(name: "records", value: "58")])[0]))
         #expect(figure["name"] as? String == "records")
-        #expect(figure["value"] as? String == "46")
+        #expect(figure["value"] as? String == "58")
     }
 
     @Test func jsonWithANonFiniteScoreStaysValidJSON() {
@@ -472,16 +472,16 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
 
     @Test func filmsThemesAndStatsAreTables() {
         #expect(text.films([(film: "A Real Pain", year: 2024, director: "Jesse Eisenberg", records: 13),
-                            (film: "La La Land", year: 2016, director: "Damien Chazelle", records: 33)]) == [
+                            (film: "La La Land", year: 2016, director: "Damien Chazelle", records: 42)]) == [
             "FILM         YEAR  DIRECTOR         RECORDS",
             "A Real Pain  2024  Jesse Eisenberg  13",
-            "La La Land   2016  Damien Chazelle  33",
+            "La La Land   2016  Damien Chazelle  42",
         ])
         #expect(text.themes([(theme: "family", records: 4), (theme: "open-ending", records: 1)]) == [
             "THEME        RECORDS", "family       4", "open-ending  1",
         ])
-        #expect(text.stats([(name: "records", value: "46"), (name: "gateway_connections", value: "1")]) == [
-            "NAME                 VALUE", "records              46", "gateway_connections  1",
+        #expect(text.stats([(name: "records", value: "58"), (name: "gateway_connections", value: "1")]) == [
+            "NAME                 VALUE", "records              58", "gateway_connections  1",
         ])
     }
 
