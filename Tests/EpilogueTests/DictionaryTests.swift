@@ -64,7 +64,7 @@ private func datasetBodies() throws -> (training: [[UInt8]], held: [[UInt8]]) {
         let after = try set.compress(body)
         #expect(after.dictionaryID == trained.id)
         // No zlib header, dictionary id or Adler-32 trailer: 10 bytes less than the zlib format.
-        #expect(after.bytes.count == (try Zlib.compress(body, dictionary: trained.bytes, level: 9)).count - 10)
+        #expect(after.bytes.count == (try Zlib.compress(body, dictionary: trained.bytes, level: DictionarySet.level)).count - 10)
         #expect(try set.decompress(after.bytes, dictionaryID: after.dictionaryID) == body)
         #expect(try set.decompress(before.bytes, dictionaryID: before.dictionaryID) == body)
         #expect(set.nextTrainedID == DictionarySet.firstTrainedID + 1)
