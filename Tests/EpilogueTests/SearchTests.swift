@@ -3,7 +3,10 @@ import Testing
 @testable import EpilogueStore
 
 @Suite struct TokenizerTests {
-    /// The scalar-by-scalar tokenizer that `scan` replaced: the reference it is compared with.
+    /// The scalar-by-scalar tokenizer that `scan` replaced: the reference it is compared with. It
+    /// shares `isTokenCharacter` and `fold` with the implementation, so it checks only the byte
+    /// scanner; what a token is and how it folds is checked against FTS5 itself in
+    /// `TokenizerFTS5OracleTests`.
     static func tokenizeByScalars(_ text: String) -> [SearchToken] {
         var tokens: [SearchToken] = []
         let scalars = text.unicodeScalars
