@@ -6,6 +6,9 @@ usage: lossyfs.py BACKING_DIR MOUNTPOINT      (foreground; SIGKILL it to cut the
 File data lives in memory until fsync(2) copies the whole file to BACKING_DIR. Namespace
 operations (create, rename, unlink, mkdir) reach the backing directory at once, with the data
 they have so far been fsynced with — like a filesystem that journals metadata but not data.
+
+It mounts with allow_other: it runs as root, and the store under test runs as another user
+(uid 65534) on it.
 """
 import errno, os, stat, sys, threading, time
 import fusepy

@@ -18,7 +18,16 @@ enum Prerequisite: String, CaseIterable, Sendable {
     /// Set by scripts/test-all.sh: a missing prerequisite is a failure, not a skip.
     static let requireAll = ProcessInfo.processInfo.environment["EPILOGUE_REQUIRE_ALL_TESTS"] == "1"
 
-    var isMet: Bool { Self.met[self] ?? false }
+    var isMet: Bool {
+        switch self {
+        case .root: Self.isRoot
+        case .networkNamespaces: Self.hasNetworkNamespaces
+        case .nftables: Self.hasNftables
+        case .fuse: Self.hasFuse
+        case .pyyaml: Self.hasPyYAML
+        case .docker: Self.hasDocker
+        }
+    }
 
     var reason: String {
         switch self {
@@ -31,24 +40,19 @@ enum Prerequisite: String, CaseIterable, Sendable {
         }
     }
 
-    /// Evaluated once per test process.
-    private static let met: [Prerequisite: Bool] = {
-        var met: [Prerequisite: Bool] = [:]
-        let root = getuid() == 0
-        met[.root] = root
-        met[.networkNamespaces] = root && executable("ip") != nil && {
-            // Creating one is the only real check (a container may forbid it even to root).
-            let name = "epi-probe-\(getpid())"
-            defer { _ = run(["ip", "netns", "del", name]) }
-            return run(["ip", "netns", "add", name]) == 0
-        }()
-        met[.nftables] = executable("nft") != nil
-        met[.fuse] = FileManager.default.fileExists(atPath: "/dev/fuse") && executable("fusermount3") != nil
-            && run(["/usr/bin/python3", "-c", "import fusepy"]) == 0
-        met[.pyyaml] = run(["python3", "-c", "import yaml"]) == 0 || run(["/usr/bin/python3", "-c", "import yaml"]) == 0
-        met[.docker] = executable("docker") != nil && run(["docker", "info"]) == 0
-        return met
+    // Each evaluated once per test process, and only when a test asks.
+    private static let isRoot = getuid() == 0
+    private static let hasNetworkNamespaces: Bool = isRoot && executable("ip") != nil && {
+        // Creating one is the only real check (a container may forbid it even to root).
+        let name = "epi-probe-\(getpid())"
+        defer { _ = run(["ip", "netns", "del", name]) }
+        return run(["ip", "netns", "add", name]) == 0
     }()
+    private static let hasNftables = executable("nft") != nil
+    private static let hasFuse = FileManager.default.fileExists(atPath: "/dev/fuse") && executable("fusermount3") != nil
+        && run(["/usr/bin/python3", "-c", "import fusepy"]) == 0
+    private static let hasPyYAML = run(["python3", "-c", "import yaml"]) == 0 || run(["/usr/bin/python3", "-c", "import yaml"]) == 0
+    private static let hasDocker = executable("docker") != nil && run(["timeout", "20", "docker", "info"]) == 0
 
     static func executable(_ name: String) -> String? {
         for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin").split(separator: ":") {
