@@ -4,11 +4,14 @@ import NIOCore
 public enum WireProtocol {
     /// The only version this code speaks.
     public static let version: UInt16 = 1
+    /// Every version this code speaks; VERSION_UNSUPPORTED lists them as data.
+    public static let versions: [UInt16] = [version]
     /// "EPIL": first four bytes of a HELLO payload, so a stray client is recognised at once.
     public static let magic: UInt32 = 0x4550_494C
     /// type (1) + flags (1) + request id (4).
     public static let headerSize = 6
-    /// Bytes after the length prefix; checked before anything is allocated.
+    /// Bytes after the length prefix (the prefix itself does not count); checked before anything
+    /// is allocated. Also the limit a client applies before READY announces the server's.
     public static let defaultMaximumFrameSize: UInt32 = 1 << 20
     public static let nonceSize = 32
     public static let proofSize = 32
@@ -84,10 +87,15 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         let requestID: UInt32 = buffer.readInteger()!
         var payload = buffer.readSlice(length: Int(length) - WireProtocol.headerSize)!
         let flags = FrameFlags(rawValue: rawFlags)
-        guard FrameFlags.known.isSuperset(of: flags) else { throw ProtocolError.unknownFlags(rawFlags) }
+        // From here on the request id is known: errors carry it (PROTOCOL.md §1, one rule for ERROR ids).
+        guard FrameFlags.known.isSuperset(of: flags) else {
+            throw FrameDecodingError(requestID: requestID, reason: .unknownFlags(rawFlags))
+        }
         var traceID: UInt64?
         if flags.contains(.traced) {
-            guard let id: UInt64 = payload.readInteger() else { throw ProtocolError.truncated("trace id") }
+            guard let id: UInt64 = payload.readInteger() else {
+                throw FrameDecodingError(requestID: requestID, reason: .truncated("trace id"))
+            }
             traceID = id
         }
         return Frame(type: type, flags: flags, requestID: requestID, traceID: traceID, payload: payload)
@@ -96,6 +104,21 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
     public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> Frame? {
         try decode(buffer: &buffer)
     }
+}
+
+/// A frame whose header was read (so its request id is known) but which is still malformed:
+/// unknown flag bits or a trace id cut short. Errors before the header (a bad length) are plain
+/// `ProtocolError`s and have no request id.
+public struct FrameDecodingError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var requestID: UInt32
+    public var reason: ProtocolError
+
+    public init(requestID: UInt32, reason: ProtocolError) {
+        self.requestID = requestID
+        self.reason = reason
+    }
+
+    public var description: String { reason.description }
 }
 
 /// Writes frames to the byte stream.

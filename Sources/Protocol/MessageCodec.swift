@@ -2,7 +2,7 @@ import EpilogueShared
 import NIOCore
 
 // Payload layouts of every message. docs/PROTOCOL.md is the normative description; the golden
-// vectors under Tests/EpilogueTests/Fixtures pin these bytes.
+// vectors in docs/protocol-vectors pin these bytes.
 
 extension ClientMessage {
     public func encodePayload(into buffer: inout ByteBuffer) {
@@ -37,6 +37,8 @@ extension ClientMessage {
             break
         case .listThemes(let film):
             buffer.writeWireOptional(film) { $0.writeWireString($1) }
+        case .getDictionary(let id):
+            buffer.writeInteger(id)
         }
     }
 
@@ -48,11 +50,12 @@ extension ClientMessage {
 
     /// Interprets a frame sent by a client. Response types are rejected here.
     public init(frame: Frame) throws {
-        guard let type = MessageType(rawValue: frame.type) else { throw ProtocolError.unknownMessageType(frame.type) }
-        guard type.isRequest else { throw ProtocolError.unexpectedMessageType(frame.type) }
+        // Flags first: a malformed frame is a decoding error whatever its type.
         guard !frame.flags.contains(.streamContinues) else {
             throw ProtocolError.invalidValue(field: "flags", reason: "STREAM_CONTINUES is only valid on responses")
         }
+        guard let type = MessageType(rawValue: frame.type) else { throw ProtocolError.unknownMessageType(frame.type) }
+        guard type.isRequest else { throw ProtocolError.unexpectedMessageType(frame.type) }
         var r = WireReader(frame.payload)
         switch type {
         case .hello:
@@ -65,7 +68,11 @@ extension ClientMessage {
             let dictionaries = try r.list("dictionaries", minimumItemSize: 4) { try $0.u32("dictionary") }
             self = .hello(Hello(versions: versions, clientName: name, dictionaries: dictionaries))
         case .authenticate:
-            self = .authenticate(proof: Array(buffer: try r.bytes("proof")))
+            let proof = try r.bytes("proof")
+            guard proof.readableBytes == 0 || proof.readableBytes == WireProtocol.proofSize else {
+                throw ProtocolError.invalidValue(field: "proof", reason: "must be 0 or \(WireProtocol.proofSize) bytes, got \(proof.readableBytes)")
+            }
+            self = .authenticate(proof: Array(buffer: proof))
         case .ping:
             self = .ping(try r.bytes("data"))
         case .get:
@@ -92,6 +99,8 @@ extension ClientMessage {
             self = .listThemes(film: try r.optional("film") { try $0.string("film") })
         case .stats:
             self = .stats
+        case .getDictionary:
+            self = .getDictionary(id: try r.u32("dictionaryID"))
         default:
             throw ProtocolError.unexpectedMessageType(frame.type)
         }
@@ -109,6 +118,7 @@ extension ServerMessage {
             buffer.writeWireString(challenge.serverName)
         case .ready(let ready):
             buffer.writeInteger(ready.maximumFrameSize)
+            buffer.writeWireList(ready.dictionaries) { $0.writeInteger($1) }
         case .pong(let data):
             buffer.writeWireBytes(data)
         case .record(let record):
@@ -151,9 +161,16 @@ extension ServerMessage {
                 b.writeWireString(entry.name)
                 b.writeInteger(entry.value)
             }
+        case .dictionary(let id, let bytes):
+            buffer.writeInteger(id)
+            buffer.writeWireBytes(bytes)
         case .error(let code, let message):
             buffer.writeInteger(code.rawValue)
             buffer.writeWireString(message)
+        case .versionUnsupported(let versions, let message):
+            buffer.writeInteger(ErrorCode.versionUnsupported.rawValue)
+            buffer.writeWireString(message)
+            buffer.writeWireList(versions) { $0.writeInteger($1) }
         }
     }
 
@@ -175,11 +192,17 @@ extension ServerMessage {
         case .challenge:
             let version = try r.u16("version")
             let nonce = Array(buffer: try r.bytes("nonce"))
+            guard nonce.count == WireProtocol.nonceSize else {
+                throw ProtocolError.invalidValue(field: "nonce", reason: "must be \(WireProtocol.nonceSize) bytes, got \(nonce.count)")
+            }
             let authRequired = try r.bool("authRequired")
             let name = try r.string("serverName")
             self = .challenge(Challenge(version: version, nonce: nonce, authRequired: authRequired, serverName: name))
         case .ready:
-            self = .ready(Ready(maximumFrameSize: try r.u32("maximumFrameSize")))
+            let maximum = try r.u32("maximumFrameSize")
+            // A store from before the list sends 4 bytes: no dictionaries to fetch.
+            let dictionaries = r.buffer.readableBytes == 0 ? [] : try r.list("dictionaries", minimumItemSize: 4) { try $0.u32("dictionary") }
+            self = .ready(Ready(maximumFrameSize: maximum, dictionaries: dictionaries))
         case .pong:
             self = .pong(try r.bytes("data"))
         case .record:
@@ -220,11 +243,18 @@ extension ServerMessage {
             self = .stats(try r.list("stats", minimumItemSize: 12) { r in
                 StatEntry(name: try r.string("name"), value: try r.i64("value"))
             })
+        case .dictionary:
+            self = .dictionary(id: try r.u32("dictionaryID"), bytes: Array(buffer: try r.bytes("bytes")))
         case .error:
             let rawCode = try r.u16("code")
             // Unknown codes from a newer server still surface as an error rather than a decode failure.
             let code = ErrorCode(rawValue: rawCode) ?? .internalError
-            self = .error(code: code, message: try r.string("message"))
+            let message = try r.string("message")
+            if code == .versionUnsupported {
+                self = .versionUnsupported(serverVersions: try r.list("versions", minimumItemSize: 2) { try $0.u16("version") }, message: message)
+            } else {
+                self = .error(code: code, message: message)
+            }
         default:
             throw ProtocolError.unexpectedMessageType(frame.type)
         }

@@ -15,6 +15,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case listFilms = 0x16
     case listThemes = 0x17
     case stats = 0x18
+    case getDictionary = 0x19
     // Responses
     case pong = 0x90
     case record = 0x91
@@ -25,6 +26,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case films = 0x96
     case themes = 0x97
     case statsResult = 0x98
+    case dictionary = 0x99
     case error = 0xFF
 
     public var isRequest: Bool { rawValue < 0x80 }

@@ -35,7 +35,14 @@ public struct Challenge: Sendable, Equatable {
 /// READY: handshake complete; requests may follow.
 public struct Ready: Sendable, Equatable {
     public var maximumFrameSize: UInt32
-    public init(maximumFrameSize: UInt32) { self.maximumFrameSize = maximumFrameSize }
+    /// Preset dictionaries the server can hand out with GET_DICTIONARY, ascending. Appended to
+    /// READY after its first release: a 4-byte READY (an older store) means none.
+    public var dictionaries: [UInt32]
+
+    public init(maximumFrameSize: UInt32, dictionaries: [UInt32] = []) {
+        self.maximumFrameSize = maximumFrameSize
+        self.dictionaries = dictionaries
+    }
 }
 
 /// Filters shared by QUERY and SEARCH. Absent means "any"; present filters all must match.
@@ -55,10 +62,13 @@ public struct RecordFilter: Sendable, Equatable {
     public var isEmpty: Bool { film == nil && theme == nil && sourceKind == nil && subject == nil }
 }
 
-/// How a record body travels: as is, or zlib-compressed exactly as the store keeps it on disk.
+/// How a record body travels: as is, or compressed exactly as the store keeps it on disk.
 public enum BodyEncoding: UInt8, Sendable {
     case plain = 0
+    /// A zlib stream (RFC 1950) made with the preset dictionary `dictionaryID` (built-in ids).
     case zlib = 1
+    /// Raw deflate (RFC 1951) made with the preset dictionary `dictionaryID` (trained ids, >= 1000).
+    case deflate = 2
 }
 
 /// A record on the wire. The body is `RecordContent` in its binary form (see `RecordBody`),
@@ -146,6 +156,7 @@ public enum ClientMessage: Sendable, Equatable {
     case listFilms
     case listThemes(film: String?)
     case stats
+    case getDictionary(id: UInt32)
 
     public var type: MessageType {
         switch self {
@@ -160,6 +171,7 @@ public enum ClientMessage: Sendable, Equatable {
         case .listFilms: return .listFilms
         case .listThemes: return .listThemes
         case .stats: return .stats
+        case .getDictionary: return .getDictionary
         }
     }
 }
@@ -177,7 +189,20 @@ public enum ServerMessage: Sendable, Equatable {
     case films([FilmSummary])
     case themes([ThemeCount])
     case stats([StatEntry])
+    case dictionary(id: UInt32, bytes: [UInt8])
     case error(code: ErrorCode, message: String)
+    /// ERROR VERSION_UNSUPPORTED, which also lists the versions the server speaks (as data, so a
+    /// newer client can pick one and reconnect).
+    case versionUnsupported(serverVersions: [UInt16], message: String)
+
+    /// The code of an ERROR frame, whichever case carries it.
+    public var errorCode: ErrorCode? {
+        switch self {
+        case .error(let code, _): return code
+        case .versionUnsupported: return .versionUnsupported
+        default: return nil
+        }
+    }
 
     public var type: MessageType {
         switch self {
@@ -192,7 +217,8 @@ public enum ServerMessage: Sendable, Equatable {
         case .films: return .films
         case .themes: return .themes
         case .stats: return .statsResult
-        case .error: return .error
+        case .dictionary: return .dictionary
+        case .error, .versionUnsupported: return .error
         }
     }
 }

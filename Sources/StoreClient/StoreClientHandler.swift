@@ -97,10 +97,13 @@ final class StoreClientHandler: ChannelDuplexHandler {
 
     private func handshakeFailed(context: ChannelHandlerContext, _ message: ServerMessage) {
         let why: String
-        if case .error(let code, let text) = message {
+        switch message {
+        case .error(let code, let text):
             why = "store refused the handshake: \(code.name): \(text)"
                 + (code == .unauthorized ? " (the gateway's --store-secret must equal the store's --auth-secret)" : "")
-        } else {
+        case .versionUnsupported(let versions, let text):
+            why = "store refused the handshake: VERSION_UNSUPPORTED: \(text) (the store speaks \(versions))"
+        default:
             why = "unexpected \(message.type) during handshake"
         }
         fail(context: context, .unavailable(why))

@@ -56,7 +56,9 @@ struct StoredRecord: Sendable {
     }
 
     var wireRecord: WireRecord {
-        WireRecord(id: id, version: version, updatedAt: updatedAt, encoding: .zlib, dictionaryID: dictionaryID,
+        // Trained dictionaries' bodies are raw deflate on disk (see DictionarySet.isRawDeflate).
+        WireRecord(id: id, version: version, updatedAt: updatedAt,
+                   encoding: dictionaryID >= DictionarySet.firstTrainedID ? .deflate : .zlib, dictionaryID: dictionaryID,
                    body: ByteBuffer(bytes: body))
     }
 }

@@ -30,8 +30,19 @@ public final class RecordStore: Sendable {
         }
     }
 
+    /// What a delete leaves: the version it deleted, so the id's next PUT continues from it
+    /// (versions never repeat, so compare-and-set can't be fooled by DELETE + PUT), kept through
+    /// compaction as a delete entry (`logBytes` of it) and rebuilt from the log at start.
+    struct Tombstone: Sendable, Equatable {
+        var version: UInt64
+        var updatedAt: Int64
+        var logBytes: UInt32
+    }
+
     struct State: Sendable {
         var records: [String: StoredRecord] = [:]
+        /// Deleted ids not written since: their last version.
+        var tombstones: [String: Tombstone] = [:]
         var idByDocID: [UInt32: String] = [:]
         var nextDocID: UInt32 = 1
         var fields = FieldIndexes()
@@ -194,11 +205,14 @@ public final class RecordStore: Sendable {
         }
 
         let (position, version) = try state.withLock { state throws(StoreError) -> (UInt64, UInt64) in
+            // A deleted record does not exist (expected version 0 matches it), but its next version
+            // follows the deleted one.
             let current = state.records[id]?.version ?? 0
             if let expectedVersion, expectedVersion != current {
                 throw .conflict(id: id, expected: expectedVersion, actual: current)
             }
-            let entry = LogEntry.put(id: id, version: current + 1, updatedAt: updatedAt, encoding: .zlib,
+            let next = (state.records[id]?.version ?? state.tombstones[id]?.version ?? 0) + 1
+            let entry = LogEntry.put(id: id, version: next, updatedAt: updatedAt, encoding: .zlib,
                                      dictionaryID: packed.dictionaryID, rawLength: UInt32(raw.count), body: packed.bytes)
             let bytes = entry.encoded()
             do { try log.append(bytes) } catch let error as StorageError { throw .storage(error) } catch { throw .storage(.io(operation: "write", path: log.path, errno: 0)) }
@@ -206,7 +220,7 @@ public final class RecordStore: Sendable {
                        dictionaries: dictionaries, logger: logger)
             state.writes += 1
             state.snapshotIsCurrent = false
-            return (gate.noteAppended(bytes.count), current + 1)
+            return (gate.noteAppended(bytes.count), next)
         }
         return (position, (version, updatedAt))
     }
@@ -264,6 +278,11 @@ public final class RecordStore: Sendable {
                               analyzed: SearchIndex.AnalyzedDocument? = nil,
                               replaced: (docID: UInt32, terms: SearchIndex.AnalyzedDocument)? = nil, to state: inout State,
                               dictionaries: DictionarySet, logger: Logger) {
+        if let tombstone = state.tombstones.removeValue(forKey: entry.id) { state.liveLogBytes -= Int(tombstone.logBytes) }
+        if entry.kind == .delete {
+            state.tombstones[entry.id] = Tombstone(version: entry.version, updatedAt: entry.updatedAt, logBytes: UInt32(size))
+            state.liveLogBytes += size
+        }
         if let old = state.records.removeValue(forKey: entry.id) {
             // The index keeps no per-document term lists: the old body says which terms to drop.
             if let replaced, replaced.docID == old.docID {
@@ -338,8 +357,11 @@ public final class RecordStore: Sendable {
         var offset = RecordLog.header.count
         var restored = snapshot.flatMap { $0.logSize == offset ? restore($0, from: &latest) : nil }
         var tail = 0
+        var tombstones: [String: Tombstone] = [:]
         let report = try log.recover { entry, size in
             offset += size
+            tombstones[entry.id] = entry.kind == .delete
+                ? Tombstone(version: entry.version, updatedAt: entry.updatedAt, logBytes: UInt32(size)) : nil
             if restored != nil {
                 apply(entry, size: size, to: &restored!, dictionaries: dictionaries, logger: logger)
                 tail += 1
@@ -363,6 +385,8 @@ public final class RecordStore: Sendable {
             if snapshot != nil { logger.notice("index snapshot does not match the record log; rebuilding the indexes") }
             state = rebuild(&latest, dictionaries: dictionaries, logger: logger)
         }
+        state.tombstones = tombstones
+        state.liveLogBytes = state.records.values.reduce(0) { $0 + Int($1.logBytes) } + tombstones.values.reduce(0) { $0 + Int($1.logBytes) }
         logger.info("recovered the record log", metadata: [
             "records": "\(state.records.count)", "from_snapshot": "\(restored != nil)", "tail_entries": "\(tail)",
             "snapshot_ms": "\(Self.milliseconds(loaded - started))", "scan_ms": "\(Self.milliseconds(scanned - loaded))",
@@ -680,8 +704,8 @@ public final class RecordStore: Sendable {
 
     private func runCompaction() throws {
         defer { state.withLock { $0.compacting = false } }
-        let (live, snapshotOffset) = state.withLock { state -> ([StoredRecord], Int) in
-            (state.records.values.sorted { $0.docID < $1.docID }, log.size)
+        let (live, tombstones, snapshotOffset) = state.withLock { state -> ([StoredRecord], [(String, Tombstone)], Int) in
+            (state.records.values.sorted { $0.docID < $1.docID }, state.tombstones.sorted { $0.key < $1.key }, log.size)
         }
         // Bodies compressed with an older dictionary are re-compressed with the newest, outside the lock.
         let newest = dictionaries.newest.id
@@ -699,6 +723,10 @@ public final class RecordStore: Sendable {
                 recompressed.append((record.docID, packed.bytes, entry.encoded().count))
             }
             snapshot.append(entry)
+        }
+        // Deleted ids keep their last version (see Tombstone): one delete entry each.
+        for (id, tombstone) in tombstones {
+            snapshot.append(LogEntry.delete(id: id, version: tombstone.version, updatedAt: tombstone.updatedAt))
         }
         var bytes: [UInt8] = []
         for entry in snapshot { bytes += entry.encoded() }

@@ -9,10 +9,11 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case badRequest(String)
     case storage(StorageError)
     case corruptRecord(id: String)
+    case dictionaryNotFound(id: UInt32)
 
     public var code: ErrorCode {
         switch self {
-        case .notFound: return .notFound
+        case .notFound, .dictionaryNotFound: return .notFound
         case .conflict: return .conflict
         case .invalidRecord: return .invalidRecord
         case .badRequest: return .badRequest
@@ -31,6 +32,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .badRequest(let message): return message
         case .storage(let error): return error.description
         case .corruptRecord(let id): return "record '\(id)' could not be decoded"
+        case .dictionaryNotFound(let id): return "no dictionary with id \(id)"
         }
     }
 }

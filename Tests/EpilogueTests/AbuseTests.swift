@@ -58,7 +58,7 @@ import Testing
         var decoder = FrameDecoder()
         var last: ErrorCode?
         while let frame = try? decoder.decode(buffer: &buffer) {
-            if case .error(let code, _)? = try? ServerMessage(frame: frame) { last = code }
+            if let code = (try? ServerMessage(frame: frame))?.errorCode { last = code }
         }
         return last
     }
@@ -75,7 +75,7 @@ import Testing
                 ("declared length below the header", [0, 0, 0, 2, 0x01, 0], .protocolViolation),
                 ("request before handshake", rawFrame(type: MessageType.get.rawValue, payload: [0, 0, 0, 1, 0x61]), .protocolViolation),
                 ("wrong protocol version", { var b = ByteBuffer(); ClientMessage.hello(Hello(versions: [7], clientName: "x")).frame(requestID: 0).write(to: &b); return Array(buffer: b) }(), .versionUnsupported),
-                ("unknown message type", handshakeBytes() + rawFrame(type: 0x55, payload: []), .protocolViolation),
+                ("unknown type in the response range", handshakeBytes() + rawFrame(type: 0xEE, payload: []), .protocolViolation),
                 ("response type from a client", handshakeBytes() + rawFrame(type: MessageType.pong.rawValue, payload: [0, 0, 0, 0]), .protocolViolation),
                 ("invalid UTF-8 id", handshakeBytes() + rawFrame(type: MessageType.get.rawValue, payload: [0, 0, 0, 2, 0xC3, 0x28]), .protocolViolation),
                 ("unknown flag bits", handshakeBytes() + rawFrame(type: MessageType.listFilms.rawValue, flags: 0x40, payload: []), .protocolViolation),

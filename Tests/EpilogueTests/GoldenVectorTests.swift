@@ -4,7 +4,7 @@ import NIOCore
 import Testing
 @testable import EpilogueProtocol
 
-/// One golden vector: a whole frame's bytes in Fixtures/wire/<name>.hex and the message they mean.
+/// One golden vector: a whole frame's bytes in docs/protocol-vectors/<name>.hex and the message they mean.
 struct GoldenVector: CustomTestStringConvertible, Sendable {
     enum Message: Sendable {
         case client(ClientMessage)
@@ -46,7 +46,14 @@ struct GoldenVector: CustomTestStringConvertible, Sendable {
         .init(name: "list-themes", requestID: 8, message: .client(.listThemes(film: "A Real Pain"))),
         .init(name: "stats", requestID: 9, message: .client(.stats)),
         .init(name: "challenge", requestID: 0, message: .server(.challenge(Challenge(version: 1, nonce: Array(repeating: 0xAB, count: 32), authRequired: true, serverName: "store")))),
-        .init(name: "ready", requestID: 0, message: .server(.ready(Ready(maximumFrameSize: 1_048_576)))),
+        .init(name: "ready", requestID: 0, message: .server(.ready(Ready(maximumFrameSize: 1_048_576, dictionaries: [1])))),
+        // The handshake of PROTOCOL.md §5: HMAC proof of the known-answer vector of §3 for this nonce.
+        .init(name: "handshake-challenge", requestID: 0, message: .server(.challenge(Challenge(version: 1, nonce: Array(0..<32), authRequired: true, serverName: "epilogue-store")))),
+        .init(name: "handshake-authenticate", requestID: 0, message: .client(.authenticate(proof: SharedSecretAuth.proof(secret: "correct horse battery staple", nonce: Array(0..<32))))),
+        .init(name: "get-dictionary", requestID: 10, message: .client(.getDictionary(id: 1000))),
+        .init(name: "dictionary", requestID: 10, message: .server(.dictionary(id: 1000, bytes: Array("the dream ends".utf8)))),
+        .init(name: "error-version-unsupported", requestID: 0, message: .server(.versionUnsupported(serverVersions: [1], message: "server speaks protocol version 1; client offered [2]"))),
+        .init(name: "error-unknown-message", requestID: 11, message: .server(.error(code: .unknownMessage, message: "unknown message type 0x7e"))),
         .init(name: "pong", requestID: 1, message: .server(.pong(ByteBuffer(string: "hi")))),
         .init(name: "record", requestID: 2, message: .server(.record(WireRecord(id: "x", version: 3, updatedAt: 1_700_000_000_000, encoding: .plain, dictionaryID: 0, body: RecordBody.encode(sampleContent))))),
         .init(name: "record-zlib", requestID: 2, flags: .streamContinues, message: .server(.record(WireRecord(id: "x", version: 3, updatedAt: 1_700_000_000_000, encoding: .zlib, dictionaryID: 1, body: ByteBuffer(bytes: [0x78, 0xBB, 0x01, 0x02]))))),
@@ -63,10 +70,13 @@ struct GoldenVector: CustomTestStringConvertible, Sendable {
 
 enum Fixtures {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+    /// Published with the spec, where a stranger finds them (the Python client's tests read them too).
+    static let vectors = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("docs/protocol-vectors")
 
     /// Hex with whitespace and `#` comments allowed.
     static func hexBytes(_ name: String) throws -> [UInt8] {
-        let text = try String(contentsOf: directory.appendingPathComponent("wire/\(name).hex"), encoding: .utf8)
+        let text = try String(contentsOf: vectors.appendingPathComponent("\(name).hex"), encoding: .utf8)
         let digits = text.split(separator: "\n").map { $0.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "" }
             .joined().filter { !$0.isWhitespace }
         var bytes: [UInt8] = []
@@ -109,5 +119,34 @@ enum Fixtures {
             decoded.frame(requestID: frame.requestID, flags: frame.flags).write(to: &reencoded)
         }
         #expect(Array(buffer: reencoded) == golden)
+    }
+
+    /// A streamed answer (PROTOCOL.md §5): three frames, the flag on all but the last.
+    @Test func streamedAnswerVectorIsTwoHitsThenResultEnd() throws {
+        var input = ByteBuffer(bytes: try Fixtures.hexBytes("stream-search"))
+        var decoder = FrameDecoder()
+        var frames: [Frame] = []
+        while let frame = try decoder.decode(buffer: &input) { frames.append(frame) }
+        #expect(input.readableBytes == 0)
+        let expected: [ServerMessage] = [
+            .hit(SearchHitMessage(id: "a", score: -2.25, film: "La La Land", subject: "epilogue", snippet: "the [dream] ends")),
+            .hit(SearchHitMessage(id: "b", score: -1.5, film: "La La Land", subject: "planetarium", snippet: "a [dream] of flight")),
+            .resultEnd(returned: 2, total: 2),
+        ]
+        #expect(try frames.map { try ServerMessage(frame: $0) } == expected)
+        #expect(frames.map(\.flags) == [.streamContinues, .streamContinues, []])
+        #expect(frames.allSatisfy { $0.requestID == 6 })
+        var reencoded = ByteBuffer()
+        for (message, frame) in zip(expected, frames) { message.frame(requestID: 6, flags: frame.flags).write(to: &reencoded) }
+        #expect(Array(buffer: reencoded) == (try Fixtures.hexBytes("stream-search")))
+    }
+
+    /// docs/protocol-vectors/README.md lists every file there, and every file is checked here.
+    @Test func readmeListsEveryVectorFileAndEveryFileIsChecked() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Fixtures.vectors.path).filter { $0.hasSuffix(".hex") }
+        let readme = try String(contentsOf: Fixtures.vectors.appendingPathComponent("README.md"), encoding: .utf8)
+        for file in files { #expect(readme.contains("`\(file)`"), "\(file) missing from the README") }
+        let checked = Set(GoldenVector.all.map { "\($0.name).hex" } + ["stream-search.hex"])
+        #expect(Set(files) == checked)
     }
 }

@@ -26,12 +26,13 @@ import Testing
         #expect(machine.frameReceived(frame(.ping(ByteBuffer()), id: 2)) == .ignore)
     }
 
-    @Test func unsupportedVersionGetsAClearError() {
+    @Test func unsupportedVersionGetsAClearErrorListingTheServersVersionsAsData() {
         var machine = StoreConnectionStateMachine(secret: nil)
         let action = machine.frameReceived(frame(.hello(Hello(versions: [2, 3], clientName: "future"))))
-        guard case .sendAndClose(.error(.versionUnsupported, let message), _) = action else {
+        guard case .sendAndClose(.versionUnsupported(let versions, let message), 0) = action else {
             Issue.record("expected VERSION_UNSUPPORTED, got \(action)"); return
         }
+        #expect(versions == [1])
         #expect(message.contains("[2, 3]"))
     }
 
@@ -80,7 +81,7 @@ import Testing
         try await withStoreServer(directory: dir) { port, store in
             _ = try await store.put(id: "seed", content: TestSupport.content(reading: "seeded"), expectedVersion: nil)
             try await withWireClient(port: port) { client in
-                #expect(try await client.handshake() == .ready(Ready(maximumFrameSize: 1 << 20)))
+                #expect(try await client.handshake() == .ready(Ready(maximumFrameSize: 1 << 20, dictionaries: [1])))
                 // 20 writes and 20 reads, interleaved, all sent before reading anything.
                 for i in 0..<20 {
                     try await client.send(.put(id: "p\(i)", content: TestSupport.content(reading: "write \(i)"), expectedVersion: nil), id: UInt32(100 + i))
@@ -187,7 +188,7 @@ import Testing
             }
             try await withWireClient(port: port) { client in
                 let answer = try await client.handshake(secret: "s3cret")
-                #expect(answer == .ready(Ready(maximumFrameSize: 1 << 20)))
+                #expect(answer == .ready(Ready(maximumFrameSize: 1 << 20, dictionaries: [1])))
             }
         }
     }
@@ -197,7 +198,7 @@ import Testing
         defer { TestSupport.removeDirectory(dir) }
         try await withStoreServer(directory: dir) { port, _ in
             try await withWireClient(port: port) { client in
-                guard case .error(.versionUnsupported, _) = try await client.handshake(versions: [9]) else { Issue.record("v9 accepted"); return }
+                guard case .versionUnsupported([1], _) = try await client.handshake(versions: [9]) else { Issue.record("v9 accepted"); return }
                 #expect(await client.receivesEndOfStream())
             }
         }

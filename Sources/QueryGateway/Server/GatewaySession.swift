@@ -173,6 +173,8 @@ struct GatewaySession {
         switch wire.encoding {
         case .plain: body = wire.body
         case .zlib: body = ByteBuffer(bytes: try BodyCompression.decompress(Array(buffer: wire.body), dictionaryID: wire.dictionaryID))
+        // Sent only for trained dictionaries, which the gateway does not announce.
+        case .deflate: throw ZlibError.dictionaryMismatch
         }
         return Record(id: wire.id, content: try RecordBody.decode(body), version: wire.version, updatedAt: wire.updatedAt)
     }

@@ -19,6 +19,8 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
     private let requests: StoreRequestHandler
     private let metrics: StoreMetrics
     private let maximumInFlightWrites: Int
+    /// The store never sends a frame longer than the maximum READY announced.
+    private let maximumFrameSize: UInt32
     private var logger: Logger
 
     private var inFlightWrites = 0
@@ -29,8 +31,9 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
     private var closed = false
 
     init(machine: StoreConnectionStateMachine, requests: StoreRequestHandler, metrics: StoreMetrics,
-         maximumInFlightWrites: Int, logger: Logger) {
+         maximumInFlightWrites: Int, maximumFrameSize: UInt32 = WireProtocol.defaultMaximumFrameSize, logger: Logger) {
         self.machine = machine
+        self.maximumFrameSize = maximumFrameSize
         self.requests = requests
         self.metrics = metrics
         self.maximumInFlightWrites = maximumInFlightWrites
@@ -74,6 +77,7 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
         let started = NIODeadline.now()
         guard StoreRequestHandler.isWrite(request) else {
             let frames = requests.respondToReadCatchingErrors(request, requestID: requestID, clientDictionaries: machine.clientDictionaries)
+                .map { StoreRequestHandler.fitting($0, maximumFrameSize: maximumFrameSize) }
             served(request, requestID: requestID, traceID: traceID, frames: frames, started: started)
             for frame in frames { context.write(wrapOutboundOut(frame), promise: nil) }
             return
@@ -94,6 +98,7 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
     private func writeCompleted(context: ChannelHandlerContext, _ request: ClientMessage, requestID: UInt32, traceID: UInt64?,
                                 frames: [Frame], started: NIODeadline) {
         inFlightWrites -= 1
+        machine.answered(requestID: requestID)
         served(request, requestID: requestID, traceID: traceID, frames: frames, started: started)
         if !closed {
             for frame in frames { context.write(wrapOutboundOut(frame), promise: nil) }

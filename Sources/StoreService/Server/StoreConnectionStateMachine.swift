@@ -6,6 +6,9 @@ import EpilogueShared
 ///
 ///     awaitingHello --HELLO--> awaitingProof --AUTHENTICATE--> ready --requests...
 ///           any other frame, bad version, bad proof, undecodable frame --> closed
+///
+/// Request ids (PROTOCOL.md §1): the handshake uses 0; requests use 1 and up, unique among the
+/// connection's requests in flight. Fatal ERRORs carry the id of the frame that caused them.
 public struct StoreConnectionStateMachine {
     public enum Action: Equatable {
         case send(ServerMessage, requestID: UInt32)
@@ -23,17 +26,24 @@ public struct StoreConnectionStateMachine {
     }
 
     private var state: State = .awaitingHello
+    /// Ids of requests served but not yet answered (writes waiting for their fsync): a request
+    /// reusing one would make the two answers indistinguishable.
+    private var inFlight: Set<UInt32> = []
     private let secret: String?
     private let serverName: String
     private let maximumFrameSize: UInt32
     private let makeNonce: () -> [UInt8]
+    /// Dictionary ids READY announces (read at READY: training adds ids while the store runs).
+    private let availableDictionaries: () -> [UInt32]
 
     public init(secret: String?, serverName: String = "epilogue-store", maximumFrameSize: UInt32 = WireProtocol.defaultMaximumFrameSize,
-                makeNonce: @escaping () -> [UInt8] = { SharedSecretAuth.makeNonce() }) {
+                makeNonce: @escaping () -> [UInt8] = { SharedSecretAuth.makeNonce() },
+                availableDictionaries: @escaping () -> [UInt32] = { [] }) {
         self.secret = secret
         self.serverName = serverName
         self.maximumFrameSize = maximumFrameSize
         self.makeNonce = makeNonce
+        self.availableDictionaries = availableDictionaries
     }
 
     /// Dictionaries the client can inflate; empty until the handshake is done.
@@ -49,50 +59,73 @@ public struct StoreConnectionStateMachine {
 
     public mutating func frameReceived(_ frame: Frame) -> Action {
         if case .closed = state { return .ignore }
+        let id = frame.requestID
         let message: ClientMessage
         do {
             message = try ClientMessage(frame: frame)
+        } catch ProtocolError.unknownMessageType(let type) where isReady && type < 0x80 {
+            // A request type from a newer client: refuse that request only, so the client can fall back.
+            guard id != 0 else { return fail(.protocolViolation, "request id 0 is reserved for the handshake", requestID: id) }
+            return .send(.error(code: .unknownMessage, message: "unknown message type 0x\(String(type, radix: 16))"), requestID: id)
         } catch {
-            return fail(.protocolViolation, "\(error)", requestID: frame.requestID)
+            return fail(.protocolViolation, "\(error)", requestID: id)
         }
         switch (state, message) {
         case (.awaitingHello, .hello(let hello)):
+            guard id == 0 else { return fail(.protocolViolation, "the handshake uses request id 0", requestID: id) }
             guard hello.versions.contains(WireProtocol.version) else {
                 let offered = hello.versions.map(String.init).joined(separator: ", ")
-                return fail(.versionUnsupported, "server speaks protocol version \(WireProtocol.version); client offered [\(offered)]",
-                            requestID: frame.requestID)
+                state = .closed
+                return .sendAndClose(.versionUnsupported(serverVersions: WireProtocol.versions,
+                                                         message: "server speaks protocol version \(WireProtocol.version); client offered [\(offered)]"),
+                                     requestID: id)
             }
             let nonce = makeNonce()
             state = .awaitingProof(nonce: nonce, dictionaries: Set(hello.dictionaries))
             return .send(.challenge(Challenge(version: WireProtocol.version, nonce: nonce, authRequired: secret != nil,
-                                              serverName: serverName)), requestID: frame.requestID)
+                                              serverName: serverName)), requestID: id)
         case (.awaitingHello, _):
-            return fail(.protocolViolation, "expected HELLO first", requestID: frame.requestID)
+            return fail(.protocolViolation, "expected HELLO first", requestID: id)
         case (.awaitingProof(let nonce, let dictionaries), .authenticate(let proof)):
+            guard id == 0 else { return fail(.protocolViolation, "the handshake uses request id 0", requestID: id) }
             if let secret {
                 guard !proof.isEmpty else {
-                    return fail(.unauthorized, "this store requires the shared secret", requestID: frame.requestID)
+                    return fail(.unauthorized, "this store requires the shared secret", requestID: id)
                 }
                 guard SharedSecretAuth.verify(proof: proof, secret: secret, nonce: nonce) else {
-                    return fail(.unauthorized, "authentication proof is wrong", requestID: frame.requestID)
+                    return fail(.unauthorized, "authentication proof is wrong", requestID: id)
                 }
             }
             state = .ready(dictionaries: dictionaries)
-            return .send(.ready(Ready(maximumFrameSize: maximumFrameSize)), requestID: frame.requestID)
+            return .send(.ready(Ready(maximumFrameSize: maximumFrameSize, dictionaries: availableDictionaries())), requestID: id)
         case (.awaitingProof, _):
-            return fail(.protocolViolation, "expected AUTHENTICATE after CHALLENGE", requestID: frame.requestID)
+            return fail(.protocolViolation, "expected AUTHENTICATE after CHALLENGE", requestID: id)
         case (.ready, .hello), (.ready, .authenticate):
-            return fail(.protocolViolation, "handshake already complete", requestID: frame.requestID)
+            return fail(.protocolViolation, "handshake already complete", requestID: id)
         case (.ready, _):
-            return .serve(message, requestID: frame.requestID)
+            guard id != 0 else { return fail(.protocolViolation, "request id 0 is reserved for the handshake", requestID: id) }
+            guard !inFlight.contains(id) else {
+                return fail(.protocolViolation, "request id \(id) is already in flight", requestID: id)
+            }
+            if StoreRequestHandler.isWrite(message) { inFlight.insert(id) }
+            return .serve(message, requestID: id)
         case (.closed, _):
             return .ignore
         }
     }
 
-    /// A frame that could not even be split from the stream (bad length, unknown flags).
+    /// The answer to request `requestID` (a write) went out: its id may be used again.
+    public mutating func answered(requestID: UInt32) {
+        inFlight.remove(requestID)
+    }
+
+    /// A frame that could not even be split from the stream (bad length, unknown flags). The
+    /// ERROR carries the frame's request id when its header was read, else 0.
     public mutating func framingFailed(_ error: any Error) -> Action {
         if case .closed = state { return .ignore }
+        if let error = error as? FrameDecodingError {
+            return fail(.protocolViolation, "\(error.reason)", requestID: error.requestID)
+        }
         let code: ErrorCode
         if case ProtocolError.frameTooLarge = error { code = .tooLarge } else { code = .protocolViolation }
         return fail(code, "\(error)", requestID: 0)

@@ -25,7 +25,7 @@ struct StoreMetrics: Sendable {
         }
         instrument.requests.increment()
         instrument.duration.recordNanoseconds(nanoseconds)
-        if let last = frames.last, last.type == MessageType.error.rawValue, case .error(let code, _)? = try? ServerMessage(frame: last) {
+        if let last = frames.last, last.type == MessageType.error.rawValue, let code = (try? ServerMessage(frame: last))?.errorCode {
             Counter(label: "epilogue_store_errors_total", dimensions: [("code", code.name)]).increment()
         }
     }

@@ -36,6 +36,15 @@ public struct StoreRequestHandler: Sendable {
         }
     }
 
+    /// `frame`, or ERROR TOO_LARGE in its place when it would be longer than the client was told
+    /// to accept (a FILMS or THEMES list of a huge store).
+    static func fitting(_ frame: Frame, maximumFrameSize: UInt32) -> Frame {
+        let length = WireProtocol.headerSize + frame.payload.readableBytes
+        guard length > Int(maximumFrameSize) else { return frame }
+        return ServerMessage.error(code: .tooLarge, message: "the answer (\(length) bytes) exceeds the maximum frame size of \(maximumFrameSize)")
+            .frame(requestID: frame.requestID)
+    }
+
     /// The ERROR answer for a refused request.
     static func refusal(_ error: StoreError, requestID: UInt32) -> [Frame] {
         [ServerMessage.error(code: error.code, message: error.description).frame(requestID: requestID)]
@@ -105,15 +114,24 @@ public struct StoreRequestHandler: Sendable {
                 ("writes", f.writes), ("fsyncs", f.fsyncs), ("compactions", f.compactions),
             ]
             return [ServerMessage.stats(entries.map { StatEntry(name: $0.0, value: Int64($0.1)) }).frame(requestID: requestID)]
+        case .getDictionary(let id):
+            guard id != 0, let dictionary = store.dictionaries.dictionary(id: id) else { throw .dictionaryNotFound(id: id) }
+            return [ServerMessage.dictionary(id: id, bytes: dictionary.bytes).frame(requestID: requestID)]
         case .hello, .authenticate, .put, .delete:
             throw .badRequest("not a read request")
         }
     }
 
+    /// Dictionary ids a client can fetch with GET_DICTIONARY (READY announces them): the built-in
+    /// ones and those this store trained.
+    public var availableDictionaries: [UInt32] {
+        CompressionDictionary.all.map(\.id) + store.dictionaries.trained.map(\.id)
+    }
+
     /// Sends the body as stored when the client can inflate it; inflates for clients that can't.
     private func wireRecord(_ stored: StoredRecord, _ clientDictionaries: Set<UInt32>) throws(StoreError) -> WireRecord {
-        // Only built-in dictionaries travel compressed: trained ones are store-local (raw deflate).
-        if clientDictionaries.contains(stored.dictionaryID), stored.dictionaryID < DictionarySet.firstTrainedID { return stored.wireRecord }
+        // Bodies of trained dictionaries travel as the raw deflate they are stored as (encoding 2).
+        if stored.dictionaryID != 0, clientDictionaries.contains(stored.dictionaryID) { return stored.wireRecord }
         let record = try store.decode(stored)
         return WireRecord(id: stored.id, version: stored.version, updatedAt: stored.updatedAt, encoding: .plain,
                           dictionaryID: 0, body: RecordBody.encode(record.content))

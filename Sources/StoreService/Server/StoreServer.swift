@@ -68,9 +68,11 @@ public final class StoreServer: Service, Sendable {
             try sync.addHandler(SlowInputGuard(timeout: configuration.frameTimeout, boundaries: FrameBoundaries()))
             try sync.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameSize: configuration.maximumFrameSize)))
             try sync.addHandler(MessageToByteHandler(FrameEncoder()))
-            let machine = StoreConnectionStateMachine(secret: configuration.secret, maximumFrameSize: configuration.maximumFrameSize)
+            let machine = StoreConnectionStateMachine(secret: configuration.secret, maximumFrameSize: configuration.maximumFrameSize,
+                                                      availableDictionaries: { requests.availableDictionaries })
             try sync.addHandler(StoreConnectionHandler(machine: machine, requests: requests, metrics: metrics,
-                                                       maximumInFlightWrites: configuration.maximumInFlightWrites, logger: logger))
+                                                       maximumInFlightWrites: configuration.maximumInFlightWrites,
+                                                       maximumFrameSize: configuration.maximumFrameSize, logger: logger))
             metrics.connections.record(self.listener.connectionCount)
             channel.closeFuture.whenComplete { _ in metrics.connections.record(self.listener.connectionCount) }
         }, refuse: { channel in
