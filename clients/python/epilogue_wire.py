@@ -491,7 +491,11 @@ class Client:
         self.maximum_frame_size = DEFAULT_MAXIMUM_FRAME_SIZE
         self.sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return self.handshake()
+        try:
+            return self.handshake()
+        except BaseException:
+            self.close()
+            raise
 
     def handshake(self, versions=(VERSION,)):
         """HELLO, CHALLENGE, AUTHENTICATE, READY (PROTOCOL.md §3), all with request id 0."""
