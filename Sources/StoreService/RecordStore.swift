@@ -559,11 +559,13 @@ public final class RecordStore: Sendable {
         state.withLock { Array($0.records.keys.prefix(limit)) }
     }
 
+    /// One row per film in UTF-8 byte order of the title. Records of one film may disagree on
+    /// year or director: the most recently written one (highest doc id) speaks for the film.
     public func films() -> [FilmSummary] {
         state.withLock { state in
-            state.fields.byFilm.keys.sorted().compactMap { film in
-                guard let docs = state.fields.byFilm[film], let first = docs.first,
-                      let sample = state.idByDocID[first].flatMap({ state.records[$0] }) else { return nil }
+            state.fields.byFilm.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.compactMap { film in
+                guard let docs = state.fields.byFilm[film], let latest = docs.max(),
+                      let sample = state.idByDocID[latest].flatMap({ state.records[$0] }) else { return nil }
                 return FilmSummary(film: film, year: UInt16(clamping: sample.year), director: sample.director,
                                    records: UInt32(docs.count))
             }

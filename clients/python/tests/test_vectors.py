@@ -86,6 +86,31 @@ class VectorTests(unittest.TestCase):
         (_, _, _, ready), = frames(vector("ready"))
         self.assertEqual((ready["maximum_frame_size"], ready["dictionaries"]), (1 << 20, [1]))
 
+    def test_protocol_md_examples_are_the_golden_vectors_byte_for_byte(self):
+        import re
+        with open(os.path.join(VECTORS, "..", "PROTOCOL.md"), encoding="utf-8") as f:
+            spec = f.read()
+        examples = spec[spec.index("## 5. Examples"):]
+        known = {n: vector(n[:-4]) for n in os.listdir(VECTORS) if n.endswith(".hex")}
+        checked = 0
+        for block in re.findall(r"```\n(.*?)```", examples, re.S):
+            if "…" in block:
+                continue  # elided bytes
+            hex_digits = []
+            for line in block.splitlines():
+                for token in line.split():
+                    if not re.fullmatch(r"[0-9a-f]{2}", token):
+                        break
+                    hex_digits.append(token)
+            data = bytes.fromhex("".join(hex_digits))
+            # Each block is one vector, or several back to back.
+            while data:
+                match = next((v for v in known.values() if data.startswith(v)), None)
+                self.assertIsNotNone(match, f"§5 example is no golden vector: {data[:16].hex()}…")
+                data = data[len(match):]
+            checked += 1
+        self.assertGreaterEqual(checked, 9)
+
     def test_decoding_errors(self):
         # Length checked first: 2^32-1 is refused after 4 bytes; 1,048,576 is the largest accepted.
         with self.assertRaises(wire.DecodeError):
