@@ -24,7 +24,7 @@ import Testing
     }
 
     @Test func requestWithTracedDecodesAndKeepsItsTraceID() throws {
-        // The same bytes as Fixtures/wire/get-traced.hex (docs/PROTOCOL.md §5).
+        // The same bytes as docs/protocol-vectors/get-traced.hex (docs/PROTOCOL.md §5).
         var bytes = ByteBuffer(bytes: [0, 0, 0, 0x13, 0x11, 0x02, 0, 0, 0, 2, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 1, 0x78])
         var decoder = FrameDecoder()
         let frame = try #require(try decoder.decode(buffer: &bytes))
