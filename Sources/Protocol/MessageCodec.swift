@@ -251,7 +251,9 @@ extension ServerMessage {
             let code = ErrorCode(rawValue: rawCode) ?? .internalError
             let message = try r.string("message")
             if code == .versionUnsupported {
-                self = .versionUnsupported(serverVersions: try r.list("versions", minimumItemSize: 2) { try $0.u16("version") }, message: message)
+                // Stores before the versions field sent none: read that as an empty list.
+                let versions = r.buffer.readableBytes == 0 ? [] : try r.list("versions", minimumItemSize: 2) { try $0.u16("version") }
+                self = .versionUnsupported(serverVersions: versions, message: message)
             } else {
                 self = .error(code: code, message: message)
             }

@@ -121,6 +121,14 @@ import Testing
             .ready(Ready(maximumFrameSize: 1 << 20, dictionaries: [])))
     }
 
+    @Test func versionUnsupportedFromAnOlderStoreWithoutTheVersionListDecodesAsNone() throws {
+        let old = ServerMessage.error(code: .internalError, message: "v1 only").frame(requestID: 0)
+        var payload = old.payload
+        payload.setInteger(ErrorCode.versionUnsupported.rawValue, at: payload.readerIndex)
+        #expect(try ServerMessage(frame: Frame(type: MessageType.error.rawValue, requestID: 0, payload: payload)) ==
+            .versionUnsupported(serverVersions: [], message: "v1 only"))
+    }
+
     @Test func challengeNonceMustBe32Bytes() {
         for length in [0, 31, 33] {
             let frame = ServerMessage.challenge(Challenge(version: 1, nonce: [UInt8](repeating: 1, count: length), authRequired: false,

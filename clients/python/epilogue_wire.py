@@ -416,7 +416,8 @@ def decode_payload(type_code, payload):
         m["code"] = r.u16("code")
         m["message"] = r.string("message")
         if m["code"] == ERROR_NUMBERS["VERSION_UNSUPPORTED"]:
-            m["versions"] = r.list("versions", 2, lambda: r.u16("version"))
+            # Stores before the versions field sent none: an empty list.
+            m["versions"] = r.list("versions", 2, lambda: r.u16("version")) if r.left() else []
     r.end(type_code)
     return m
 

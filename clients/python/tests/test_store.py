@@ -39,7 +39,11 @@ class Store:
         if uses_port_file:
             args += ["--port-file", port_file]
         self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
-        self.port = self._wait_for_port(port_file if uses_port_file else None)
+        try:
+            self.port = self._wait_for_port(port_file if uses_port_file else None)
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait_for_port(self, port_file):
         deadline = time.monotonic() + 60
@@ -47,9 +51,10 @@ class Store:
             if self.process.poll() is not None:
                 raise RuntimeError(f"epilogue-store exited with {self.process.returncode}:\n{self.output()}")
             if port_file and os.path.exists(port_file):
-                text = open(port_file).read().strip()
-                if text:
-                    return int(text)
+                with open(port_file) as f:
+                    match = re.search(r"^port=(\d+)$", f.read(), re.MULTILINE)  # "port=N" lines
+                if match:
+                    return int(match.group(1))
             # "... address=[IPv4]127.0.0.1/127.0.0.1:PORT [EpilogueStore] store listening"
             match = re.search(r"address=\S*:(\d+)\s.*store listening", self.output())
             if match:
