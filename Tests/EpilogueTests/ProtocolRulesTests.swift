@@ -233,6 +233,57 @@ import Testing
         }
     }
 
+    /// EOF mid-frame: the requests already whole are answered, the partial frame is dropped, and
+    /// the store closes without an ERROR (PROTOCOL.md §1.2).
+    @Test func clientClosingMidFrameGetsItsWholeRequestsAnsweredThenABareClose() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeDirectory(dir) }
+        try await withStoreServer(directory: dir) { port, _ in
+            try await withWireClient(port: port) { client in
+                try await client.handshake()
+                try await client.send(.put(id: "eof", content: TestSupport.content(), expectedVersion: nil), id: 1)
+                var partial = ByteBuffer()
+                ClientMessage.get(id: "eof").frame(requestID: 2).write(to: &partial)
+                partial.moveWriterIndex(to: partial.writerIndex - 2)
+                let bytes = partial
+                let channel = client.channel
+                try await channel.eventLoop.submit {
+                    let encoder = try channel.pipeline.syncOperations.context(handlerType: MessageToByteHandler<FrameEncoder>.self)
+                    encoder.writeAndFlush(NIOAny(bytes), promise: nil)
+                }.get()
+                try await channel.close(mode: .output)
+                let (message, id, _) = try await client.receive()
+                guard case .written(let written, 1, _) = message else { Issue.record("expected WRITTEN, got \(message)"); return }
+                #expect(written == "eof")
+                #expect(id == 1)
+                #expect(await client.receivesEndOfStream())
+            }
+        }
+    }
+
+    /// SEARCH: a text without words matches nothing (not an error); equal scores go to the
+    /// record written earlier; a limit of 2^32-1 is served (taken as 1,000), not refused.
+    @Test func searchWithoutWordsIsEmptyAndEqualScoresKeepWriteOrder() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeDirectory(dir) }
+        let store = try await TestSupport.openStore(dir, fsync: .never)
+        defer { store.close() }
+        for id in ["tie/b", "tie/a", "tie/c"] {
+            _ = try await store.put(id: id, content: TestSupport.content(reading: "The same words, word for word."), expectedVersion: nil)
+        }
+        let handler = StoreRequestHandler(store: store)
+        for text in ["", "  ", "?!…", "\u{FEFF}"] {
+            let frames = try handler.respondToRead(.search(text: text, RecordFilter(), limit: 10), requestID: 1, clientDictionaries: [])
+            #expect(try frames.map { try ServerMessage(frame: $0) } == [.resultEnd(returned: 0, total: 0)], "text '\(text)'")
+        }
+        let frames = try handler.respondToRead(.search(text: "same words", RecordFilter(), limit: .max), requestID: 1, clientDictionaries: [])
+        let ids = try frames.compactMap { frame -> String? in
+            if case .hit(let hit) = try ServerMessage(frame: frame) { return hit.id } else { return nil }
+        }
+        #expect(ids == ["tie/b", "tie/a", "tie/c"])
+        #expect(StoreRequestHandler.maximumSearchLimit == 1_000)
+    }
+
     /// After training, a client that announced the trained id gets the stored raw deflate
     /// (encoding 2), fetches the dictionary with GET_DICTIONARY and inflates it; READY lists the id.
     @Test func trainedDictionaryBodiesTravelCompressedToClientsThatAnnouncedItAndTheDictionaryCanBeFetched() async throws {

@@ -211,7 +211,11 @@ import Testing
             try await withWireClient(port: port) { first in
                 try await first.handshake()
                 try await withWireClient(port: port) { second in
-                    guard case .error(.busy, _) = try await second.receive().message else { Issue.record("second connection served"); return }
+                    // At accept, before (and without) HELLO: request id 0, then close.
+                    let (message, id, _) = try await second.receive()
+                    guard case .error(.busy, _) = message else { Issue.record("second connection served"); return }
+                    #expect(id == 0)
+                    #expect(await second.receivesEndOfStream())
                 }
                 try await first.send(.ping(ByteBuffer()), id: 1)
                 #expect(try await first.receive().message == .pong(ByteBuffer()))
