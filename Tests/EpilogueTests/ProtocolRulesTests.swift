@@ -48,6 +48,10 @@ import Testing
         machine.answered(requestID: 7)
         #expect(machine.frameReceived(put.frame(requestID: 7)) == .serve(put, requestID: 7))
         #expect(isFatal(machine.frameReceived(ClientMessage.get(id: "x").frame(requestID: 7)), .protocolViolation, requestID: 7))
+        // Also when the duplicate is of a type the store does not know.
+        var unknown = readyMachine()
+        _ = unknown.frameReceived(put.frame(requestID: 9))
+        #expect(isFatal(unknown.frameReceived(Frame(type: 0x7E, requestID: 9, payload: ByteBuffer())), .protocolViolation, requestID: 9))
     }
 
     @Test func unknownRequestTypeAfterReadyIsRefusedWithUnknownMessageAndTheConnectionGoesOn() {

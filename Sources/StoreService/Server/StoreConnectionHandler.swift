@@ -58,6 +58,7 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
         case .serve(let request, let requestID) where draining:
             // Draining (graceful shutdown): the writes in flight are still answered, but a request
             // that arrives meanwhile is refused, so the client knows it was not served.
+            machine.answered(requestID: requestID)
             let refusal = ServerMessage.error(code: .shuttingDown, message: "the store is shutting down; retry once it is back")
                 .frame(requestID: requestID)
             metrics.served(request.type, frames: [refusal], nanoseconds: 0)

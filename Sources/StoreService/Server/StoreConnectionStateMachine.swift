@@ -65,7 +65,7 @@ public struct StoreConnectionStateMachine {
             message = try ClientMessage(frame: frame)
         } catch ProtocolError.unknownMessageType(let type) where isReady && type < 0x80 {
             // A request type from a newer client: refuse that request only, so the client can fall back.
-            guard id != 0 else { return fail(.protocolViolation, "request id 0 is reserved for the handshake", requestID: id) }
+            if let violation = badRequestID(id) { return violation }
             return .send(.error(code: .unknownMessage, message: "unknown message type 0x\(String(type, radix: 16))"), requestID: id)
         } catch {
             return fail(.protocolViolation, "\(error)", requestID: id)
@@ -103,15 +103,19 @@ public struct StoreConnectionStateMachine {
         case (.ready, .hello), (.ready, .authenticate):
             return fail(.protocolViolation, "handshake already complete", requestID: id)
         case (.ready, _):
-            guard id != 0 else { return fail(.protocolViolation, "request id 0 is reserved for the handshake", requestID: id) }
-            guard !inFlight.contains(id) else {
-                return fail(.protocolViolation, "request id \(id) is already in flight", requestID: id)
-            }
+            if let violation = badRequestID(id) { return violation }
             if StoreRequestHandler.isWrite(message) { inFlight.insert(id) }
             return .serve(message, requestID: id)
         case (.closed, _):
             return .ignore
         }
+    }
+
+    /// Requests after READY use ids 1 and up, each unique among the requests in flight.
+    private mutating func badRequestID(_ id: UInt32) -> Action? {
+        if id == 0 { return fail(.protocolViolation, "request id 0 is reserved for the handshake", requestID: id) }
+        if inFlight.contains(id) { return fail(.protocolViolation, "request id \(id) is already in flight", requestID: id) }
+        return nil
     }
 
     /// The answer to request `requestID` (a write) went out: its id may be used again.
