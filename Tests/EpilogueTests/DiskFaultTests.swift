@@ -71,7 +71,7 @@ import Glibc
     @Test func unwritableDataDirectoryIsAClearMessageAndANonZeroExit() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = try Unprivileged.prefix() + [try BuiltProducts.path("epilogue-store"),
+        process.arguments = try Unprivileged.prefix() + [try Unprivileged.executable("epilogue-store"),
                              "--data-dir", "/proc/epilogue-cannot-write-here", "--port", "0", "--metrics-port", "0"]
         let stderr = Pipe()
         process.standardError = stderr

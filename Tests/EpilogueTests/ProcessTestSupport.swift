@@ -1,5 +1,6 @@
 import EpilogueStoreClient
 import Foundation
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -134,6 +135,44 @@ enum Unprivileged {
         }
     }
 
+    /// A built executable uid 65534 can run: the built one when it can reach it, otherwise a link
+    /// (or copy) in a world-readable temporary directory, with the resource bundles beside it
+    /// (the store finds its dataset there). A checkout under /root (mode 700) is out of its reach.
+    static func executable(_ name: String) throws -> String {
+        let built = try BuiltProducts.path(name)
+        guard dropsPrivileges else { return built }
+        return try reachableProducts.withLock { directory in
+            if directory == nil {
+                let builtDirectory = (built as NSString).deletingLastPathComponent
+                if Prerequisite.run(try prefix() + ["test", "-x", built, "-a", "-r", builtDirectory]) == 0 {
+                    directory = builtDirectory
+                } else {
+                    directory = try copyProducts(from: builtDirectory)
+                    note("Unprivileged: uid \(uid) cannot reach \(builtDirectory); the services run from copies in \(directory!)")
+                }
+            }
+            return directory! + "/" + name
+        }
+    }
+
+    private static let reachableProducts = Mutex<String?>(nil)
+
+    private static func copyProducts(from builtDirectory: String) throws -> String {
+        let directory = "/tmp/epilogue-test-products-\(getpid())"
+        try? FileManager.default.removeItem(atPath: directory)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        for entry in try FileManager.default.contentsOfDirectory(atPath: builtDirectory)
+        where entry.hasPrefix("epilogue-") && !entry.contains(".") || entry.hasSuffix(".resources") {
+            let source = builtDirectory + "/" + entry, target = directory + "/" + entry
+            if (try? FileManager.default.linkItem(atPath: source, toPath: target)) == nil {
+                try FileManager.default.copyItem(atPath: source, toPath: target)
+            }
+        }
+        _ = Prerequisite.run(["chmod", "-R", "a+rX", directory])
+        atexit { _ = Prerequisite.run(["rm", "-rf", "/tmp/epilogue-test-products-\(getpid())"]) }
+        return directory
+    }
+
     struct SetprivMissing: Error, CustomStringConvertible {
         var description: String { "running as root but setpriv (util-linux) is missing: cannot start the services unprivileged" }
     }
@@ -186,7 +225,7 @@ final class ServiceProcess: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: portFile)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = prefix + (try Unprivileged.prefix()) + [try BuiltProducts.path(kind.rawValue)]
+        process.arguments = prefix + (try Unprivileged.prefix()) + [try Unprivileged.executable(kind.rawValue)]
             + ["--host", host, "--port", "\(requested)", "--port-file", portFile] + arguments
         process.standardOutput = FileHandle.nullDevice
         if !FileManager.default.fileExists(atPath: logFile) { _ = FileManager.default.createFile(atPath: logFile, contents: nil) }
