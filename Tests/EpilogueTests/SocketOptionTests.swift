@@ -11,7 +11,8 @@ import Glibc
 /// TCP_NODELAY on, and SO_DEBUG off. `.socketOption(.tcp_nodelay)` once set SOL_SOCKET option 1,
 /// which is SO_DEBUG: as root (CAP_NET_ADMIN) that silently succeeded, as anyone else it failed
 /// with EACCES and closed every connection. Reading the option back catches it even when the
-/// tests run as root. Sockets are found among this process's descriptors by their two ports.
+/// tests run as root. Sockets are found among this process's descriptors by their two ports; the
+/// benchmark client, in its own executable, is run as the unprivileged user instead.
 @Suite(.timeLimit(.minutes(1))) struct SocketOptionTests {
     struct Options: Equatable, CustomStringConvertible {
         var debug: Int32
@@ -127,6 +128,28 @@ import Glibc
             close(accepted)
         }
         #expect(found == Self.wanted, "the pool's socket: \(found.map { "\($0)" } ?? "not found in this process within 30 s")")
+    }
+
+    /// `epilogue-bench load`, the benchmarks' client, lives in its executable: it is run as the
+    /// unprivileged user against a gateway (a socket option only root may set would fail its
+    /// every connection: exit status 2).
+    @Test func benchLoadClientServesAsAnUnprivilegedUser() async throws {
+        let (status, output) = try await withStack { port, _ in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = try Unprivileged.prefix() + [try Unprivileged.executable("epilogue-bench"), "load", "--port", "\(port)",
+                                                             "--cmd", "PING", "--conns", "2", "--warmup", "0", "--duration", "0.3"]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            let exited = AsyncStream<Int32>.makeStream()
+            process.terminationHandler = { exited.continuation.yield($0.terminationStatus) }
+            try process.run()
+            let output = pipe.fileHandleForReading.readDataToEndOfFile()
+            var statuses = exited.stream.makeAsyncIterator()
+            return (await statuses.next() ?? -1, String(decoding: output, as: UTF8.self))
+        }
+        #expect(status == 0, "epilogue-bench load exited with \(status):\n\(output.suffix(1_000))")
     }
 
     /// `epilogue-gateway --check`: a plain blocking socket that sends one line, so only SO_DEBUG
