@@ -228,18 +228,30 @@ pass "down + up: the volume ${PROJECT}_store-data kept all $(wc -l <"$ACKED") wr
 
 # --- 7. metrics on the backend network; trace ids across services ---------------------------------
 STORE=$(store_container)
-scrape() { # scrape HOST PORT: GET /metrics from a container on the backend network
-  docker run --rm --network "${PROJECT}_backend" --entrypoint bash "$EPILOGUE_IMAGE" -c \
-    'exec 3<>"/dev/tcp/$0/$1" && printf "GET /metrics HTTP/1.0\r\nHost: %s\r\n\r\n" "$0" >&3 && timeout 5 cat <&3' "$1" "$2"
-}
-metrics=$(scrape store 9701) || fail "store:9701 does not answer from the backend network"
-grep -q '^HTTP/1\.[01] 200' <<<"$metrics" || fail "store:9701/metrics: $(head -n1 <<<"$metrics")"
-grep -q '^epilogue_store_requests_total{' <<<"$metrics" || fail "store:9701/metrics lacks epilogue_store_requests_total"
+# One probe container (starting one costs seconds on vfs) scrapes every endpoint, each answer
+# behind a "=== host:port" line.
+targets=(store:9701)
 for c in $(containers gateway); do
   name=$(docker inspect -f '{{.Name}}' "$c")
-  name=${name#/}
-  metrics=$(scrape "$name" 9700) || fail "$name:9700 does not answer from the backend network"
-  grep -q '^epilogue_gateway_commands_total{' <<<"$metrics" || fail "$name:9700/metrics lacks epilogue_gateway_commands_total"
+  targets+=("${name#/}:9700")
+done
+# shellcheck disable=SC2016
+scraped=$(docker run --rm --network "${PROJECT}_backend" --entrypoint bash "$EPILOGUE_IMAGE" -c '
+  for t in "$@"; do
+    echo "=== $t"
+    exec 3<>"/dev/tcp/${t%:*}/${t#*:}" || continue
+    printf "GET /metrics HTTP/1.0\r\nHost: %s\r\n\r\n" "${t%:*}" >&3
+    timeout 5 cat <&3
+    exec 3<&-
+  done' probe "${targets[@]}") || fail "the metrics probe container failed"
+for t in "${targets[@]}"; do
+  answer=$(awk -v t="=== $t" '$0 == t {on = 1; next} /^=== / {on = 0} on' <<<"$scraped" | tr -d '\r')
+  grep -q '^HTTP/1\.[01] 200' <<<"$answer" || fail "$t/metrics from the backend network: $(head -n1 <<<"$answer")"
+  case $t in
+    store:*) metric=epilogue_store_requests_total ;;
+    *) metric=epilogue_gateway_commands_total ;;
+  esac
+  grep -q "^$metric{" <<<"$answer" || fail "$t/metrics lacks $metric"
 done
 pass "Prometheus /metrics of the store and the 3 gateways answer from a container on ${PROJECT}_backend"
 
