@@ -117,7 +117,7 @@ stop_writer() {
 e2e_on_exit stop_writer
 
 # --- 1. up, healthy ---------------------------------------------------------------------------------
-step "up -d --scale gateway=3 (healthchecks every 10 s)"
+step "up -d --scale gateway=3 (healthchecks every 2 s)"
 up3
 pass "store and 3 gateways healthy; gateways on host ports ${GW[*]}"
 [[ $(printf '%s\n' "${GW[@]}" | sort -u | wc -l) == 3 ]] || fail "gateways share host ports: ${GW[*]}"
