@@ -28,8 +28,8 @@ RUN export DEBIAN_FRONTEND=noninteractive \
     && apt-get install -y --no-install-recommends zlib1g libstdc++6 libgcc-s1 \
     && rm -rf /var/lib/apt/lists/*
 
-# An unprivileged user; /data is the store's data directory (a named volume in compose, which
-# Docker fills from this directory on first use, ownership included).
+# An unprivileged user; /data is the store's data directory (a named volume in compose and in the
+# stack, which Docker fills from this directory on first use, ownership included).
 RUN groupadd --system --gid 10001 epilogue \
     && useradd --system --no-log-init --uid 10001 --gid epilogue \
     --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin epilogue \
@@ -39,8 +39,11 @@ RUN groupadd --system --gid 10001 epilogue \
 
 WORKDIR /app
 
+# No VOLUME instruction: it would give every container of the image, gateways included, an
+# anonymous volume that outlives it (swarm leaves one behind for each replaced task). Mount a
+# named volume at /data for the store (`docker run -v epilogue-data:/data …`; compose and the
+# stack do); without one, its data lives and dies with the container.
 ENV EPILOGUE_DATA_DIR=/data
-VOLUME ["/data"]
 
 # 7700 gateway (text protocol), 7701 store (binary protocol v1),
 # 9700 / 9701 Prometheus /metrics of the gateway / the store.
