@@ -179,7 +179,7 @@ mkdir -p "$E2E_WORK/client"
 chmod 0777 "$E2E_WORK/client"
 # The client: one connection at a time to `gateway` (the overlay's DNS answers with every task's
 # address, in turn); GET after GET on that connection, each answer checked, and a new connection
-# every 25 queries. Connection closed or
+# every 100 queries. Connection closed or
 # refused before an answer: connect again (a new DNS lookup) and ask the same again: that is a
 # retry. ERR, a wrong answer or no answer within 5 s: a lost query.
 # shellcheck disable=SC2016
@@ -220,9 +220,9 @@ while [[ ! -e $dir/stop ]]; do
   fi
   tries=0; queries=$((queries + 1)); ((rc == 1)) && lost=$((lost + 1))
   ((queries % 20 == 0)) && echo "$queries $retries $lost $connects" >$dir/progress
-  # A new connection (and DNS lookup) every 25 queries: the load spreads over the tasks and meets
+  # A new connection (and DNS lookup) every 100 queries: the load spreads over the tasks and meets
   # them in every phase of the update, not just the one task a single connection would.
-  if ((queries % 25 == 0)); then printf "QUIT\n" >&3 2>/dev/null; connect || { lost=$((lost + 1)); echo "LOST: no gateway to reconnect to" >>$dir/lost; }; fi
+  if ((queries % 100 == 0)); then printf "QUIT\n" >&3 2>/dev/null; connect || { lost=$((lost + 1)); echo "LOST: no gateway to reconnect to" >>$dir/lost; }; fi
   sleep 0.02
 done
 echo "$queries $retries $lost $connects" >$dir/result
