@@ -177,11 +177,11 @@ pass "swarm replaced the killed gateway task; 3 healthy tasks serve again (ports
 # --- 3. rolling update under a steady client ------------------------------------------------------------
 mkdir -p "$E2E_WORK/client"
 chmod 0777 "$E2E_WORK/client"
-# The client: one connection at a time to `gateway` (the overlay's DNS answers with every task's
-# address, in turn); GET after GET on that connection, each answer checked, and a new connection
-# every 100 queries. Connection closed or
-# refused before an answer: connect again (a new DNS lookup) and ask the same again: that is a
-# retry. ERR, a wrong answer or no answer within 5 s: a lost query.
+# The client: 3 workers, each with one connection at a time to `gateway` (the overlay's DNS answers
+# with every task's address, in turn), GET after GET on it, each answer checked, and a new
+# connection every 100 queries. Connection closed or refused before an answer: connect again (a
+# new DNS lookup) and ask the same again: that is a retry. ERR, a wrong answer or no answer within
+# 5 s: a lost query.
 # shellcheck disable=SC2016
 client_script='
 trap "" PIPE
@@ -209,29 +209,34 @@ ask() {
   [[ $status == "OK $id" ]] || { echo "LOST: $status" >>$dir/lost; return 1; }
   return 0
 }
-connect || { echo "no gateway reachable" >>$dir/lost; exit 1; }
-tries=0
-while [[ ! -e $dir/stop ]]; do
-  ask; rc=$?
-  if ((rc == 2)); then
-    retries=$((retries + 1)); tries=$((tries + 1))
-    if ((tries > 50)) || ! connect; then lost=$((lost + 1)); echo "LOST: no gateway after $tries tries" >>$dir/lost; tries=0; fi
-    continue
-  fi
-  tries=0; queries=$((queries + 1)); ((rc == 1)) && lost=$((lost + 1))
-  ((queries % 20 == 0)) && echo "$queries $retries $lost $connects" >$dir/progress
-  # A new connection (and DNS lookup) every 100 queries: the load spreads over the tasks and meets
-  # them in every phase of the update, not just the one task a single connection would.
-  if ((queries % 100 == 0)); then printf "QUIT\n" >&3 2>/dev/null; connect || { lost=$((lost + 1)); echo "LOST: no gateway to reconnect to" >>$dir/lost; }; fi
-  sleep 0.02
-done
-echo "$queries $retries $lost $connects" >$dir/result
+worker() {
+  local w=$1 tries=0 rc
+  connect || { echo "LOST: no gateway reachable" >>$dir/lost; echo "0 0 1 0" >$dir/result.$w; return; }
+  while [[ ! -e $dir/stop ]]; do
+    ask; rc=$?
+    if ((rc == 2)); then
+      retries=$((retries + 1)); tries=$((tries + 1))
+      if ((tries > 50)) || ! connect; then lost=$((lost + 1)); echo "LOST: no gateway after $tries tries" >>$dir/lost; tries=0; fi
+      continue
+    fi
+    tries=0; queries=$((queries + 1)); ((rc == 1)) && lost=$((lost + 1))
+    ((queries % 20 == 0)) && echo "$queries $retries $lost $connects" >$dir/progress.$w
+    # A new connection (and DNS lookup) every 100 queries: the load spreads over the tasks and
+    # meets them in every phase of the update.
+    if ((queries % 100 == 0)); then printf "QUIT\n" >&3 2>/dev/null; connect || { lost=$((lost + 1)); echo "LOST: no gateway to reconnect to" >>$dir/lost; }; fi
+    sleep 0.02
+  done
+  echo "$queries $retries $lost $connects" >$dir/result.$w
+}
+for w in 1 2 3; do worker $w & done
+wait
 '
+
 docker run -d --name "$CLIENT" --network "${STACK}_frontend" -v "$E2E_WORK/client:/e2e" --entrypoint bash \
   "$EPILOGUE_IMAGE" -c "$client_script" client "$KNOWN" >/dev/null || fail "could not start the client container"
-client_queries() { [[ -s $E2E_WORK/client/progress ]] && cut -d' ' -f1 "$E2E_WORK/client/progress" || echo 0; }
+client_queries() { cat "$E2E_WORK"/client/progress.* 2>/dev/null | awk '{n += $1} END {print n + 0}'; }
 client_past() { (($(client_queries) >= $1)); }
-wait_until 120 "the steady client answering" client_past 40
+wait_until 120 "the steady client answering" client_past 60
 before=$(client_queries)
 old_tasks=$(task_containers gateway | sort | tr '\n' ' ')
 step "client steady ($before queries so far); docker service update --force ${STACK}_gateway (start-first, one at a time)"
@@ -257,8 +262,9 @@ done
 during=$(($(client_queries) - before))
 sleep 2
 touch "$E2E_WORK/client/stop"
-wait_until 30 "the client to finish" test -s "$E2E_WORK/client/result"
-read -r queries retries lost connects <"$E2E_WORK/client/result"
+client_done() { [[ -s $E2E_WORK/client/result.1 && -s $E2E_WORK/client/result.2 && -s $E2E_WORK/client/result.3 ]]; }
+wait_until 30 "the client to finish" client_done
+read -r queries retries lost connects < <(cat "$E2E_WORK"/client/result.* | awk '{q += $1; r += $2; l += $3; c += $4} END {print q, r, l, c}')
 docker rm -f "$CLIENT" >/dev/null 2>&1 || true
 if ((lost > 0)) || [[ -s $E2E_WORK/client/lost ]]; then
   sort "$E2E_WORK/client/lost" | uniq -c >&2
