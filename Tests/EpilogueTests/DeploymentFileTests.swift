@@ -1,10 +1,13 @@
 import Foundation
 import Testing
 
-/// Pins down the promises docker-compose.yml and the Dockerfile make (docs/DEPLOYMENT.md): the store
-/// is private, keeps its data in a named volume and is healthy before gateways start; gateways scale
-/// onto distinct host ports; both restart and share the secret from the environment; the image runs
-/// unprivileged. No Docker engine is needed: the compose file is read with python3 + PyYAML
+/// Pins down the promises docker-compose.yml, docker-stack.yml and the Dockerfile make
+/// (docs/DEPLOYMENT.md): the store is private, keeps its data in a named volume and is healthy before
+/// gateways start; gateways scale onto distinct host ports; both restart and share the secret from
+/// the environment; the image runs unprivileged, and its CI-only `prebuilt` target is the shipped
+/// runtime stage; the swarm stack runs one pinned store and rolls gateways start-first. These are
+/// static checks; scripts/compose-e2e.sh and scripts/swarm-e2e.sh (in .ci/run) run the files for
+/// real. No Docker engine is needed here: the YAML files are read with python3 + PyYAML
 /// (apt: python3-yaml); without python3 + PyYAML the suite is skipped with that reason (a failure
 /// under EPILOGUE_REQUIRE_ALL_TESTS=1, as scripts/test-all.sh runs it).
 @Suite(.requires(.pyyaml)) struct DeploymentFileTests {
