@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// A zlib preset dictionary. Records are small, and small inputs compress poorly alone: with a
 /// dictionary of typical record text, zlib can refer back to it from the first byte.
@@ -53,13 +52,13 @@ public final class DictionarySet: Sendable {
         var byID: [UInt32: CompressionDictionary]
         var newest: CompressionDictionary
     }
-    private let contents: Mutex<Contents>
+    private let contents: Locked<Contents>
 
     public init(trained: [CompressionDictionary] = []) {
         var byID: [UInt32: CompressionDictionary] = [:]
         for dictionary in CompressionDictionary.all + trained { byID[dictionary.id] = dictionary }
         let newest = trained.max { $0.id < $1.id } ?? CompressionDictionary.current
-        contents = Mutex(Contents(byID: byID, newest: newest))
+        contents = Locked(Contents(byID: byID, newest: newest))
     }
 
     /// The dictionary new writes use.

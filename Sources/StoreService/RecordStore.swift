@@ -3,7 +3,6 @@ import EpilogueShared
 import Foundation
 import Logging
 import NIOCore
-import Synchronization
 
 /// The store's data: the durable log plus in-memory indexes, behind one lock.
 ///
@@ -86,12 +85,12 @@ public final class RecordStore: Sendable {
 
     public let configuration: Configuration
     let logger: Logger
-    private let state: Mutex<State>
+    private let state: Locked<State>
     private let log: RecordLog
     /// Built-in and trained dictionaries; new writes use the newest.
     let dictionaries: DictionarySet
     private let gate: DurabilityGate
-    private let recoveryState = Mutex(RecoveryReport(entriesReplayed: 0, discardedBytes: 0, reason: nil, loadedBundledDataset: 0))
+    private let recoveryState = Locked(RecoveryReport(entriesReplayed: 0, discardedBytes: 0, reason: nil, loadedBundledDataset: 0))
     /// What start-up found and did.
     public var recovery: RecoveryReport { recoveryState.withLock { $0 } }
 
@@ -123,7 +122,7 @@ public final class RecordStore: Sendable {
         }
         self.log = log
         self.dictionaries = dictionaries
-        self.state = Mutex(recovered)
+        self.state = Locked(recovered)
         self.gate = DurabilityGate(policy: configuration.fsync, log: log, logger: logger)
         recoveryState.withLock {
             $0 = RecoveryReport(entriesReplayed: report.entries, discardedBytes: report.discardedBytes,
