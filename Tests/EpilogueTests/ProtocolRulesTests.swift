@@ -153,6 +153,14 @@ import Testing
         }
     }
 
+    @Test(arguments: [[0xED, 0xA0, 0x80], [0xC0, 0xAF], [0xE0, 0x80, 0xAF], [0xFF], [0x61, 0xC3]] as [[UInt8]])
+    func surrogatesOverlongFormsAndNonUTF8AreDecodingErrors(_ bytes: [UInt8]) {
+        var payload = ByteBuffer()
+        payload.writeInteger(UInt32(bytes.count))
+        payload.writeBytes(bytes)
+        #expect(throws: ProtocolError.invalidUTF8("id")) { try ClientMessage(frame: Frame(type: MessageType.get.rawValue, requestID: 1, payload: payload)) }
+    }
+
     @Test func recordFieldsRefuseNULAndIDsRefuseNULAndUFEFFButTextFieldsKeepUFEFF() throws {
         #expect(throws: RecordValidationError.self) { try RecordValidator.validate(id: "a\u{0}b") }
         #expect(throws: RecordValidationError.self) { try RecordValidator.validate(id: "\u{FEFF}a") }
