@@ -297,7 +297,8 @@ import Testing
     }
 
     /// After training, a client that announced the trained id gets the stored raw deflate
-    /// (encoding 2), fetches the dictionary with GET_DICTIONARY and inflates it; READY lists the id.
+    /// (encoding 2), fetches the dictionary with GET_DICTIONARY and inflates it; READY lists the
+    /// id; all of it again after a restart.
     @Test func trainedDictionaryBodiesTravelCompressedToClientsThatAnnouncedItAndTheDictionaryCanBeFetched() async throws {
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeDirectory(dir) }
@@ -330,6 +331,17 @@ import Testing
                 try await client.send(.get(id: "t/7"), id: 1)
                 guard case .record(let record) = try await client.receive().message else { Issue.record("no record"); return }
                 #expect(record.encoding == .plain)
+            }
+        }
+        // And after a restart: the dictionary file is loaded, announced and sent as before.
+        try await withStoreServer(directory: dir) { port, store in
+            let trained = try #require(store.dictionaries.trained.last?.id)
+            try await withWireClient(port: port) { client in
+                #expect(try await client.handshake(dictionaries: [trained]) == .ready(Ready(maximumFrameSize: 1 << 20, dictionaries: [1, trained])))
+                try await client.send(.get(id: "t/7"), id: 1)
+                guard case .record(let record) = try await client.receive().message else { Issue.record("no record"); return }
+                #expect(record.encoding == .deflate)
+                #expect(record.dictionaryID == trained)
             }
         }
     }
