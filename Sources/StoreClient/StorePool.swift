@@ -52,6 +52,10 @@ public final class StorePool: Sendable {
         var next = 0
         var nextLane = 0
         var lastError = "not connected yet"
+        /// Failure reasons already logged loudly since the last successful connection: slots
+        /// retrying in turn can interleave reasons (a timeout between two refusals), which must
+        /// not make the same reason loud again.
+        var reportedFailures: Set<String> = []
         var shutDown = false
 
         /// A ready slot, round-robin from the `cursor` position (which then moves past it): the
@@ -195,6 +199,7 @@ public final class StorePool: Sendable {
                     guard !state.shutDown else { return false }
                     state.slots[index] = .ready(connection)
                     state.backoffs[index] = configuration.initialBackoff
+                    state.reportedFailures = []
                     return true
                 }
                 guard keep else { connection.channel.close(promise: nil); return }
@@ -212,8 +217,8 @@ public final class StorePool: Sendable {
                 let message: String
                 if let error = error as? StoreClientError { message = error.description } else { message = "\(configuration.host):\(configuration.port): \(error)" }
                 let repeated = self.state.withLockedValue { state -> Bool in
-                    defer { state.lastError = message }
-                    return state.lastError == message
+                    state.lastError = message
+                    return !state.reportedFailures.insert(message).inserted
                 }
                 // Once per distinct reason (reconnects retry every backoff): a refused handshake,
                 // such as a wrong secret, is a configuration error an operator must see.

@@ -23,7 +23,14 @@ final class DurabilityGate: @unchecked Sendable {
     private var stopped = false
     private var waiters: [(position: UInt64, waiter: Waiter)] = []
     private var thread: Thread?
-    private(set) var fsyncCount: UInt64 = 0
+    private var fsyncs: UInt64 = 0
+
+    /// fsyncs done so far; read under the condition's lock, as the sync thread writes it.
+    var fsyncCount: UInt64 {
+        condition.lock()
+        defer { condition.unlock() }
+        return fsyncs
+    }
 
     init(policy: FsyncPolicy, batchInterval: TimeInterval = 0.1, log: RecordLog, logger: Logger) {
         self.policy = policy
@@ -117,7 +124,7 @@ final class DurabilityGate: @unchecked Sendable {
             do { try log.sync() } catch { failure = error }
             condition.lock()
             syncing = false
-            fsyncCount += 1
+            fsyncs += 1
             if let failure {
                 logger.error("fsync failed; writes waiting on it are failed", metadata: ["error": "\(failure)"])
                 let failed = releaseWaiters(upTo: target, error: failure)
