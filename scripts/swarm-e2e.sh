@@ -52,6 +52,8 @@ if [[ $(docker info -f '{{.Swarm.LocalNodeState}}') != active ]]; then
   leave_swarm() {
     step "leaving the swarm this script created"
     docker swarm leave --force >/dev/null 2>&1 || echo "$E2E_NAME: docker swarm leave failed" >&2
+    # swarm init made this bridge (for host-mode ports); leaving the swarm keeps it.
+    docker network rm docker_gwbridge >/dev/null 2>&1 || true
   }
   e2e_on_exit leave_swarm
   pass "one-node swarm created (docker swarm init --advertise-addr 127.0.0.1)"
