@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Shared by scripts/compose-e2e.sh and scripts/swarm-e2e.sh (sourced, not run):
 #   - installs what a fresh Debian bookworm CI machine lacks (docker.io, docker-compose, debootstrap,
-#     netcat-openbsd, python3),
+#     netcat-openbsd, procps),
 #   - starts dockerd (storage driver vfs) when none answers, and stops it again at the end,
 #   - builds the base image debian:bookworm-slim with debootstrap when it is missing (no registry
 #     pulls here), and the release binaries when they are missing,
@@ -59,7 +59,8 @@ e2e_need_tools() {
   command -v docker >/dev/null 2>&1 || need+=(docker.io)
   command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
   command -v nc >/dev/null 2>&1 || need+=(netcat-openbsd)
-  command -v python3 >/dev/null 2>&1 || need+=(python3)
+  # `docker top` (the uid checks) runs the host's ps.
+  command -v ps >/dev/null 2>&1 || need+=(procps)
   need+=("$@")
   if ((${#need[@]})); then
     [[ $(id -u) == 0 ]] || fail "missing ${need[*]} and not root: install them (apt-get install ${need[*]}) or run as root"
