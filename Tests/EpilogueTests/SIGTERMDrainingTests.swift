@@ -15,56 +15,15 @@ import Testing
         defer { store.stop() }
         try await store.waitUntilServing()
 
-        let outcome: (written: [String: UInt64], refused: Set<String>) = try await withWireClient(port: store.port) { client in
-            try await client.handshake()
-            func put(_ n: Int) -> ClientMessage {
-                .put(id: "term/\(n)", content: TestSupport.content(reading: "write \(n)"), expectedVersion: nil)
-            }
-            var written: [String: UInt64] = [:]
-            var refused: Set<String> = []
-            var seen: Set<UInt32> = []
-            func take(_ answer: (message: ServerMessage, requestID: UInt32, flags: FrameFlags)) {
-                #expect(seen.insert(answer.requestID).inserted, "request \(answer.requestID) answered twice")
-                switch answer.message {
-                case .written(let id, let version, _):
-                    #expect(id == "term/\(answer.requestID)")
-                    written[id] = version
-                case .error(.shuttingDown, _):
-                    refused.insert("term/\(answer.requestID)")
-                default:
-                    Issue.record("unexpected answer while draining: \(answer.message)")
-                }
-            }
-            for n in 1...300 { try await client.send(put(n), id: UInt32(n)) }
-            while written.count < 20 { take(try await client.receive()) }
+        let outcome = try await DrainOutcome.writesThroughADrain(port: store.port, prefix: "term") {
             store.service.signal(SIGTERM)
-            let sender = Task {
-                for n in 301...600 {
-                    do { try await client.send(put(n), id: UInt32(n)) } catch { break }
-                }
-            }
-            while true {
-                let answer: (message: ServerMessage, requestID: UInt32, flags: FrameFlags)
-                do { answer = try await client.receive() } catch { break }
-                take(answer)
-            }
-            await sender.value
-            return (written, refused)
         }
         print("SIGTERMDrainingTests: store answered \(outcome.written.count) writes and refused \(outcome.refused.count) with SHUTTING_DOWN before closing")
         // It exits by itself (bounded), without being killed.
         for _ in 0..<300 where store.service.isRunning { try await Task.sleep(for: .milliseconds(50)) }
         #expect(!store.service.isRunning, "the store did not exit within 15 s of SIGTERM; its log:\n\(store.service.log.suffix(2_000))")
 
-        let reopened = try await TestSupport.openStore(dir, fsync: .never)
-        defer { reopened.close() }
-        #expect(reopened.recovery.discardedBytes == 0, "a graceful stop left a torn log tail")
-        for (id, version) in outcome.written {
-            #expect(reopened.record(id: id)?.version == version, "acknowledged \(id) lost at SIGTERM")
-        }
-        for id in outcome.refused {
-            #expect(reopened.record(id: id) == nil, "\(id) was refused with SHUTTING_DOWN yet written")
-        }
+        try await outcome.expectKept(in: dir, when: "at SIGTERM")
     }
 
     /// The gateway on SIGTERM answers the commands it has read (their store answers arrive after
