@@ -181,9 +181,9 @@ mkdir -p "$E2E_WORK/client"
 chmod 0777 "$E2E_WORK/client"
 # The client: 3 workers, each with one connection at a time to `gateway` (the overlay's DNS answers
 # with every task's address, in turn), GET after GET on it, each answer checked, and a new
-# connection every 100 queries. Connection closed or refused before an answer: connect again (a
-# new DNS lookup) and ask the same again: that is a retry. ERR, a wrong answer or no answer within
-# 5 s: a lost query.
+# connection every 300 queries (about 10 s, long enough that some are open on a task when it is
+# stopped). Connection closed or refused before an answer: connect again (a new DNS lookup) and
+# ask the same again: that is a retry. ERR, a wrong answer or no answer within 5 s: a lost query.
 # shellcheck disable=SC2016
 client_script='
 trap "" PIPE
@@ -223,9 +223,9 @@ worker() {
     fi
     tries=0; queries=$((queries + 1)); ((rc == 1)) && lost=$((lost + 1))
     ((queries % 20 == 0)) && echo "$queries $retries $lost $connects" >$dir/progress.$w
-    # A new connection (and DNS lookup) every 100 queries: the load spreads over the tasks and
+    # A new connection (and DNS lookup) every 300 queries: the load spreads over the tasks and
     # meets them in every phase of the update.
-    if ((queries % 100 == 0)); then printf "QUIT\n" >&3 2>/dev/null; connect || { lost=$((lost + 1)); echo "LOST: no gateway to reconnect to" >>$dir/lost; }; fi
+    if ((queries % 300 == 0)); then printf "QUIT\n" >&3 2>/dev/null; connect || { lost=$((lost + 1)); echo "LOST: no gateway to reconnect to" >>$dir/lost; }; fi
     sleep 0.02
   done
   echo "$queries $retries $lost $connects" >$dir/result.$w
