@@ -29,10 +29,13 @@ extension ClientMessage {
             filter.write(to: &buffer)
             buffer.writeInteger(limit)
             buffer.writeInteger(offset)
-        case .search(let text, let filter, let limit):
+        case .search(let text, let filter, let limit, let offset):
             buffer.writeWireString(text)
             filter.write(to: &buffer)
             buffer.writeInteger(limit)
+            // Trailing and optional: a first-page SEARCH stays byte-identical to one from before
+            // `offset` existed, so older clients and stores keep understanding each other.
+            if offset != 0 { buffer.writeInteger(offset) }
         case .listFilms, .stats:
             break
         case .listThemes(let film):
@@ -92,7 +95,9 @@ extension ClientMessage {
         case .search:
             let text = try r.string("text")
             let filter = try RecordFilter(reader: &r)
-            self = .search(text: text, filter, limit: try r.u32("limit"))
+            let limit = try r.u32("limit")
+            let offset = r.buffer.readableBytes == 0 ? 0 : try r.u32("offset")
+            self = .search(text: text, filter, limit: limit, offset: offset)
         case .listFilms:
             self = .listFilms
         case .listThemes:

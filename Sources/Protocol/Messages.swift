@@ -152,7 +152,8 @@ public enum ClientMessage: Sendable, Equatable {
     case put(id: String, content: RecordContent, expectedVersion: UInt64?)
     case delete(id: String, expectedVersion: UInt64?)
     case query(RecordFilter, limit: UInt32, offset: UInt32)
-    case search(text: String, RecordFilter, limit: UInt32)
+    /// `offset` travels only when non-zero (an optional trailing field; see PROTOCOL.md).
+    case search(text: String, RecordFilter, limit: UInt32, offset: UInt32 = 0)
     case listFilms
     case listThemes(film: String?)
     case stats

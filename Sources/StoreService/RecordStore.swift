@@ -536,21 +536,25 @@ public final class RecordStore: Sendable {
         }
     }
 
-    public func search(_ text: String, filter: RecordFilter, limit: Int) -> [SearchResult] {
-        let hits: [(StoredRecord, Double)] = state.withLock { state in
+    /// Hits `offset ..< offset + limit` of `text` within `filter`, best first, and the number of
+    /// all matches.
+    public func search(_ text: String, filter: RecordFilter, limit: Int, offset: Int = 0) -> (results: [SearchResult], total: Int) {
+        let (hits, total): ([(StoredRecord, Double)], Int) = state.withLock { state in
             let include: (UInt32) -> Bool = filter.isEmpty ? { _ in true } : { docID in
                 state.idByDocID[docID].flatMap { state.records[$0] }?.matches(filter) ?? false
             }
-            return state.search.search(text, limit: limit, where: include).compactMap { hit in
+            let page = state.search.search(text, limit: limit, offset: offset, where: include)
+            return (page.hits.compactMap { hit in
                 state.idByDocID[hit.docID].flatMap { state.records[$0] }.map { ($0, hit.score) }
-            }
+            }, page.total)
         }
         // Snippets need the text: inflate only the hits, outside the lock.
-        return hits.map { stored, score in
+        let results = hits.map { stored, score in
             let content = try? stored.content(dictionaries)
             let snippet = content.map { SearchIndex.snippet(fields: Self.searchFields($0), query: text) } ?? ""
             return SearchResult(id: stored.id, score: score, film: stored.film, subject: stored.subject, snippet: snippet)
         }
+        return (results, total)
     }
 
     /// Up to `limit` record ids, in no particular order (benchmarks pick from them).

@@ -200,6 +200,33 @@ final class HeldStore: Sendable {
 }
 
 @Suite(.timeLimit(.minutes(1))) struct GatewayPagingAndSearchTests {
+    @Test func searchSummaryCountsEveryMatchAndPagesLikeFind() async throws {
+        try await withStack { port, store in
+            for n in 1...12 {
+                let reading = String(repeating: "dream ", count: n) + "of the ending"
+                _ = try await store.put(id: String(format: "hit/%02d", n), content: TestSupport.content(reading: reading), expectedVersion: nil)
+            }
+            try await withTextClient(port: port) { c in
+                var pages: [String] = []
+                for (options, status) in [
+                    ("limit=5", "OK 5 of 12 hits (1–5)"),
+                    ("limit=5 offset=5", "OK 5 of 12 hits (6–10)"),
+                    ("limit=5 offset=10", "OK 2 of 12 hits (11–12)"),
+                    ("offset=12", "OK 0 of 12 hits"),
+                ] {
+                    let reply = try await c.command("SEARCH dream \(options)")
+                    #expect(reply.status == status, "\(options)")
+                    pages += reply.body.filter { $0.contains("hit/") }
+                }
+                let whole = try await c.command("SEARCH dream limit=20")
+                #expect(whole.status == "OK 12 of 12 hits (1–12)")
+                #expect(pages == whole.body.filter { $0.contains("hit/") })
+                #expect(try await c.command("SEARCH dream subject=epilogue limit=1").status == "OK 1 of 12 hits (1–1)")
+                #expect(try await c.command("SEARCH nowhere").status == "OK 0 hits")
+            }
+        }
+    }
+
     @Test func findSummaryNamesTheSliceOfTheMatchesForEveryOffset() async throws {
         try await withStack { port, store in
             for n in 1...12 {
@@ -233,11 +260,11 @@ final class HeldStore: Sendable {
                 #expect(try await c.command(decomposed).isOK)
                 for query in ["cafe", "CAFÉ", "café", "Cafe\u{301}"] {
                     let reply = try await c.command("SEARCH \(query)")
-                    #expect(reply.status == "OK 2 hits", "SEARCH \(query): \(reply)")
+                    #expect(reply.status == "OK 2 of 2 hits (1–2)", "SEARCH \(query): \(reply)")
                 }
                 for (query, id) in [("reverie naive", "dia/1"), ("RÊVERIE NAÏVE DÉJÀ", "dia/1"), ("deja vue", "dia/1"), ("opera", "dia/2"), ("ÓPERA", "dia/2")] {
                     let reply = try await c.command("SEARCH \(query)")
-                    #expect(reply.status == "OK 1 hit", "SEARCH \(query): \(reply)")
+                    #expect(reply.status == "OK 1 of 1 hit (1–1)", "SEARCH \(query): \(reply)")
                     #expect(reply.body.first?.contains(id) == true, "SEARCH \(query): \(reply)")
                 }
                 #expect(try await c.command("SEARCH cafeteria").status == "OK 0 hits")

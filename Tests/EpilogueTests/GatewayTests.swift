@@ -27,7 +27,7 @@ private let putLaLaLand = #"PUT lll/epilogue film="La La Land" year=2016 directo
                 #expect(find.body.first?.hasPrefix("ID") == true)
                 #expect(find.body.dropFirst().first?.hasPrefix("lll/epilogue  La La Land") == true)
                 let search = try await c.command("SEARCH gave up film=\"La La Land\"")
-                #expect(search.status == "OK 1 hit")
+                #expect(search.status == "OK 1 of 1 hit (1–1)")
                 #expect(search.body.count == 2)
                 #expect(search.body[0].contains("lll/epilogue"))
                 #expect(search.body[1].contains("[gave] [up]"))

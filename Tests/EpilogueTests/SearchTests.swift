@@ -103,6 +103,20 @@ import Testing
         #expect(hits.map(\.docID) == [5, 10, 15])
     }
 
+    @Test func totalCountsEveryMatchTheFilterAcceptsAndPagesTileTheRanking() {
+        // Documents 1…30, "dream" repeated 1…3 times so scores differ and tie in places.
+        let idx = index((0..<30).map { i in ["", "", String(repeating: "dream ", count: i % 3 + 1) + "filler", ""] }
+                        + [["", "", "no match here", ""]])
+        let all = idx.search("dream", limit: 100, offset: 0)
+        #expect(all.total == 30 && all.hits.count == 30)
+        let paged = stride(from: 0, to: 35, by: 7).flatMap { idx.search("dream", limit: 7, offset: $0).hits }
+        #expect(paged == all.hits)
+        #expect(idx.search("dream", limit: 1, offset: 0).total == 30)
+        let past = idx.search("dream", limit: 5, offset: 40)
+        #expect(past.hits.isEmpty && past.total == 30)
+        #expect(idx.search("dream", limit: 2, offset: 0, where: { $0 % 2 == 0 }).total == 15)
+    }
+
     @Test func shorterDocumentRanksHigherForTheSameTermCount() {
         let idx = index([["", "", "dream " + String(repeating: "filler ", count: 30), ""], ["", "", "dream", ""], ["", "", "other words", ""]])
         #expect(idx.search("dream", limit: 10).map(\.docID) == [2, 1])

@@ -154,7 +154,8 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
     @Test func unknownOptionNamesTheOptionsTheCommandTakes() {
         #expect(refusal("FIND colour=red") == TextCommandError(
             code: "BAD_REQUEST", message: "unknown option 'colour' for FIND (expected film, limit, offset, source, subject, theme)"))
-        #expect(refusal("SEARCH a subject=x")?.message == "unknown option 'subject' for SEARCH (expected film, limit, source, theme)")
+        // SEARCH takes FIND's options.
+        #expect(refusal("SEARCH a colour=x")?.message == "unknown option 'colour' for SEARCH (expected film, limit, offset, source, subject, theme)")
         #expect(refusal("PING x=1")?.message == "unknown option 'x' for PING (it takes none)")
         #expect(refusal("PUT x colour=red")?.message.contains("sourceKind") == true)
     }

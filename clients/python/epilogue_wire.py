@@ -291,6 +291,9 @@ def encode_payload(m):
         w.string(m["text"])
         _write_filter(w, m.get("filter"))
         w.u32(m["limit"])
+        # offset is a trailing optional field: sent only when non-zero (PROTOCOL.md, SEARCH).
+        if m.get("offset", 0):
+            w.u32(m["offset"])
     elif t in ("LIST_FILMS", "STATS"):
         pass
     elif t == "LIST_THEMES":
@@ -365,6 +368,8 @@ def decode_payload(type_code, payload):
         m["text"] = r.string("text")
         m["filter"] = _read_filter(r)
         m["limit"] = r.u32("limit")
+        if r.left():
+            m["offset"] = r.u32("offset")
     elif t in ("LIST_FILMS", "STATS"):
         pass
     elif t == "LIST_THEMES":
@@ -622,8 +627,9 @@ class Client:
         answer = self.request({"type": "QUERY", "filter": filter, "limit": limit, "offset": offset})
         return [self.record(m) for m in answer[:-1]], answer[-1]["total"]
 
-    def search(self, text, filter=None, limit=10):
-        answer = self.request({"type": "SEARCH", "text": text, "filter": filter, "limit": limit})
+    def search(self, text, filter=None, limit=10, offset=0):
+        """-> (hits, RESULT_END); RESULT_END's total counts every match."""
+        answer = self.request({"type": "SEARCH", "text": text, "filter": filter, "limit": limit, "offset": offset})
         return answer[:-1], answer[-1]
 
     def films(self):

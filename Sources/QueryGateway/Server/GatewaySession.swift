@@ -96,16 +96,23 @@ struct GatewaySession {
                     default: return Self.unexpected
                     }
                 }
-                let summary = records.isEmpty ? "0 of \(total) records" : "\(records.count) of \(total) records (\(offset + 1)–\(offset + records.count))"
-                return .ok(summary, body: renderer.recordList(records))
+                return .ok(TextRenderer.pageSummary(returned: records.count, total: total, offset: offset, noun: "records"),
+                           body: renderer.recordList(records))
             }
-        case .search(let text, let filters, let limit):
-            return Self.ask(.search(text: text, filters.wire, limit: UInt32(limit))) { answers in
-                let hits: [SearchResultRow] = answers.compactMap {
-                    guard case .hit(let hit) = $0 else { return nil }
-                    return SearchResultRow(id: hit.id, score: hit.score, film: hit.film, subject: hit.subject, snippet: hit.snippet)
+        case .search(let text, let filters, let limit, let offset):
+            return Self.ask(.search(text: text, filters.wire, limit: UInt32(limit), offset: UInt32(offset))) { answers in
+                var hits: [SearchResultRow] = []
+                var total = 0
+                for answer in answers {
+                    switch answer {
+                    case .hit(let hit): hits.append(SearchResultRow(id: hit.id, score: hit.score, film: hit.film, subject: hit.subject, snippet: hit.snippet))
+                    case .resultEnd(_, let all): total = Int(all)
+                    default: return Self.unexpected
+                    }
                 }
-                return .ok("\(hits.count) \(hits.count == 1 ? "hit" : "hits")", body: renderer.hits(hits))
+                let noun = total == 1 ? "hit" : "hits"
+                let summary = total == 0 ? "0 hits" : TextRenderer.pageSummary(returned: hits.count, total: total, offset: offset, noun: noun)
+                return .ok(summary, body: renderer.hits(hits, firstRank: offset + 1))
             }
         case .put(let id, let content, let ifVersion):
             guard authorizedForWrites else { return .reply(.error(code: "UNAUTHORIZED", message: "PUT needs AUTH <token> first"), close: false) }

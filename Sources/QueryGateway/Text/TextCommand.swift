@@ -40,7 +40,7 @@ public enum TextCommand: Equatable, Sendable {
     case themes(film: String?)
     case get(id: String)
     case find(FilterOptions, limit: Int, offset: Int)
-    case search(text: String, FilterOptions, limit: Int)
+    case search(text: String, FilterOptions, limit: Int, offset: Int = 0)
     case put(id: String, content: RecordContent, ifVersion: UInt64?)
     case delete(id: String, ifVersion: UInt64?)
     case stats
@@ -107,10 +107,11 @@ public enum TextCommand: Equatable, Sendable {
                          offset: try args.integer("offset", default: 0, range: 0...1_000_000_000))
         case "SEARCH":
             let words = args.remainingWords()
-            try args.finish(options: ["film", "theme", "source", "limit"])
+            try args.finish(options: ["film", "theme", "source", "subject", "limit", "offset"])
             guard !words.isEmpty else { throw .badRequest("SEARCH needs at least one word, e.g. SEARCH dream") }
             return .search(text: words.joined(separator: " "), try args.filters(),
-                           limit: try args.integer("limit", default: searchDefaultLimit, range: 1...searchMaximumLimit))
+                           limit: try args.integer("limit", default: searchDefaultLimit, range: 1...searchMaximumLimit),
+                           offset: try args.integer("offset", default: 0, range: 0...1_000_000_000))
         case "PUT":
             let id = try args.word("id")
             try args.finish(options: ["film", "year", "director", "subject", "reading", "source", "sourcekind", "themes", "ifversion"])

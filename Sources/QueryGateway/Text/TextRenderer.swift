@@ -54,7 +54,14 @@ public struct TextRenderer: Sendable {
                           rows: records.map { [$0.id, $0.content.film, $0.content.subject, $0.content.sourceKind.name] })
     }
 
-    public func hits(_ hits: [SearchResultRow]) -> [String] {
+    /// FIND's and SEARCH's status: which slice of how many matches, `3 of 12 records (1–3)`, or
+    /// `0 of 12 records` for a page past the end.
+    static func pageSummary(returned: Int, total: Int, offset: Int, noun: String) -> String {
+        returned == 0 ? "0 of \(total) \(noun)" : "\(returned) of \(total) \(noun) (\(offset + 1)–\(offset + returned))"
+    }
+
+    /// Hits numbered from `firstRank` (a later page goes on where the previous one ended).
+    public func hits(_ hits: [SearchResultRow], firstRank: Int = 1) -> [String] {
         if format == .json {
             return hits.map { Self.json(["id": $0.id, "score": $0.score, "film": $0.film, "subject": $0.subject, "snippet": $0.snippet]) }
         }
@@ -63,7 +70,7 @@ public struct TextRenderer: Sendable {
         for (rank, hit) in hits.enumerated() {
             // BM25 floors the weight of words found in most records at 1e-6: show such tiny scores legibly.
             let score = abs(hit.score) >= 0.001 || hit.score == 0 ? String(format: "%8.3f", hit.score) : String(format: "%8.1e", hit.score)
-            lines.append("\(String(rank + 1).leftPadded(to: 2)). \(score)  \(hit.id.rightPadded(to: width))  \(hit.film) / \(hit.subject)")
+            lines.append("\(String(firstRank + rank).leftPadded(to: 2)). \(score)  \(hit.id.rightPadded(to: width))  \(hit.film) / \(hit.subject)")
             lines.append("              \(hit.snippet)")
         }
         return lines

@@ -6,6 +6,15 @@ public struct SearchHit: Sendable, Equatable {
     public var score: Double
 }
 
+/// One page of a ranked search: the hits after skipping `offset`, and how many documents
+/// matched in all (before `offset` and `limit`).
+public struct SearchPage: Sendable, Equatable {
+    public var hits: [SearchHit]
+    public var total: Int
+
+    public static let empty = SearchPage(hits: [], total: 0)
+}
+
 /// Inverted index over the four searchable columns (film, subject, reading, source) with
 /// ranking identical to SQLite FTS5's `bm25()` at equal column weights:
 ///
@@ -113,11 +122,17 @@ public struct SearchIndex: Sendable {
     /// The best `limit` documents for `query` among those `include` accepts, best first; ties go
     /// to the lower doc id (FTS5: `ORDER BY bm25(t), rowid`).
     public func search(_ query: String, limit: Int, where include: (UInt32) -> Bool = { _ in true }) -> [SearchHit] {
+        search(query, limit: limit, offset: 0, where: include).hits
+    }
+
+    /// The page of hits `offset ..< offset + limit` in rank order, with the number of all matches
+    /// `include` accepts (every match is visited anyway, so counting them is free).
+    public func search(_ query: String, limit: Int, offset: Int, where include: (UInt32) -> Bool = { _ in true }) -> SearchPage {
         let queryTerms = Unicode61Tokenizer.terms(query)
-        guard limit > 0, !queryTerms.isEmpty, documentCount > 0 else { return [] }
+        guard limit > 0, offset >= 0, !queryTerms.isEmpty, documentCount > 0 else { return .empty }
         var ids: [Int] = []
         for term in queryTerms {
-            guard let id = termIDs[term], postings[id].live > 0 else { return [] }
+            guard let id = termIDs[term], postings[id].live > 0 else { return .empty }
             ids.append(id)
         }
         let n = Double(documentCount)
@@ -134,7 +149,8 @@ public struct SearchIndex: Sendable {
         let slots = ids.map { id in distinct.firstIndex(of: id)! }
         var cursors = distinct.map { PostingList.Cursor(postings[$0]) }
         var frequencies = [Double](repeating: 0, count: distinct.count)
-        var top = TopHits(limit: limit)
+        var top = TopHits(limit: offset + limit)
+        var total = 0
         candidates: while cursors[0].advance() {
             let doc = cursors[0].doc
             let length = lengths[Int(doc)]
@@ -146,6 +162,7 @@ public struct SearchIndex: Sendable {
                 frequencies[k] = Double(cursors[k].frequency)
             }
             guard include(doc) else { continue }
+            total += 1
             let lengthFactor = Self.k1 * (1 - Self.b + Self.b * Double(length) / averageLength)
             var score = 0.0
             for (i, slot) in slots.enumerated() {
@@ -154,7 +171,7 @@ public struct SearchIndex: Sendable {
             }
             top.offer(SearchHit(docID: doc, score: -score))
         }
-        return top.sorted()
+        return SearchPage(hits: Array(top.sorted().dropFirst(offset)), total: total)
     }
 
     /// A short extract of the best field with the query's words in [brackets]: the reading when

@@ -92,14 +92,14 @@ public struct StoreRequestHandler: Sendable {
             }
             frames.append(ServerMessage.resultEnd(returned: UInt32(result.records.count), total: UInt32(result.total)).frame(requestID: requestID))
             return frames
-        case .search(let text, let filter, let limit):
+        case .search(let text, let filter, let limit, let offset):
             guard limit > 0 else { throw .badRequest("limit must be at least 1") }
-            let hits = store.search(text, filter: filter, limit: Int(min(limit, Self.maximumSearchLimit)))
+            let (hits, total) = store.search(text, filter: filter, limit: Int(min(limit, Self.maximumSearchLimit)), offset: Int(offset))
             var frames = hits.map {
                 ServerMessage.hit(SearchHitMessage(id: $0.id, score: $0.score, film: $0.film, subject: $0.subject, snippet: $0.snippet))
                     .frame(requestID: requestID, flags: .streamContinues)
             }
-            frames.append(ServerMessage.resultEnd(returned: UInt32(hits.count), total: UInt32(hits.count)).frame(requestID: requestID))
+            frames.append(ServerMessage.resultEnd(returned: UInt32(hits.count), total: UInt32(total)).frame(requestID: requestID))
             return frames
         case .listFilms:
             return [ServerMessage.films(store.films()).frame(requestID: requestID)]
