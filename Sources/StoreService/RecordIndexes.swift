@@ -42,9 +42,11 @@ struct StoredRecord: Sendable {
     var sourceKind: SourceKind { facets.sourceKind }
     var themes: [String] { facets.themes }
 
+    /// Whether the record passes `filter`, which must be `folded` (callers fold it once per
+    /// request, not once per record).
     func matches(_ filter: RecordFilter) -> Bool {
-        if let film = filter.film, film != self.film { return false }
-        if let subject = filter.subject, subject != self.subject { return false }
+        if let film = filter.film, film != facets.filmKey { return false }
+        if let subject = filter.subject, subject != facets.subjectKey { return false }
         if let kind = filter.sourceKind, kind != sourceKind { return false }
         if let theme = filter.theme, !themes.contains(theme) { return false }
         return true
@@ -72,8 +74,13 @@ final class Facets: Sendable, Hashable {
     let subject: String
     let sourceKind: SourceKind
     let themes: [String]
+    /// `film` and `subject` as filters compare them (`FilterKey.fold`).
+    let filmKey: String
+    let subjectKey: String
 
     init(film: String, year: Int, director: String, subject: String, sourceKind: SourceKind, themes: [String]) {
+        self.filmKey = FilterKey.fold(film)
+        self.subjectKey = FilterKey.fold(subject)
         self.film = film
         self.year = year
         self.director = director
@@ -115,14 +122,33 @@ struct FacetTable: Sendable {
     }
 }
 
-/// Secondary indexes: exact-match postings for each filterable field.
+/// How filters compare film, subject and theme: case-insensitively (Unicode lower-casing, so
+/// `la la land` finds `La La Land` and `ÉTÉ` finds `été`), diacritics and spaces kept.
+enum FilterKey {
+    static func fold(_ text: String) -> String { text.lowercased() }
+}
+
+extension RecordFilter {
+    /// The filter with its text folded as `FilterKey` says; what `matches` expects.
+    var folded: RecordFilter {
+        RecordFilter(film: film.map(FilterKey.fold), theme: theme.map(FilterKey.fold), sourceKind: sourceKind,
+                     subject: subject.map(FilterKey.fold))
+    }
+}
+
+/// Secondary indexes: postings for each filterable field, keyed by the stored spelling (FILMS
+/// shows titles as written), with the spellings of each folded key so filters ignore case.
 struct FieldIndexes: Sendable {
     private(set) var byFilm: [String: Set<UInt32>] = [:]
     private(set) var byTheme: [String: Set<UInt32>] = [:]
     private(set) var bySourceKind: [SourceKind: Set<UInt32>] = [:]
     private(set) var bySubject: [String: Set<UInt32>] = [:]
+    /// Folded title or subject → the spellings stored under it (nearly always one).
+    private var filmSpellings: [String: Set<String>] = [:]
+    private var subjectSpellings: [String: Set<String>] = [:]
 
     mutating func insert(_ record: StoredRecord) {
+        noteSpellings(record.facets)
         byFilm[record.film, default: []].insert(record.docID)
         bySubject[record.subject, default: []].insert(record.docID)
         bySourceKind[record.sourceKind, default: []].insert(record.docID)
@@ -133,21 +159,46 @@ struct FieldIndexes: Sendable {
     /// instead of one per record.
     mutating func insert(_ docIDs: [UInt32], sharing facets: Facets) {
         guard !docIDs.isEmpty else { return }
+        noteSpellings(facets)
         byFilm[facets.film, default: []].formUnion(docIDs)
         bySubject[facets.subject, default: []].formUnion(docIDs)
         bySourceKind[facets.sourceKind, default: []].formUnion(docIDs)
         for theme in facets.themes { byTheme[theme, default: []].formUnion(docIDs) }
     }
 
+    private mutating func noteSpellings(_ facets: Facets) {
+        filmSpellings[facets.filmKey, default: []].insert(facets.film)
+        subjectSpellings[facets.subjectKey, default: []].insert(facets.subject)
+    }
+
     mutating func remove(_ record: StoredRecord) {
         Self.remove(record.docID, key: record.film, from: &byFilm)
         Self.remove(record.docID, key: record.subject, from: &bySubject)
+        if byFilm[record.film] == nil { Self.forget(record.film, under: record.facets.filmKey, in: &filmSpellings) }
+        if bySubject[record.subject] == nil { Self.forget(record.subject, under: record.facets.subjectKey, in: &subjectSpellings) }
         Self.remove(record.docID, key: record.sourceKind, from: &bySourceKind)
         for theme in record.themes { Self.remove(record.docID, key: theme, from: &byTheme) }
     }
 
-    /// Doc ids matching every filter: the smallest posting set, each member checked against the
-    /// others (integer lookups, no record touched). Nil when no filter is set.
+    /// Records of `film` under any spelling that folds alike (`folded` is `FilterKey.fold`ed).
+    func docs(ofFilm folded: String) -> Set<UInt32> {
+        Self.union(folded, spellings: filmSpellings, postings: byFilm)
+    }
+
+    private static func union(_ folded: String, spellings: [String: Set<String>], postings: [String: Set<UInt32>]) -> Set<UInt32> {
+        guard let names = spellings[folded] else { return [] }
+        if names.count == 1, let only = names.first { return postings[only] ?? [] }
+        return names.reduce(into: Set<UInt32>()) { $0.formUnion(postings[$1] ?? []) }
+    }
+
+    private static func forget(_ spelling: String, under folded: String, in spellings: inout [String: Set<String>]) {
+        spellings[folded]?.remove(spelling)
+        if spellings[folded]?.isEmpty == true { spellings[folded] = nil }
+    }
+
+    /// Doc ids matching every filter (which must be `folded`): the smallest posting set, each
+    /// member checked against the others (integer lookups, no record touched). Nil when no
+    /// filter is set.
     func matches(for filter: RecordFilter) -> [UInt32]? {
         var sets = postings(for: filter)
         guard let smallest = sets.indices.min(by: { sets[$0].count < sets[$1].count }) else { return nil }
@@ -158,10 +209,11 @@ struct FieldIndexes: Sendable {
 
     private func postings(for filter: RecordFilter) -> [Set<UInt32>] {
         var sets: [Set<UInt32>] = []
-        if let film = filter.film { sets.append(byFilm[film] ?? []) }
+        if let film = filter.film { sets.append(docs(ofFilm: film)) }
+        // Themes are stored lower-case (validation), so the folded filter looks them up directly.
         if let theme = filter.theme { sets.append(byTheme[theme] ?? []) }
         if let kind = filter.sourceKind { sets.append(bySourceKind[kind] ?? []) }
-        if let subject = filter.subject { sets.append(bySubject[subject] ?? []) }
+        if let subject = filter.subject { sets.append(Self.union(subject, spellings: subjectSpellings, postings: bySubject)) }
         return sets
     }
 

@@ -520,7 +520,8 @@ public final class RecordStore: Sendable {
 
     /// Records matching `filter`, ordered by id.
     func query(_ filter: RecordFilter, limit: Int, offset: Int) -> (records: [StoredRecord], total: Int) {
-        state.withLock { state in
+        let filter = filter.folded
+        return state.withLock { state in
             // Only the first offset+limit ids in id order are needed: select them in one pass
             // instead of sorting every match (a film holds a sixth of a large corpus).
             var first = FirstInOrder(count: offset + limit)
@@ -539,6 +540,7 @@ public final class RecordStore: Sendable {
     /// Hits `offset ..< offset + limit` of `text` within `filter`, best first, and the number of
     /// all matches.
     public func search(_ text: String, filter: RecordFilter, limit: Int, offset: Int = 0) -> (results: [SearchResult], total: Int) {
+        let filter = filter.folded
         let (hits, total): ([(StoredRecord, Double)], Int) = state.withLock { state in
             let include: (UInt32) -> Bool = filter.isEmpty ? { _ in true } : { docID in
                 state.idByDocID[docID].flatMap { state.records[$0] }?.matches(filter) ?? false
@@ -579,7 +581,7 @@ public final class RecordStore: Sendable {
         state.withLock { state in
             var counts: [String: Int] = [:]
             if let film {
-                for docID in state.fields.byFilm[film] ?? [] {
+                for docID in state.fields.docs(ofFilm: FilterKey.fold(film)) {
                     for theme in state.idByDocID[docID].flatMap({ state.records[$0] })?.themes ?? [] { counts[theme, default: 0] += 1 }
                 }
             } else {
