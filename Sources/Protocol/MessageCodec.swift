@@ -42,6 +42,8 @@ extension ClientMessage {
             buffer.writeWireOptional(film) { $0.writeWireString($1) }
         case .getDictionary(let id):
             buffer.writeInteger(id)
+        case .export(let filter):
+            filter.write(to: &buffer)
         }
     }
 
@@ -106,6 +108,8 @@ extension ClientMessage {
             self = .stats
         case .getDictionary:
             self = .getDictionary(id: try r.u32("dictionaryID"))
+        case .export:
+            self = .export(try RecordFilter(reader: &r))
         default:
             throw ProtocolError.unexpectedMessageType(frame.type)
         }

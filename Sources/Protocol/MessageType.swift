@@ -16,6 +16,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case listThemes = 0x17
     case stats = 0x18
     case getDictionary = 0x19
+    case export = 0x1A
     // Responses
     case pong = 0x90
     case record = 0x91

@@ -158,6 +158,9 @@ public enum ClientMessage: Sendable, Equatable {
     case listThemes(film: String?)
     case stats
     case getDictionary(id: UInt32)
+    /// Every record matching the filter as of one moment, ordered by id, streamed as RECORD frames
+    /// (STREAM_CONTINUES) and a final RESULT_END.
+    case export(RecordFilter)
 
     public var type: MessageType {
         switch self {
@@ -173,6 +176,7 @@ public enum ClientMessage: Sendable, Equatable {
         case .listThemes: return .listThemes
         case .stats: return .stats
         case .getDictionary: return .getDictionary
+        case .export: return .export
         }
     }
 }

@@ -559,6 +559,20 @@ public final class RecordStore: Sendable {
         return (results, total)
     }
 
+    /// Every live record matching `filter` at one moment, ordered by id (UTF-8 byte order), for
+    /// EXPORT. The matching records are copied in one hold of the lock, so the set is exactly the
+    /// writes applied before that moment (every acknowledged one; none after). Bodies are not
+    /// copied: each `StoredRecord` shares its compressed body with the store (copy-on-write, and a
+    /// later write replaces the entry rather than the bytes), so the snapshot costs about a hundred
+    /// bytes a record and JSON is made a chunk at a time by whoever streams it. Sorted off the lock.
+    func exportSnapshot(_ filter: RecordFilter) -> [StoredRecord] {
+        let taken = state.withLock { state -> [StoredRecord] in
+            guard let matches = state.fields.matches(for: filter) else { return Array(state.records.values) }
+            return matches.compactMap { state.idByDocID[$0].flatMap { state.records[$0] } }
+        }
+        return taken.sorted { $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }
+    }
+
     /// Up to `limit` record ids, in no particular order (benchmarks pick from them).
     public func ids(limit: Int) -> [String] {
         state.withLock { Array($0.records.keys.prefix(limit)) }

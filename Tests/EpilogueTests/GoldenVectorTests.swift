@@ -46,6 +46,7 @@ struct GoldenVector: CustomTestStringConvertible, Sendable {
         .init(name: "list-films", requestID: 7, message: .client(.listFilms)),
         .init(name: "list-themes", requestID: 8, message: .client(.listThemes(film: "A Real Pain"))),
         .init(name: "stats", requestID: 9, message: .client(.stats)),
+        .init(name: "export", requestID: 12, message: .client(.export(RecordFilter(film: "La La Land")))),
         .init(name: "challenge", requestID: 0, message: .server(.challenge(Challenge(version: 1, nonce: Array(repeating: 0xAB, count: 32), authRequired: true, serverName: "store")))),
         .init(name: "ready", requestID: 0, message: .server(.ready(Ready(maximumFrameSize: 1_048_576, dictionaries: [1])))),
         // The handshake of PROTOCOL.md §5: HMAC proof of the known-answer vector of §3 for this nonce.

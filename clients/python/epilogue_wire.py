@@ -36,7 +36,7 @@ FIRST_TRAINED_DICTIONARY = 1000
 TYPES = {
     "HELLO": 0x01, "AUTHENTICATE": 0x02, "CHALLENGE": 0x81, "READY": 0x82,
     "PING": 0x10, "GET": 0x11, "PUT": 0x12, "DELETE": 0x13, "QUERY": 0x14, "SEARCH": 0x15,
-    "LIST_FILMS": 0x16, "LIST_THEMES": 0x17, "STATS": 0x18, "GET_DICTIONARY": 0x19,
+    "LIST_FILMS": 0x16, "LIST_THEMES": 0x17, "STATS": 0x18, "GET_DICTIONARY": 0x19, "EXPORT": 0x1A,
     "PONG": 0x90, "RECORD": 0x91, "WRITTEN": 0x92, "DELETED": 0x93, "HIT": 0x94, "RESULT_END": 0x95,
     "FILMS": 0x96, "THEMES": 0x97, "STATS_RESULT": 0x98, "DICTIONARY": 0x99, "ERROR": 0xFF,
 }
@@ -287,6 +287,8 @@ def encode_payload(m):
     elif t == "QUERY":
         _write_filter(w, m.get("filter"))
         w.u32(m["limit"]).u32(m.get("offset", 0))
+    elif t == "EXPORT":
+        _write_filter(w, m.get("filter"))
     elif t == "SEARCH":
         w.string(m["text"])
         _write_filter(w, m.get("filter"))
@@ -364,6 +366,8 @@ def decode_payload(type_code, payload):
     elif t == "QUERY":
         m["filter"] = _read_filter(r)
         m["limit"], m["offset"] = r.u32("limit"), r.u32("offset")
+    elif t == "EXPORT":
+        m["filter"] = _read_filter(r)
     elif t == "SEARCH":
         m["text"] = r.string("text")
         m["filter"] = _read_filter(r)
@@ -626,6 +630,11 @@ class Client:
         """-> (records, total)."""
         answer = self.request({"type": "QUERY", "filter": filter, "limit": limit, "offset": offset})
         return [self.record(m) for m in answer[:-1]], answer[-1]["total"]
+
+    def export(self, filter=None):
+        """-> every matching record as of one moment, ordered by id (EXPORT, a RECORD stream)."""
+        answer = self.request({"type": "EXPORT", "filter": filter})
+        return [self.record(m) for m in answer[:-1]]
 
     def search(self, text, filter=None, limit=10, offset=0):
         """-> (hits, RESULT_END); RESULT_END's total counts every match."""

@@ -126,6 +126,21 @@ struct GatewaySession {
                 guard case .deleted(_, let version)? = answers.first else { return Self.unexpected }
                 return .ok("\(id) deleted (was version \(version))")
             }
+        case .export(let filters):
+            // JSON whatever FORMAT says: the output is for files and IMPORT, not for reading.
+            let json = TextRenderer(format: .json)
+            return Self.ask(.export(filters.wire)) { answers in
+                var body: [String] = []
+                body.reserveCapacity(answers.count)
+                for answer in answers {
+                    switch answer {
+                    case .record(let wire): body += json.record(try Self.record(from: wire))
+                    case .resultEnd: break
+                    default: return Self.unexpected
+                    }
+                }
+                return .ok("\(body.count) records", body: body)
+            }
         case .stats:
             // Gateway figures are taken when the command is read; the store's when it answers.
             let gateway = gatewayFigures()

@@ -43,6 +43,7 @@ public enum TextCommand: Equatable, Sendable {
     case search(text: String, FilterOptions, limit: Int, offset: Int = 0)
     case put(id: String, content: RecordContent, ifVersion: UInt64?)
     case delete(id: String, ifVersion: UInt64?)
+    case export(FilterOptions)
     case stats
     case format(OutputFormat)
     case auth(token: String)
@@ -54,7 +55,7 @@ public enum TextCommand: Equatable, Sendable {
     public static let searchMaximumLimit = 100
 
     /// The command names, as HELP lists them.
-    public static let names = ["HELP", "PING", "FILMS", "THEMES", "GET", "FIND", "SEARCH", "PUT", "DEL", "STATS", "FORMAT", "AUTH", "QUIT"]
+    public static let names = ["HELP", "PING", "FILMS", "THEMES", "GET", "FIND", "SEARCH", "PUT", "DEL", "EXPORT", "STATS", "FORMAT", "AUTH", "QUIT"]
 
     /// Upper-case name of the command, for logs and metrics.
     public var name: String {
@@ -68,6 +69,7 @@ public enum TextCommand: Equatable, Sendable {
         case .search: return "SEARCH"
         case .put: return "PUT"
         case .delete: return "DEL"
+        case .export: return "EXPORT"
         case .stats: return "STATS"
         case .format: return "FORMAT"
         case .auth: return "AUTH"
@@ -120,6 +122,9 @@ public enum TextCommand: Equatable, Sendable {
             let id = try args.word("id")
             try args.finish(options: ["ifversion"])
             return .delete(id: id, ifVersion: try args.version())
+        case "EXPORT":
+            try args.finish(options: ["film", "theme", "source", "subject"])
+            return .export(try args.filters())
         case "STATS":
             try args.finish(options: [])
             return .stats

@@ -24,6 +24,12 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
     private var logger: Logger
 
     private var inFlightWrites = 0
+    /// EXPORTs being streamed, oldest first; only the first sends (see `pumpExports`).
+    private var exports: [ExportStream] = []
+    /// Frames of an EXPORT written per turn of the loop before yielding to other connections.
+    static let exportChunk = 64
+    /// A `pumpExports` is queued on the loop: writability changes must not start a second chain.
+    private var exportPumpQueued = false
     private var reads = ReadGate()
     /// Several answers (or requests) usually complete in one loop tick: one flush after them.
     private let flusher = TickFlusher()
@@ -76,6 +82,12 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
 
     private func serve(context: ChannelHandlerContext, _ request: ClientMessage, requestID: UInt32, traceID: UInt64?) {
         let started = NIODeadline.now()
+        if case .export(let filter) = request {
+            exports.append(requests.startExport(filter, requestID: requestID, clientDictionaries: machine.clientDictionaries))
+            metrics.served(request.type, frames: [], nanoseconds: (NIODeadline.now() - started).nanoseconds)
+            if exports.count == 1 { pumpExports(context: context) }
+            return
+        }
         guard StoreRequestHandler.isWrite(request) else {
             let frames = requests.respondToReadCatchingErrors(request, requestID: requestID, clientDictionaries: machine.clientDictionaries)
                 .map { StoreRequestHandler.fitting($0, maximumFrameSize: maximumFrameSize) }
@@ -96,6 +108,34 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Sends the current EXPORT a chunk at a time: while the channel is writable, one chunk per
+    /// loop turn (other connections run in between); when it is not (the peer reads slower than
+    /// we send), `channelWritabilityChanged` resumes. Memory stays at a chunk plus NIO's
+    /// high-water mark of unsent bytes, whatever the export's size.
+    private func pumpExports(context: ChannelHandlerContext) {
+        guard !closed, !exports.isEmpty, context.channel.isWritable else { return }
+        let frames = exports[0].nextFrames(maximum: Self.exportChunk)
+        for frame in frames { context.write(wrapOutboundOut(StoreRequestHandler.fitting(frame, maximumFrameSize: maximumFrameSize)), promise: nil) }
+        context.flush()
+        if exports[0].isFinished {
+            machine.answered(requestID: exports.removeFirst().requestID)
+            if draining && inFlightWrites == 0 && exports.isEmpty {
+                context.close(promise: nil)
+                return
+            }
+            resumeReadsIfPossible(context: context)
+            if exports.isEmpty { return }
+        }
+        guard !exportPumpQueued else { return }
+        exportPumpQueued = true
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let (handler, context) = bound.value
+            handler.exportPumpQueued = false
+            handler.pumpExports(context: context)
+        }
+    }
+
     private func writeCompleted(context: ChannelHandlerContext, _ request: ClientMessage, requestID: UInt32, traceID: UInt64?,
                                 frames: [Frame], started: NIODeadline) {
         inFlightWrites -= 1
@@ -105,7 +145,7 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
             for frame in frames { context.write(wrapOutboundOut(frame), promise: nil) }
             flusher.flushSoon(context)
         }
-        if draining && inFlightWrites == 0 {
+        if draining && inFlightWrites == 0 && exports.isEmpty {
             context.flush()
             context.close(promise: nil)
         } else {
@@ -137,7 +177,7 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
     /// Reads wait while too much is in flight or the peer is not reading. While draining, reads go
     /// on until the writes in flight are answered, so requests that arrive meanwhile get SHUTTING_DOWN.
     private func readsBlocked(_ context: ChannelHandlerContext) -> Bool {
-        inFlightWrites >= maximumInFlightWrites || !context.channel.isWritable
+        inFlightWrites >= maximumInFlightWrites || !context.channel.isWritable || !exports.isEmpty
     }
 
     private func resumeReadsIfPossible(context: ChannelHandlerContext) {
@@ -149,6 +189,7 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { pumpExports(context: context) }
         resumeReadsIfPossible(context: context)
         context.fireChannelWritabilityChanged()
     }
@@ -159,7 +200,7 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
             // No new requests (those still arriving get SHUTTING_DOWN); close once the writes in
             // flight are answered.
             draining = true
-            if inFlightWrites == 0 {
+            if inFlightWrites == 0 && exports.isEmpty {
                 context.flush()
                 context.close(promise: nil)
             }

@@ -104,7 +104,7 @@ public struct StoreConnectionStateMachine {
             return fail(.protocolViolation, "handshake already complete", requestID: id)
         case (.ready, _):
             if let violation = badRequestID(id) { return violation }
-            if StoreRequestHandler.isWrite(message) { inFlight.insert(id) }
+            if StoreRequestHandler.isWrite(message) || StoreRequestHandler.isStream(message) { inFlight.insert(id) }
             return .serve(message, requestID: id)
         case (.closed, _):
             return .ignore
@@ -118,7 +118,7 @@ public struct StoreConnectionStateMachine {
         return nil
     }
 
-    /// The answer to request `requestID` (a write) went out: its id may be used again.
+    /// The answer to request `requestID` (a write, or the last frame of an EXPORT) went out: its id may be used again.
     public mutating func answered(requestID: UInt32) {
         inFlight.remove(requestID)
     }

@@ -27,6 +27,17 @@ public struct StoreRequestHandler: Sendable {
         }
     }
 
+    /// Requests answered by a stream the connection sends a chunk at a time (EXPORT).
+    public static func isStream(_ message: ClientMessage) -> Bool {
+        if case .export = message { return true }
+        return false
+    }
+
+    /// Starts an EXPORT: the matching records as of now (see `RecordStore.exportSnapshot`).
+    func startExport(_ filter: RecordFilter, requestID: UInt32, clientDictionaries: Set<UInt32>) -> ExportStream {
+        ExportStream(records: store.exportSnapshot(filter), requestID: requestID, clientDictionaries: clientDictionaries, requests: self)
+    }
+
     /// A read's answer frames, with a refusal turned into its ERROR frame.
     public func respondToReadCatchingErrors(_ message: ClientMessage, requestID: UInt32, clientDictionaries: Set<UInt32>) -> [Frame] {
         do {
@@ -117,6 +128,12 @@ public struct StoreRequestHandler: Sendable {
         case .getDictionary(let id):
             guard id != 0, let dictionary = store.dictionaries.dictionary(id: id) else { throw .dictionaryNotFound(id: id) }
             return [ServerMessage.dictionary(id: id, bytes: dictionary.bytes).frame(requestID: requestID)]
+        case .export(let filter):
+            // Whole, for direct callers; the server streams it through `startExport` instead.
+            var stream = startExport(filter, requestID: requestID, clientDictionaries: clientDictionaries)
+            var frames: [Frame] = []
+            while !stream.isFinished { frames += stream.nextFrames(maximum: 1_000) }
+            return frames
         case .hello, .authenticate, .put, .delete:
             throw .badRequest("not a read request")
         }
@@ -129,11 +146,55 @@ public struct StoreRequestHandler: Sendable {
     }
 
     /// Sends the body as stored when the client can inflate it; inflates for clients that can't.
-    private func wireRecord(_ stored: StoredRecord, _ clientDictionaries: Set<UInt32>) throws(StoreError) -> WireRecord {
+    func wireRecord(_ stored: StoredRecord, _ clientDictionaries: Set<UInt32>) throws(StoreError) -> WireRecord {
         // Bodies of trained dictionaries travel as the raw deflate they are stored as (encoding 2).
         if stored.dictionaryID != 0, clientDictionaries.contains(stored.dictionaryID) { return stored.wireRecord }
         let record = try store.decode(stored)
         return WireRecord(id: stored.id, version: stored.version, updatedAt: stored.updatedAt, encoding: .plain,
                           dictionaryID: 0, body: RecordBody.encode(record.content))
+    }
+}
+
+/// An EXPORT being sent: its snapshot and how far the connection got. The connection handler owns
+/// it and asks for a chunk of frames whenever its channel is writable, so the answer is never
+/// materialised whole: one chunk of RECORD frames (bodies as stored, or inflated for a client
+/// without the dictionary) exists at a time.
+struct ExportStream {
+    private let records: [StoredRecord]
+    let requestID: UInt32
+    private let clientDictionaries: Set<UInt32>
+    private let requests: StoreRequestHandler
+    private var next = 0
+    private(set) var isFinished = false
+
+    init(records: [StoredRecord], requestID: UInt32, clientDictionaries: Set<UInt32>, requests: StoreRequestHandler) {
+        self.records = records
+        self.requestID = requestID
+        self.clientDictionaries = clientDictionaries
+        self.requests = requests
+    }
+
+    /// Up to `maximum` RECORD frames, then RESULT_END (returned = total = records sent) once all
+    /// are out. A body that cannot be decoded ends the stream with its ERROR instead.
+    mutating func nextFrames(maximum: Int) -> [Frame] {
+        guard !isFinished else { return [] }
+        var frames: [Frame] = []
+        let end = min(records.count, next + maximum)
+        while next < end {
+            do {
+                let wire = try requests.wireRecord(records[next], clientDictionaries)
+                frames.append(ServerMessage.record(wire).frame(requestID: requestID, flags: .streamContinues))
+            } catch {
+                isFinished = true
+                return frames + StoreRequestHandler.refusal(error, requestID: requestID)
+            }
+            next += 1
+        }
+        if next == records.count {
+            isFinished = true
+            frames.append(ServerMessage.resultEnd(returned: UInt32(clamping: records.count), total: UInt32(clamping: records.count))
+                .frame(requestID: requestID))
+        }
+        return frames
     }
 }
