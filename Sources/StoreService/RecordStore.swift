@@ -566,6 +566,7 @@ public final class RecordStore: Sendable {
     /// later write replaces the entry rather than the bytes), so the snapshot costs about a hundred
     /// bytes a record and JSON is made a chunk at a time by whoever streams it. Sorted off the lock.
     func exportSnapshot(_ filter: RecordFilter) -> [StoredRecord] {
+        let filter = filter.folded
         let taken = state.withLock { state -> [StoredRecord] in
             guard let matches = state.fields.matches(for: filter) else { return Array(state.records.values) }
             return matches.compactMap { state.idByDocID[$0].flatMap { state.records[$0] } }
