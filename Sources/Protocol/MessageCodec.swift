@@ -44,6 +44,16 @@ extension ClientMessage {
             buffer.writeInteger(id)
         case .export(let filter):
             filter.write(to: &buffer)
+        case .import(let existing, let items):
+            buffer.writeInteger(existing.rawValue)
+            buffer.writeWireList(items) { b, item in
+                b.writeInteger(item.line)
+                b.writeWireString(item.id)
+                RecordBody.write(item.content, to: &b)
+                b.writeWireOptional(item.expectedVersion) { $0.writeInteger($1) }
+                b.writeWireOptional(item.version) { $0.writeInteger($1) }
+                b.writeWireOptional(item.updatedAt) { $0.writeInteger($1) }
+            }
         }
     }
 
@@ -110,6 +120,21 @@ extension ClientMessage {
             self = .getDictionary(id: try r.u32("dictionaryID"))
         case .export:
             self = .export(try RecordFilter(reader: &r))
+        case .import:
+            let raw = try r.u8("existing")
+            guard let existing = ImportExisting(rawValue: raw) else {
+                throw ProtocolError.invalidValue(field: "existing", reason: "unknown mode \(raw)")
+            }
+            let items = try r.list("items", minimumItemSize: 4 + 4 + 3) { r in
+                let line = try r.u32("line")
+                let id = try r.string("id")
+                let content = try RecordBody.read(from: &r)
+                return ImportItem(line: line, id: id, content: content,
+                                  expectedVersion: try r.optional("expectedVersion") { try $0.u64("expectedVersion") },
+                                  version: try r.optional("version") { try $0.u64("version") },
+                                  updatedAt: try r.optional("updatedAt") { try $0.i64("updatedAt") })
+            }
+            self = .import(existing, items)
         default:
             throw ProtocolError.unexpectedMessageType(frame.type)
         }
@@ -173,6 +198,9 @@ extension ServerMessage {
         case .dictionary(let id, let bytes):
             buffer.writeInteger(id)
             buffer.writeWireBytes(bytes)
+        case .imported(let written, let skipped):
+            buffer.writeInteger(written)
+            buffer.writeInteger(skipped)
         case .error(let code, let message):
             buffer.writeInteger(code.rawValue)
             buffer.writeWireString(message)
@@ -254,6 +282,8 @@ extension ServerMessage {
             })
         case .dictionary:
             self = .dictionary(id: try r.u32("dictionaryID"), bytes: Array(buffer: try r.bytes("bytes")))
+        case .imported:
+            self = .imported(written: try r.u32("written"), skipped: try r.u32("skipped"))
         case .error:
             let rawCode = try r.u16("code")
             // Unknown codes from a newer server still surface as an error rather than a decode failure.

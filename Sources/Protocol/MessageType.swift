@@ -17,6 +17,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case stats = 0x18
     case getDictionary = 0x19
     case export = 0x1A
+    case `import` = 0x1B
     // Responses
     case pong = 0x90
     case record = 0x91
@@ -28,6 +29,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case themes = 0x97
     case statsResult = 0x98
     case dictionary = 0x99
+    case imported = 0x9A
     case error = 0xFF
 
     public var isRequest: Bool { rawValue < 0x80 }

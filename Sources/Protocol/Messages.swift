@@ -143,6 +143,36 @@ public struct StatEntry: Sendable, Equatable {
     }
 }
 
+/// One record of an IMPORT batch.
+public struct ImportItem: Sendable, Equatable {
+    /// Where it came from (a line of the client's file), named when the store refuses it.
+    public var line: UInt32
+    public var id: String
+    public var content: RecordContent
+    /// Compare-and-set, as PUT's.
+    public var expectedVersion: UInt64?
+    /// Write exactly this version (a restore keeps an export's versions); it must be above the
+    /// id's last version. Absent: the next version, as PUT.
+    public var version: UInt64?
+    /// Keep this `updated_at` (ms since the epoch); absent: now.
+    public var updatedAt: Int64?
+
+    public init(line: UInt32, id: String, content: RecordContent, expectedVersion: UInt64? = nil, version: UInt64? = nil, updatedAt: Int64? = nil) {
+        self.line = line
+        self.id = id
+        self.content = content
+        self.expectedVersion = expectedVersion
+        self.version = version
+        self.updatedAt = updatedAt
+    }
+}
+
+/// What IMPORT does with an id that already holds a live record.
+public enum ImportExisting: UInt8, Sendable {
+    case replace = 0
+    case skip = 1
+}
+
 /// Everything a client may send.
 public enum ClientMessage: Sendable, Equatable {
     case hello(Hello)
@@ -161,6 +191,8 @@ public enum ClientMessage: Sendable, Equatable {
     /// Every record matching the filter as of one moment, ordered by id, streamed as RECORD frames
     /// (STREAM_CONTINUES) and a final RESULT_END.
     case export(RecordFilter)
+    /// A batch of records applied all or nothing, made durable together (one fsync), answered IMPORTED.
+    case `import`(ImportExisting, [ImportItem])
 
     public var type: MessageType {
         switch self {
@@ -177,6 +209,7 @@ public enum ClientMessage: Sendable, Equatable {
         case .stats: return .stats
         case .getDictionary: return .getDictionary
         case .export: return .export
+        case .import: return .import
         }
     }
 }
@@ -195,6 +228,8 @@ public enum ServerMessage: Sendable, Equatable {
     case themes([ThemeCount])
     case stats([StatEntry])
     case dictionary(id: UInt32, bytes: [UInt8])
+    /// IMPORT's answer once the batch is durable: records written and lines skipped (existing ids).
+    case imported(written: UInt32, skipped: UInt32)
     case error(code: ErrorCode, message: String)
     /// ERROR VERSION_UNSUPPORTED, which also lists the versions the server speaks (as data, so a
     /// newer client can pick one and reconnect).
@@ -223,6 +258,7 @@ public enum ServerMessage: Sendable, Equatable {
         case .themes: return .themes
         case .stats: return .statsResult
         case .dictionary: return .dictionary
+        case .imported: return .imported
         case .error, .versionUnsupported: return .error
         }
     }

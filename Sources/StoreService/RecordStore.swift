@@ -248,6 +248,91 @@ public final class RecordStore: Sendable {
         return (position, version)
     }
 
+    // MARK: Bulk import
+
+    /// Applies an IMPORT batch all or nothing: every item is validated, compressed and checked
+    /// (compare-and-set, `version` above the id's last, in batch order so an id may come twice)
+    /// before anything is written; then all entries go to the log in one write(2), are applied to
+    /// memory in the same hold of the lock, and `completion` runs once they are durable (one
+    /// fsync for the batch under `--fsync always`). The first refused item fails the batch with
+    /// `.importLine` naming its line, and nothing of the batch is in the log or in memory. A
+    /// failed write (e.g. ENOSPC) cuts the log back: nothing applied either.
+    public func importBatch(_ items: [ImportItem], existing: ImportExisting,
+                            completion: @escaping @Sendable (Result<(written: Int, skipped: Int), StoreError>) -> Void) {
+        struct Prepared {
+            var item: ImportItem
+            var raw: Int
+            var packed: (dictionaryID: UInt32, bytes: [UInt8])
+            var analyzed: SearchIndex.AnalyzedDocument
+        }
+        var prepared: [Prepared] = []
+        prepared.reserveCapacity(items.count)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        for item in items {
+            do {
+                try RecordValidator.validate(id: item.id)
+                try RecordValidator.validate(item.content)
+            } catch {
+                return completion(.failure(.importLine(line: item.line, .invalidRecord(error))))
+            }
+            let raw = Array(buffer: RecordBody.encode(item.content))
+            guard let packed = try? dictionaries.compress(raw) else {
+                return completion(.failure(.importLine(line: item.line, .badRequest("compression failed"))))
+            }
+            prepared.append(Prepared(item: item, raw: raw.count, packed: packed,
+                                     analyzed: SearchIndex.AnalyzedDocument(fields: Self.searchFields(item.content))))
+        }
+        let outcome = Result { () throws(StoreError) -> (UInt64, Int, Int) in
+            try state.withLock { state throws(StoreError) -> (UInt64, Int, Int) in
+                // Versions as the batch leaves them so far (0: deleted), for ids it writes twice.
+                var batchVersions: [String: UInt64] = [:]
+                var entries: [(LogEntry, Prepared)] = []
+                var skipped = 0
+                for p in prepared {
+                    let id = p.item.id
+                    let current = batchVersions[id] ?? state.records[id]?.version ?? 0
+                    let last = batchVersions[id] ?? state.records[id]?.version ?? state.tombstones[id]?.version ?? 0
+                    if existing == .skip && current != 0 {
+                        skipped += 1
+                        continue
+                    }
+                    if let expected = p.item.expectedVersion, expected != current {
+                        throw .importLine(line: p.item.line, .conflict(id: id, expected: expected, actual: current))
+                    }
+                    var next = last + 1
+                    if let version = p.item.version {
+                        guard version > last else {
+                            throw .importLine(line: p.item.line, .badRequest("version \(version) of '\(id)' is not above its last version \(last)"))
+                        }
+                        next = version
+                    }
+                    batchVersions[id] = next
+                    entries.append((LogEntry.put(id: id, version: next, updatedAt: p.item.updatedAt ?? now, encoding: .zlib,
+                                                 dictionaryID: p.packed.dictionaryID, rawLength: UInt32(p.raw), body: p.packed.bytes), p))
+                }
+                var encoded: [[UInt8]] = []
+                encoded.reserveCapacity(entries.count)
+                for (entry, _) in entries { encoded.append(entry.encoded()) }
+                let bytes = encoded.reduce(into: [UInt8]()) { $0 += $1 }
+                guard !bytes.isEmpty else { return (0, 0, skipped) }
+                do { try log.append(bytes) } catch let error as StorageError { throw .storage(error) } catch { throw .storage(.io(operation: "write", path: log.path, errno: 0)) }
+                for ((entry, p), entryBytes) in zip(entries, encoded) {
+                    Self.apply(entry, size: entryBytes.count, content: p.item.content, analyzed: p.analyzed, to: &state,
+                               dictionaries: dictionaries, logger: logger)
+                }
+                state.writes += entries.count
+                state.snapshotIsCurrent = false
+                return (gate.noteAppended(bytes.count), entries.count, skipped)
+            }
+        }
+        switch outcome {
+        case .failure(let error): completion(.failure(error))
+        case .success(let (position, written, skipped)):
+            guard written > 0 else { return completion(.success((0, skipped))) }
+            whenDurable(position) { error in completion(error.map { .failure($0) } ?? .success((written, skipped))) }
+        }
+    }
+
     /// Calls `done` once the write at `position` is durable (nil) or cannot be (its error); after
     /// a durable write it checks whether compaction or dictionary training is due.
     private func whenDurable(_ position: UInt64, _ done: @escaping @Sendable (StoreError?) -> Void) {

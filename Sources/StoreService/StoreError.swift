@@ -10,6 +10,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case storage(StorageError)
     case corruptRecord(id: String)
     case dictionaryNotFound(id: UInt32)
+    /// One line of an IMPORT batch was refused (so the whole batch was): the line and why.
+    indirect case importLine(line: UInt32, StoreError)
 
     public var code: ErrorCode {
         switch self {
@@ -19,6 +21,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .badRequest: return .badRequest
         case .storage(.full): return .storageFull
         case .storage, .corruptRecord: return .internalError
+        case .importLine(_, let error): return error.code
         }
     }
 
@@ -33,6 +36,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .storage(let error): return error.description
         case .corruptRecord(let id): return "record '\(id)' could not be decoded"
         case .dictionaryNotFound(let id): return "no dictionary with id \(id)"
+        case .importLine(let line, let error): return "line \(line): \(error.description)"
         }
     }
 }

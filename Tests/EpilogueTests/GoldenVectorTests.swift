@@ -47,6 +47,8 @@ struct GoldenVector: CustomTestStringConvertible, Sendable {
         .init(name: "list-themes", requestID: 8, message: .client(.listThemes(film: "A Real Pain"))),
         .init(name: "stats", requestID: 9, message: .client(.stats)),
         .init(name: "export", requestID: 12, message: .client(.export(RecordFilter(film: "La La Land")))),
+        .init(name: "import", requestID: 13, message: .client(.import(.skip, [ImportItem(line: 7, id: "x", content: sampleContent, version: 3, updatedAt: 1_700_000_000_000)]))),
+        .init(name: "imported", requestID: 13, message: .server(.imported(written: 1000, skipped: 2))),
         .init(name: "challenge", requestID: 0, message: .server(.challenge(Challenge(version: 1, nonce: Array(repeating: 0xAB, count: 32), authRequired: true, serverName: "store")))),
         .init(name: "ready", requestID: 0, message: .server(.ready(Ready(maximumFrameSize: 1_048_576, dictionaries: [1])))),
         // The handshake of PROTOCOL.md §5: HMAC proof of the known-answer vector of §3 for this nonce.

@@ -418,3 +418,36 @@ struct TestSeed: CustomStringConvertible, Sendable {
     var generator: SplitMix64 { SplitMix64(seed: value) }
     var description: String { "seed \(value) (replay with EPILOGUE_TEST_SEED=\(value))" }
 }
+
+// MARK: - Client subcommands
+
+/// `epilogue-store <arguments>` run to completion as a client (import, backup), unprivileged like
+/// the services: its exit status, stdout and stderr.
+enum StoreClientCommand {
+    struct Outcome: Sendable {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ arguments: [String], timeout: Duration = .seconds(120)) async throws -> Outcome {
+        let work = TestSupport.temporaryDirectory("client-command")
+        defer { TestSupport.removeDirectory(work) }
+        Unprivileged.grant(work)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = try Unprivileged.prefix() + [try Unprivileged.executable("epilogue-store")] + arguments
+        _ = FileManager.default.createFile(atPath: work + "/out", contents: nil)
+        _ = FileManager.default.createFile(atPath: work + "/err", contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: work + "/out"))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: work + "/err"))
+        try process.run()
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        if process.isRunning { ChildProcess.stop(process) }
+        process.waitUntilExit()
+        return Outcome(status: process.terminationStatus,
+                       stdout: (try? String(contentsOfFile: work + "/out", encoding: .utf8)) ?? "",
+                       stderr: (try? String(contentsOfFile: work + "/err", encoding: .utf8)) ?? "")
+    }
+}

@@ -10,7 +10,7 @@ import Testing
 @testable import EpilogueStore
 
 /// Graceful shutdown of the store (what SIGTERM triggers through ServiceLifecycle, see
-/// Sources/epilogue-store/main.swift): writes in flight are answered, requests arriving meanwhile
+/// Sources/epilogue-store/StoreCommand.swift): writes in flight are answered, requests arriving meanwhile
 /// get ERROR SHUTTING_DOWN (docs/PROTOCOL.md "Graceful shutdown"), then the connection closes.
 @Suite(.timeLimit(.minutes(1))) struct StoreDrainingTests {
     private func putFrame(_ id: String, requestID: UInt32) -> Frame {

@@ -36,9 +36,9 @@ FIRST_TRAINED_DICTIONARY = 1000
 TYPES = {
     "HELLO": 0x01, "AUTHENTICATE": 0x02, "CHALLENGE": 0x81, "READY": 0x82,
     "PING": 0x10, "GET": 0x11, "PUT": 0x12, "DELETE": 0x13, "QUERY": 0x14, "SEARCH": 0x15,
-    "LIST_FILMS": 0x16, "LIST_THEMES": 0x17, "STATS": 0x18, "GET_DICTIONARY": 0x19, "EXPORT": 0x1A,
+    "LIST_FILMS": 0x16, "LIST_THEMES": 0x17, "STATS": 0x18, "GET_DICTIONARY": 0x19, "EXPORT": 0x1A, "IMPORT": 0x1B,
     "PONG": 0x90, "RECORD": 0x91, "WRITTEN": 0x92, "DELETED": 0x93, "HIT": 0x94, "RESULT_END": 0x95,
-    "FILMS": 0x96, "THEMES": 0x97, "STATS_RESULT": 0x98, "DICTIONARY": 0x99, "ERROR": 0xFF,
+    "FILMS": 0x96, "THEMES": 0x97, "STATS_RESULT": 0x98, "DICTIONARY": 0x99, "IMPORTED": 0x9A, "ERROR": 0xFF,
 }
 TYPE_NAMES = {value: name for name, value in TYPES.items()}
 
@@ -302,6 +302,16 @@ def encode_payload(m):
         w.optional(m.get("film"), w.string)
     elif t == "GET_DICTIONARY":
         w.u32(m["dictionary_id"])
+    elif t == "IMPORT":
+        w.u8({"replace": 0, "skip": 1}[m.get("existing", "replace")])
+
+        def item(i):
+            w.u32(i["line"]).string(i["id"])
+            _write_content(w, i["content"])
+            w.optional(i.get("expected_version"), w.u64)
+            w.optional(i.get("version"), w.u64)
+            w.optional(i.get("updated_at"), w.i64)
+        w.list(m["items"], item)
     elif t == "CHALLENGE":
         w.u16(m["version"]).bytes(m["nonce"]).bool(m["auth_required"]).string(m["server_name"])
     elif t == "READY":
@@ -324,6 +334,8 @@ def encode_payload(m):
         w.list(m["stats"], lambda s: w.string(s["name"]).i64(s["value"]))
     elif t == "DICTIONARY":
         w.u32(m["dictionary_id"]).bytes(m["bytes"])
+    elif t == "IMPORTED":
+        w.u32(m["written"]).u32(m["skipped"])
     elif t == "ERROR":
         code = m["code"]
         w.u16(ERROR_NUMBERS[code] if isinstance(code, str) else code).string(m["message"])
@@ -380,6 +392,19 @@ def decode_payload(type_code, payload):
         m["film"] = r.optional("film", lambda: r.string("film"))
     elif t == "GET_DICTIONARY":
         m["dictionary_id"] = r.u32("dictionary_id")
+    elif t == "IMPORT":
+        existing = r.u8("existing")
+        if existing not in (0, 1):
+            raise DecodeError(f"unknown import mode {existing}")
+        m["existing"] = ["replace", "skip"][existing]
+
+        def item():
+            i = {"line": r.u32("line"), "id": r.string("id"), "content": _read_content(r)}
+            i["expected_version"] = r.optional("expected_version", lambda: r.u64("expected_version"))
+            i["version"] = r.optional("version", lambda: r.u64("version"))
+            i["updated_at"] = r.optional("updated_at", lambda: r.i64("updated_at"))
+            return i
+        m["items"] = r.list("items", 11, item)
     elif t == "CHALLENGE":
         m["version"] = r.u16("version")
         m["nonce"] = r.bytes("nonce")
@@ -421,6 +446,8 @@ def decode_payload(type_code, payload):
     elif t == "DICTIONARY":
         m["dictionary_id"] = r.u32("dictionary_id")
         m["bytes"] = r.bytes("bytes")
+    elif t == "IMPORTED":
+        m["written"], m["skipped"] = r.u32("written"), r.u32("skipped")
     elif t == "ERROR":
         m["code"] = r.u16("code")
         m["message"] = r.string("message")

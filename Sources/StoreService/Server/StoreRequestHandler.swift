@@ -22,7 +22,7 @@ public struct StoreRequestHandler: Sendable {
     /// Requests that must wait for the disk; the server runs these concurrently.
     public static func isWrite(_ message: ClientMessage) -> Bool {
         switch message {
-        case .put, .delete: return true
+        case .put, .delete, .import: return true
         default: return false
         }
     }
@@ -81,6 +81,14 @@ public struct StoreRequestHandler: Sendable {
                 case .failure(let error): completion(Self.refusal(error, requestID: requestID))
                 }
             }
+        case .import(let existing, let items):
+            store.importBatch(items, existing: existing) { result in
+                switch result {
+                case .success(let counts):
+                    completion([ServerMessage.imported(written: UInt32(counts.written), skipped: UInt32(counts.skipped)).frame(requestID: requestID)])
+                case .failure(let error): completion(Self.refusal(error, requestID: requestID))
+                }
+            }
         default:
             completion(Self.refusal(.badRequest("not a write request"), requestID: requestID))
         }
@@ -134,7 +142,7 @@ public struct StoreRequestHandler: Sendable {
             var frames: [Frame] = []
             while !stream.isFinished { frames += stream.nextFrames(maximum: 1_000) }
             return frames
-        case .hello, .authenticate, .put, .delete:
+        case .hello, .authenticate, .put, .delete, .import:
             throw .badRequest("not a read request")
         }
     }

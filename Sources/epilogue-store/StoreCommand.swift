@@ -11,7 +11,8 @@ struct StoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "epilogue-store",
         abstract: "Durable, compressed, searchable store of interpretation records (wire protocol v1).",
-        discussion: "Every option can also be set by the environment variable named in its help.")
+        discussion: "Every option can also be set by the environment variable named in its help.",
+        subcommands: [ImportCommand.self])
 
     @Option(help: "Address to listen on. Env: EPILOGUE_STORE_HOST.")
     var host: String = EpilogueLogging.environment("EPILOGUE_STORE_HOST") ?? "127.0.0.1"

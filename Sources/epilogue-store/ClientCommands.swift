@@ -1,0 +1,97 @@
+import ArgumentParser
+import EpilogueProtocol
+import EpilogueShared
+import EpilogueStoreClient
+import Foundation
+import Logging
+
+/// How the client subcommands reach a running store.
+struct StoreAddressOptions: ParsableArguments {
+    @Option(help: "The store to talk to, HOST:PORT.")
+    var store: String = "127.0.0.1:7701"
+
+    @Option(name: .customLong("auth-secret"), help: "The store's shared secret, if it has one. Env: EPILOGUE_SECRET.")
+    var authSecret: String?
+
+    @Option(name: .customLong("timeout"), help: "Seconds the store has to answer one request.")
+    var timeout: Int = 120
+
+    /// A one-connection pool, connected (or a clear error).
+    func connect() async throws -> StorePool {
+        let parts = store.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count >= 2, let port = Int(parts.last!), (1...65535).contains(port) else {
+            throw ValidationError("--store must be HOST:PORT, not '\(store)'")
+        }
+        var logger = Logger(label: "epilogue.store.client")
+        logger.logLevel = .critical
+        let pool = StorePool(configuration: .init(host: parts.dropLast().joined(separator: ":"), port: port,
+                                                  secret: authSecret ?? EpilogueLogging.environment("EPILOGUE_SECRET"), connections: 1,
+                                                  requestTimeout: .seconds(Int64(timeout))),
+                             logger: logger)
+        pool.start()
+        for _ in 0..<300 where !pool.isConnected { try await Task.sleep(for: .milliseconds(10)) }
+        guard pool.isConnected else {
+            let why = pool.lastError
+            pool.shutdown()
+            throw CleanExit.message("epilogue-store: cannot reach the store at \(store): \(why)")
+        }
+        return pool
+    }
+}
+
+/// `epilogue-store import FILE --store HOST:PORT`: JSON lines in, in IMPORT batches.
+struct ImportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Import a JSON-lines file (one record object per line, as EXPORT writes) into a running store.",
+        discussion: """
+            Each batch (--batch lines) is applied all or nothing and acknowledged once durable (one fsync). \
+            A bad line is reported with its number and left out; the others are imported. \
+            Exit status: 0 when every line was imported or skipped, 1 when some lines were bad, 2 when the import stopped.
+            """)
+
+    @Argument(help: "The JSON-lines file.")
+    var file: String
+
+    @OptionGroup var address: StoreAddressOptions
+
+    @Option(help: "What to do with an id that already exists: replace or skip.")
+    var existing: String = "replace"
+
+    @Flag(name: .customLong("keep-versions"),
+          help: "Write each line's version and updatedAt (restoring an EXPORT) instead of the next version and now; a version not above the id's last is a bad line.")
+    var keepVersions = false
+
+    @Option(help: "Lines per IMPORT batch.")
+    var batch: Int = 1_000
+
+    func validate() throws {
+        guard ["replace", "skip"].contains(existing) else { throw ValidationError("--existing must be replace or skip") }
+        guard (1...10_000).contains(batch) else { throw ValidationError("--batch must be 1…10000") }
+    }
+
+    func run() async throws {
+        let pool = try await address.connect()
+        defer { pool.shutdown() }
+        let lane = pool.lane(preferring: nil)
+        let options = JSONLinesImport.Options(existing: existing == "skip" ? .skip : .replace, keepVersions: keepVersions, batchRecords: batch)
+        let started = Date()
+        let report: JSONLinesImport.Report
+        do {
+            report = try await JSONLinesImport.run(path: file, options: options, send: { mode, items in
+                guard let answer = try await pool.send(.import(mode, items), lane: lane).get().last else {
+                    throw StoreClientError.protocolError("empty answer")
+                }
+                return answer
+            }, progress: { bad in FileHandle.standardError.write(Data("epilogue-store import: \(file): \(bad)\n".utf8)) })
+        } catch {
+            FileHandle.standardError.write(Data("epilogue-store import: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let seconds = Date().timeIntervalSince(started)
+        print("imported \(report.written) records from \(report.lines) lines in \(report.batches) batches "
+              + "(\(report.skipped) skipped as existing, \(report.bad.count) bad) in \(String(format: "%.2f", seconds)) s, "
+              + "\(Int(Double(report.written) / max(seconds, 0.000_001))) records/s")
+        if !report.bad.isEmpty { throw ExitCode(1) }
+    }
+}
