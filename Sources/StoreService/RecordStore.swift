@@ -622,15 +622,23 @@ public final class RecordStore: Sendable {
         }
     }
 
-    /// Hits `offset ..< offset + limit` of `text` within `filter`, best first, and the number of
-    /// all matches.
-    public func search(_ text: String, filter: RecordFilter, limit: Int, offset: Int = 0) -> (results: [SearchResult], total: Int) {
+    /// Hits `offset ..< offset + limit` of the query `text` (SearchQuery's syntax) within
+    /// `filter`, best first, and the number of all matches.
+    public func search(_ text: String, filter: RecordFilter, limit: Int, offset: Int = 0) throws(SearchQuerySyntaxError)
+        -> (results: [SearchResult], total: Int) {
+        let query = try SearchQuery(parsing: text)
         let filter = filter.folded
+        let dictionaries = self.dictionaries
         let (hits, total): ([(StoredRecord, Double)], Int) = state.withLock { state in
             let include: (UInt32) -> Bool = filter.isEmpty ? { _ in true } : { docID in
                 state.idByDocID[docID].flatMap { state.records[$0] }?.matches(filter) ?? false
             }
-            let page = state.search.search(text, limit: limit, offset: offset, where: include)
+            // Phrases and column filters verify candidates against the text, inflated here, under
+            // the lock (the index and the records must agree); plain words never call this.
+            let records = state.records, idByDocID = state.idByDocID
+            let page = state.search.search(query, limit: limit, offset: offset, where: include) { docID in
+                idByDocID[docID].flatMap { records[$0] }.flatMap { try? $0.content(dictionaries) }.map(Self.searchFields)
+            }
             return (page.hits.compactMap { hit in
                 state.idByDocID[hit.docID].flatMap { state.records[$0] }.map { ($0, hit.score) }
             }, page.total)
@@ -638,7 +646,7 @@ public final class RecordStore: Sendable {
         // Snippets need the text: inflate only the hits, outside the lock.
         let results = hits.map { stored, score in
             let content = try? stored.content(dictionaries)
-            let snippet = content.map { SearchIndex.snippet(fields: Self.searchFields($0), query: text) } ?? ""
+            let snippet = content.map { SearchIndex.snippet(fields: Self.searchFields($0), query: query) } ?? ""
             return SearchResult(id: stored.id, score: score, film: stored.film, subject: stored.subject, snippet: snippet)
         }
         return (results, total)

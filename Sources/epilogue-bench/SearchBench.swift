@@ -51,7 +51,7 @@ struct SearchBench: AsyncParsableCommand {
         while clock.now < end {
             for query in queryList {
                 let t0 = clock.now
-                hits += store.search(query, filter: RecordFilter(), limit: limit).results.count
+                hits += try store.search(query, filter: RecordFilter(), limit: limit).results.count
                 let d = clock.now - t0
                 latencies.append(Double(d.components.attoseconds) / 1e12 + Double(d.components.seconds) * 1e6)
                 done += 1

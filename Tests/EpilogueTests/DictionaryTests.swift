@@ -143,7 +143,7 @@ private func datasetBodies() throws -> (training: [[UInt8]], held: [[UInt8]]) {
         #expect(store.figures().dictionaryID == DictionarySet.firstTrainedID)
         #expect(store.figures().dictionaryBytes > 0)
         for (id, content) in expected { #expect(try store.get(id: id).content == content) }
-        #expect(store.search("Mia", filter: RecordFilter(), limit: 3).results.allSatisfy { !$0.snippet.isEmpty })
+        #expect(try store.search("Mia", filter: RecordFilter(), limit: 3).results.allSatisfy { !$0.snippet.isEmpty })
     }
 
     @Test func aDictionaryIsOnDiskBeforeAnyEntryNamesIt() async throws {

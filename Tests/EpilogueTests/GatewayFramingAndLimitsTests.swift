@@ -200,6 +200,28 @@ final class HeldStore: Sendable {
 }
 
 @Suite(.timeLimit(.minutes(1))) struct GatewayPagingAndSearchTests {
+    @Test func searchTakesTheQueryLanguageAndSaysWhereAQueryIsMalformed() async throws {
+        try await withStack { port, store in
+            _ = try await store.put(id: "q/1", content: TestSupport.content(subject: "airport", reading: "A one-woman show about a dream"), expectedVersion: nil)
+            _ = try await store.put(id: "q/2", content: TestSupport.content(subject: "final look", reading: "The woman in the show has one dream"), expectedVersion: nil)
+            _ = try await store.put(id: "q/3", content: TestSupport.content(subject: "quokka", reading: "Nothing about it"), expectedVersion: nil)
+            try await withTextClient(port: port) { c in
+                for (query, ids) in [
+                    (#""one-woman show""#, ["q/1"]), ("one woman show", ["q/1", "q/2"]), ("dream OR quokka", ["q/1", "q/2", "q/3"]),
+                    ("dream NOT airport", ["q/2"]), ("subject:airport", ["q/1"]), (#"subject:"final look""#, ["q/2"]),
+                    ("dre*", ["q/1", "q/2"]), ("(dream OR quokka) NOT reading:woman", ["q/3"]),
+                ] {
+                    let reply = try await c.command("SEARCH \(query) film=\"la la land\"")
+                    #expect(reply.isOK, "\(query): \(reply)")
+                    #expect(Set(reply.body.compactMap { line in ids.first { line.contains($0) } }) == Set(ids), "\(query): \(reply)")
+                    #expect(reply.status.hasPrefix("OK \(ids.count) of \(ids.count) hit"), "\(query): \(reply)")
+                }
+                let bad = try await c.command("SEARCH dream (quokka")
+                #expect(bad.status == "ERR BAD_REQUEST malformed query: unbalanced parenthesis at 7", "\(bad)")
+            }
+        }
+    }
+
     @Test func searchSummaryCountsEveryMatchAndPagesLikeFind() async throws {
         try await withStack { port, store in
             for n in 1...12 {

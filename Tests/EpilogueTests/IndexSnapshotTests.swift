@@ -89,7 +89,7 @@ import Testing
         figures.fsyncs = 0
         figures.writes = 0
         figures.compactions = 0  // counters of this process, not of the data
-        return Observed(search: ["dream", "jazz dream", "the", "poland train", "17"].map { store.search($0, filter: RecordFilter(), limit: 10).results },
+        return Observed(search: ["dream", "jazz dream", "the", "poland train", "17"].map { (try? store.search($0, filter: RecordFilter(), limit: 10).results) ?? [] },
                         filtered: store.query(RecordFilter(film: "A Real Pain", theme: "grief"), limit: 50, offset: 0).records.map(\.id),
                         films: store.films(), themes: store.themes(film: nil), figures: figures)
     }

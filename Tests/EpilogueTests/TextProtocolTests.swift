@@ -103,7 +103,9 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
          .find(FilterOptions(film: "La La Land", theme: "grief", sourceKind: .critic, subject: "ending"), limit: 5, offset: 10)),
         ("SEARCH dream", .search(text: "dream", FilterOptions(), limit: 10)),
         (#"SEARCH montage "dream sequence" film="La La Land" theme=love source=director limit=3"#,
-         .search(text: "montage dream sequence", FilterOptions(film: "La La Land", theme: "love", sourceKind: .director), limit: 3)),
+         // Quotes pass through: they make a phrase in the store's query language.
+         .search(text: #"montage "dream sequence""#, FilterOptions(film: "La La Land", theme: "love", sourceKind: .director), limit: 3)),
+        ("SEARCH (dream OR quokka) NOT reading:jazz* offset=10", .search(text: "(dream OR quokka) NOT reading:jazz*", FilterOptions(), limit: 10, offset: 10)),
         (#"PUT demo/1 film="La La Land" year=2016 director="Damien Chazelle" subject=epilogue reading="A what-if.\nTwo lines." source=me sourceKind=audience themes="what-if, love" ifversion=0"#,
          .put(id: "demo/1", content: RecordContent(film: "La La Land", year: 2016, director: "Damien Chazelle", subject: "epilogue",
                                                    reading: "A what-if.\nTwo lines.", source: "me", sourceKind: .audience, themes: ["what-if", "love"]),

@@ -4,6 +4,20 @@ struct LineToken: Equatable {
     var value: String
     /// Whether the value came from quotes (so `"a=b"` stays a plain word).
     var quoted: Bool
+    /// The word as typed, quotes included: SEARCH hands it to the query language, where quotes
+    /// make a phrase (`"one-woman show"`, `subject:"last scene"`, `"city of"*`).
+    var raw: String = ""
+
+    init(key: String?, value: String, quoted: Bool, raw: String = "") {
+        self.key = key
+        self.value = value
+        self.quoted = quoted
+        self.raw = raw
+    }
+
+    static func == (a: LineToken, b: LineToken) -> Bool {
+        a.key == b.key && a.value == b.value && a.quoted == b.quoted
+    }
 }
 
 /// Splits a command line into words. Words are separated by spaces; a value containing spaces
@@ -32,6 +46,7 @@ enum LineTokenizer {
         while true {
             while index < bytes.count, bytes[index] == space || bytes[index] == tab { index += 1 }
             guard index < bytes.count else { return tokens }
+            let start = index
             var key: String?
             current.removeAll(keepingCapacity: true)
             var quoted = false
@@ -72,7 +87,8 @@ enum LineTokenizer {
                 }
             }
             if inQuotes { throw .badRequest("unterminated quote") }
-            tokens.append(LineToken(key: key, value: String(decoding: current, as: UTF8.self), quoted: quoted))
+            tokens.append(LineToken(key: key, value: String(decoding: current, as: UTF8.self), quoted: quoted,
+                                    raw: String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)))
         }
     }
 }

@@ -108,7 +108,9 @@ public enum TextCommand: Equatable, Sendable {
                          limit: try args.integer("limit", default: findDefaultLimit, range: 1...findMaximumLimit),
                          offset: try args.integer("offset", default: 0, range: 0...1_000_000_000))
         case "SEARCH":
-            let words = args.remainingWords()
+            // The words as typed: quotes belong to the query language (phrases), which the store parses.
+            let words = args.rawWords
+            _ = args.remainingWords()
             try args.finish(options: ["film", "theme", "source", "subject", "limit", "offset"])
             guard !words.isEmpty else { throw .badRequest("SEARCH needs at least one word, e.g. SEARCH dream") }
             return .search(text: words.joined(separator: " "), try args.filters(),
@@ -150,6 +152,8 @@ public enum TextCommand: Equatable, Sendable {
 private struct Arguments {
     let command: String
     var words: [String] = []
+    /// The words as typed (quotes kept), for SEARCH's query.
+    var rawWords: [String] = []
     var options: [String: String] = [:]
     private var order: [String] = []
 
@@ -163,6 +167,7 @@ private struct Arguments {
                 order.append(key)
             } else {
                 words.append(token.value)
+                rawWords.append(token.raw)
             }
         }
     }

@@ -128,7 +128,12 @@ public struct SearchIndex: Sendable {
     /// The page of hits `offset ..< offset + limit` in rank order, with the number of all matches
     /// `include` accepts (every match is visited anyway, so counting them is free).
     public func search(_ query: String, limit: Int, offset: Int, where include: (UInt32) -> Bool = { _ in true }) -> SearchPage {
-        let queryTerms = Unicode61Tokenizer.terms(query)
+        search(terms: Unicode61Tokenizer.terms(query), limit: limit, offset: offset, where: include)
+    }
+
+    /// Documents holding every one of `queryTerms` (already tokenized), through the posting
+    /// lists alone: the smallest list drives, the others skip to its documents.
+    func search(terms queryTerms: [String], limit: Int, offset: Int, where include: (UInt32) -> Bool) -> SearchPage {
         guard limit > 0, offset >= 0, !queryTerms.isEmpty, documentCount > 0 else { return .empty }
         var ids: [Int] = []
         for term in queryTerms {
@@ -178,12 +183,29 @@ public struct SearchIndex: Sendable {
     /// it matches, else the first field that does.
     public static func snippet(fields: [String], query: String, maxTokens: Int = 12) -> String {
         let wanted = Set(Unicode61Tokenizer.terms(query))
+        return snippet(fields: fields, highlighting: { wanted.contains($0) }, maxTokens: maxTokens)
+    }
+
+    /// A snippet with every word of the query's phrases in [brackets] (and every word a prefix
+    /// begins), whichever part of the query they come from.
+    public static func snippet(fields: [String], query: SearchQuery, maxTokens: Int = 12) -> String {
+        var whole = Set<String>(), prefixes: [[UInt8]] = []
+        for phrase in query.phrases {
+            whole.formUnion(phrase.prefix ? phrase.terms.dropLast() : phrase.terms[...])
+            if phrase.prefix, let last = phrase.terms.last { prefixes.append(Array(last.utf8)) }
+        }
+        return snippet(fields: fields, highlighting: { term in
+            whole.contains(term) || prefixes.contains { term.utf8.starts(with: $0) }
+        }, maxTokens: maxTokens)
+    }
+
+    static func snippet(fields: [String], highlighting wanted: (String) -> Bool, maxTokens: Int) -> String {
         var order = Array(fields.indices)
         if fields.count > 2 { order = [2] + order.filter { $0 != 2 } }
         for index in order {
             let text = fields[index]
             let tokens = Unicode61Tokenizer.tokenize(text)
-            guard let first = tokens.firstIndex(where: { wanted.contains($0.term) }) else { continue }
+            guard let first = tokens.firstIndex(where: { wanted($0.term) }) else { continue }
             let start = max(0, min(first - 3, tokens.count - maxTokens))
             let end = min(tokens.count, start + maxTokens)
             var out = start > 0 ? "…" : ""
@@ -191,7 +213,7 @@ public struct SearchIndex: Sendable {
             for token in tokens[start..<end] {
                 out += String(text.unicodeScalars[cursor..<token.range.lowerBound])
                 let word = String(text.unicodeScalars[token.range])
-                out += wanted.contains(token.term) ? "[\(word)]" : word
+                out += wanted(token.term) ? "[\(word)]" : word
                 cursor = token.range.upperBound
             }
             if end < tokens.count {

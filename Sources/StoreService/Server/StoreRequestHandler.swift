@@ -113,7 +113,13 @@ public struct StoreRequestHandler: Sendable {
             return frames
         case .search(let text, let filter, let limit, let offset):
             guard limit > 0 else { throw .badRequest("limit must be at least 1") }
-            let (hits, total) = store.search(text, filter: filter, limit: Int(min(limit, Self.maximumSearchLimit)), offset: Int(offset))
+            let found: (results: [RecordStore.SearchResult], total: Int)
+            do {
+                found = try store.search(text, filter: filter, limit: Int(min(limit, Self.maximumSearchLimit)), offset: Int(offset))
+            } catch {
+                throw .badRequest("malformed query: \(error)")
+            }
+            let (hits, total) = found
             var frames = hits.map {
                 ServerMessage.hit(SearchHitMessage(id: $0.id, score: $0.score, film: $0.film, subject: $0.subject, snippet: $0.snippet))
                     .frame(requestID: requestID, flags: .streamContinues)
