@@ -912,7 +912,7 @@ struct DecodedBatch: Sendable {
             var counts: [UInt32: UInt32] = [:]
             var length = 0
             for field in RecordStore.searchFields(content) {
-                for term in Unicode61Tokenizer.terms(field) {
+                for term in SearchIndex.terms(field) {
                     length += 1
                     let id: UInt32
                     if let known = ids[term] {

@@ -16,9 +16,9 @@ import Darwin
 /// point; anything else (no file, bad checksum, a compacted or different log) means a rebuild.
 struct IndexSnapshot {
     static let fileName = "index.snapshot"
-    /// Version 3: terms folded by the FTS5-exact tokenizer (combining diacritics, simple case
-    /// folding, Latin-only diacritic removal); a version-2 snapshot is rebuilt from the log.
-    static let magic: [UInt8] = Array("EPIINDEX".utf8) + [0, 0, 0, 3]
+    /// Version 4: terms are Porter stems (FTS5's `porter` tokenizer over unicode61); an older
+    /// snapshot (unstemmed terms) is rebuilt from the log.
+    static let magic: [UInt8] = Array("EPIINDEX".utf8) + [0, 0, 0, 4]
 
     /// What the snapshot says about one live record; the body comes from the log.
     struct Document: Equatable {

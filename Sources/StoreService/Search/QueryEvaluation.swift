@@ -34,7 +34,7 @@ extension SearchIndex {
 
         func columns(_ doc: UInt32) -> [[String]] {
             if let hit = cache[doc] { return hit }
-            let columns = (fields(doc) ?? []).map(Unicode61Tokenizer.terms)
+            let columns = (fields(doc) ?? []).map(SearchIndex.terms)
             cache[doc] = columns
             return columns
         }

@@ -44,6 +44,13 @@ public struct SearchIndex: Sendable {
 
     public init() {}
 
+    /// The terms the index holds for a text, and a query looks up: unicode61's words, each
+    /// stemmed as FTS5's `porter` tokenizer does (`tokenize='porter unicode61 remove_diacritics
+    /// 1'`), so "overdose" finds "overdosed". Only stems are indexed, as in such an FTS5 table.
+    public static func terms(_ text: String) -> [String] {
+        Unicode61Tokenizer.terms(text).map(PorterStemmer.stem)
+    }
+
     /// A document's terms, counted: everything indexing or unindexing it needs. Pure, so the store
     /// computes it before taking its lock and only the posting updates happen under the lock.
     public struct AnalyzedDocument: Sendable {
@@ -52,7 +59,7 @@ public struct SearchIndex: Sendable {
 
         public init(fields: [String]) {
             for field in fields {
-                for term in Unicode61Tokenizer.terms(field) {
+                for term in SearchIndex.terms(field) {
                     length += 1
                     frequencies[term, default: 0] += 1
                 }
@@ -128,7 +135,7 @@ public struct SearchIndex: Sendable {
     /// The page of hits `offset ..< offset + limit` in rank order, with the number of all matches
     /// `include` accepts (every match is visited anyway, so counting them is free).
     public func search(_ query: String, limit: Int, offset: Int, where include: (UInt32) -> Bool = { _ in true }) -> SearchPage {
-        search(terms: Unicode61Tokenizer.terms(query), limit: limit, offset: offset, where: include)
+        search(terms: Self.terms(query), limit: limit, offset: offset, where: include)
     }
 
     /// Documents holding every one of `queryTerms` (already tokenized), through the posting
@@ -182,7 +189,7 @@ public struct SearchIndex: Sendable {
     /// A short extract of the best field with the query's words in [brackets]: the reading when
     /// it matches, else the first field that does.
     public static func snippet(fields: [String], query: String, maxTokens: Int = 12) -> String {
-        let wanted = Set(Unicode61Tokenizer.terms(query))
+        let wanted = Set(Self.terms(query))
         return snippet(fields: fields, highlighting: { wanted.contains($0) }, maxTokens: maxTokens)
     }
 
@@ -205,15 +212,17 @@ public struct SearchIndex: Sendable {
         for index in order {
             let text = fields[index]
             let tokens = Unicode61Tokenizer.tokenize(text)
-            guard let first = tokens.firstIndex(where: { wanted($0.term) }) else { continue }
+            // Tokens are compared by their stems, as they were indexed.
+            let stems = tokens.map { PorterStemmer.stem($0.term) }
+            guard let first = stems.firstIndex(where: wanted) else { continue }
             let start = max(0, min(first - 3, tokens.count - maxTokens))
             let end = min(tokens.count, start + maxTokens)
             var out = start > 0 ? "…" : ""
             var cursor = start > 0 ? tokens[start].range.lowerBound : text.unicodeScalars.startIndex
-            for token in tokens[start..<end] {
+            for (token, stem) in zip(tokens[start..<end], stems[start..<end]) {
                 out += String(text.unicodeScalars[cursor..<token.range.lowerBound])
                 let word = String(text.unicodeScalars[token.range])
-                out += wanted(token.term) ? "[\(word)]" : word
+                out += wanted(stem) ? "[\(word)]" : word
                 cursor = token.range.upperBound
             }
             if end < tokens.count {

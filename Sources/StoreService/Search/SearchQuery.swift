@@ -264,7 +264,7 @@ struct SearchQueryParser {
             }
             return try parsePrimary(column: column ?? index).map { Self.restricted($0, to: index) }
         case .text(let text, let quoted, let prefix):
-            let terms = Unicode61Tokenizer.terms(text)
+            let terms = SearchIndex.terms(text)
             guard !terms.isEmpty else { return nil }
             if quoted { return .phrase(SearchQuery.Phrase(terms: terms, prefix: prefix, column: column)) }
             // A bareword's words are required one by one; `*` belongs to the last.
