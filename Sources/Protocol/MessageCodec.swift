@@ -175,9 +175,11 @@ extension ServerMessage {
             buffer.writeWireString(hit.film)
             buffer.writeWireString(hit.subject)
             buffer.writeWireString(hit.snippet)
-        case .resultEnd(let returned, let total):
+        case .resultEnd(let returned, let total, let suggestions):
             buffer.writeInteger(returned)
             buffer.writeInteger(total)
+            // Trailing and optional, so RESULT_END without suggestions is unchanged.
+            if !suggestions.isEmpty { buffer.writeWireList(suggestions) { $0.writeWireString($1) } }
         case .films(let films):
             buffer.writeWireList(films) { b, film in
                 b.writeWireString(film.film)
@@ -266,7 +268,9 @@ extension ServerMessage {
             self = .hit(SearchHitMessage(id: id, score: score, film: try r.string("film"),
                                          subject: try r.string("subject"), snippet: try r.string("snippet")))
         case .resultEnd:
-            self = .resultEnd(returned: try r.u32("returned"), total: try r.u32("total"))
+            let returned = try r.u32("returned"), total = try r.u32("total")
+            let suggestions = r.buffer.readableBytes == 0 ? [] : try r.list("suggestions", minimumItemSize: 4) { try $0.string("suggestion") }
+            self = .resultEnd(returned: returned, total: total, suggestions: suggestions)
         case .films:
             self = .films(try r.list("films", minimumItemSize: 14) { r in
                 FilmSummary(film: try r.string("film"), year: try r.u16("year"), director: try r.string("director"),

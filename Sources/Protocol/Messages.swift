@@ -223,7 +223,9 @@ public enum ServerMessage: Sendable, Equatable {
     case written(id: String, version: UInt64, updatedAt: Int64)
     case deleted(id: String, version: UInt64)
     case hit(SearchHitMessage)
-    case resultEnd(returned: UInt32, total: UInt32)
+    /// `suggestions`: SEARCH's "did you mean" words when nothing matched; an optional trailing
+    /// list, absent when empty (PROTOCOL.md).
+    case resultEnd(returned: UInt32, total: UInt32, suggestions: [String] = [])
     case films([FilmSummary])
     case themes([ThemeCount])
     case stats([StatEntry])

@@ -625,11 +625,11 @@ public final class RecordStore: Sendable {
     /// Hits `offset ..< offset + limit` of the query `text` (SearchQuery's syntax) within
     /// `filter`, best first, and the number of all matches.
     public func search(_ text: String, filter: RecordFilter, limit: Int, offset: Int = 0) throws(SearchQuerySyntaxError)
-        -> (results: [SearchResult], total: Int) {
+        -> (results: [SearchResult], total: Int, suggestions: [String]) {
         let query = try SearchQuery(parsing: text)
         let filter = filter.folded
         let dictionaries = self.dictionaries
-        let (hits, total): ([(StoredRecord, Double)], Int) = state.withLock { state in
+        let (hits, total, suggested): ([(StoredRecord, Double)], Int, [(stem: String, example: StoredRecord?)]) = state.withLock { state in
             let include: (UInt32) -> Bool = filter.isEmpty ? { _ in true } : { docID in
                 state.idByDocID[docID].flatMap { state.records[$0] }?.matches(filter) ?? false
             }
@@ -639,9 +639,27 @@ public final class RecordStore: Sendable {
             let page = state.search.search(query, limit: limit, offset: offset, where: include) { docID in
                 idByDocID[docID].flatMap { records[$0] }.flatMap { try? $0.content(dictionaries) }.map(Self.searchFields)
             }
+            // Nothing matched: for each word the index does not know, its closest known term,
+            // with a record holding it (to show the word as written, not its stem).
+            var suggested: [(stem: String, example: StoredRecord?)] = []
+            if page.total == 0 {
+                for phrase in query.phrases where !phrase.prefix {
+                    for term in phrase.terms where (state.search.termIDs[term].map { state.search.postings[$0].live == 0 } ?? true) {
+                        guard let best = state.search.suggester.suggestions(for: term, in: state.search, limit: 1).first else { continue }
+                        let example = state.search.firstLiveDocument(termID: best.id).flatMap { state.idByDocID[$0] }.flatMap { state.records[$0] }
+                        suggested.append((best.term, example))
+                    }
+                }
+            }
             return (page.hits.compactMap { hit in
                 state.idByDocID[hit.docID].flatMap { state.records[$0] }.map { ($0, hit.score) }
-            }, page.total)
+            }, page.total, suggested)
+        }
+        var suggestions: [String] = []
+        for (stem, example) in suggested {
+            let fields = (example.flatMap { try? $0.content(dictionaries) }).map(Self.searchFields) ?? []
+            let word = fields.lazy.flatMap(Unicode61Tokenizer.terms).first { PorterStemmer.stem($0) == stem } ?? stem
+            if !suggestions.contains(word) { suggestions.append(word) }
         }
         // Snippets need the text: inflate only the hits, outside the lock.
         let results = hits.map { stored, score in
@@ -649,7 +667,7 @@ public final class RecordStore: Sendable {
             let snippet = content.map { SearchIndex.snippet(fields: Self.searchFields($0), query: query) } ?? ""
             return SearchResult(id: stored.id, score: score, film: stored.film, subject: stored.subject, snippet: snippet)
         }
-        return (results, total)
+        return (results, total, suggestions)
     }
 
     /// Every live record matching `filter` at one moment, ordered by id (UTF-8 byte order), for

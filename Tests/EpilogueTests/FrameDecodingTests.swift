@@ -92,7 +92,8 @@ import Testing
             let payload = Array(buffer: frame.payload)
             // Cut before their appended list, READY and VERSION_UNSUPPORTED are what older stores sent;
             // SEARCH without its optional trailing offset is a first-page SEARCH.
-            let olderForm = ["ready": 4, "error-version-unsupported": payload.count - 6, "search-offset": payload.count - 4][vector.name]
+            let olderForm = ["ready": 4, "error-version-unsupported": payload.count - 6, "search-offset": payload.count - 4,
+                              "result-end-suggestions": 8][vector.name]
             for cut in 0..<payload.count where cut != olderForm {
                 let truncated = Frame(type: frame.type, flags: frame.flags, requestID: 1, payload: ByteBuffer(bytes: payload[0..<cut]))
                 switch vector.message {

@@ -216,6 +216,8 @@ final class HeldStore: Sendable {
                     #expect(Set(reply.body.compactMap { line in ids.first { line.contains($0) } }) == Set(ids), "\(query): \(reply)")
                     #expect(reply.status.hasPrefix("OK \(ids.count) of \(ids.count) hit"), "\(query): \(reply)")
                 }
+                let typo = try await c.command("SEARCH drem showw")
+                #expect(typo.status == "OK 0 hits (did you mean: dream, show?)", "\(typo)")
                 let bad = try await c.command("SEARCH dream (quokka")
                 #expect(bad.status == "ERR BAD_REQUEST malformed query: unbalanced parenthesis at 7", "\(bad)")
             }

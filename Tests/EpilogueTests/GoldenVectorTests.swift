@@ -65,6 +65,7 @@ struct GoldenVector: CustomTestStringConvertible, Sendable {
         .init(name: "deleted", requestID: 4, message: .server(.deleted(id: "x", version: 5))),
         .init(name: "hit", requestID: 6, flags: .streamContinues, message: .server(.hit(SearchHitMessage(id: "x", score: -1.5, film: "La La Land", subject: "epilogue", snippet: "the [dream] ends")))),
         .init(name: "result-end", requestID: 6, message: .server(.resultEnd(returned: 1, total: 42))),
+        .init(name: "result-end-suggestions", requestID: 6, message: .server(.resultEnd(returned: 0, total: 0, suggestions: ["chazelle"]))),
         .init(name: "films", requestID: 7, message: .server(.films([FilmSummary(film: "La La Land", year: 2016, director: "Damien Chazelle", records: 30)]))),
         .init(name: "themes", requestID: 8, message: .server(.themes([ThemeCount(theme: "grief", records: 7), ThemeCount(theme: "sacrifice", records: 9)]))),
         .init(name: "stats-result", requestID: 9, message: .server(.stats([StatEntry(name: "records", value: 45)]))),

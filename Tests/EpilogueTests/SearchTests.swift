@@ -126,6 +126,18 @@ import Testing
         #expect(SearchIndex.snippet(fields: ["", "", "Benji overdosed on sleeping pills", ""], query: "overdose") == "Benji [overdosed] on sleeping pills")
     }
 
+    @Test func suggesterFindsTermsWithinTheAllowedTyposMostCommonFirst() {
+        var idx = index([["", "", "chazelle directed the dream", ""], ["", "", "dream dream", ""], ["", "", "dreary cream", ""]])
+        func suggest(_ word: String) -> [String] { idx.suggester.suggestions(for: PorterStemmer.stem(word), in: idx).map(\.term) }
+        #expect(suggest("chazzelle") == [PorterStemmer.stem("chazelle")])
+        #expect(suggest("draem").isEmpty, "a transposition is two edits; five letters allow one")
+        #expect(suggest("dreem") == ["dream"])
+        #expect(suggest("dre").isEmpty, "no typos below four letters")
+        // A term added after the sorted copy was built shows up once the vocabulary has grown enough.
+        for i in 0..<100 { idx.upsert(docID: UInt32(10 + i), fields: ["", "", "filler\(i) quokka", ""]) }
+        #expect(suggest("quokkka") == ["quokka"])
+    }
+
     @Test func shorterDocumentRanksHigherForTheSameTermCount() {
         let idx = index([["", "", "dream " + String(repeating: "filler ", count: 30), ""], ["", "", "dream", ""], ["", "", "other words", ""]])
         #expect(idx.search("dream", limit: 10).map(\.docID) == [2, 1])

@@ -326,6 +326,8 @@ def encode_payload(m):
         w.string(m["id"]).f64(m["score"]).string(m["film"]).string(m["subject"]).string(m["snippet"])
     elif t == "RESULT_END":
         w.u32(m["returned"]).u32(m["total"])
+        if m.get("suggestions"):  # optional trailing list (SEARCH's "did you mean")
+            w.list(m["suggestions"], w.string)
     elif t == "FILMS":
         w.list(m["films"], lambda f: w.string(f["film"]).u16(f["year"]).string(f["director"]).u32(f["records"]))
     elif t == "THEMES":
@@ -436,6 +438,8 @@ def decode_payload(type_code, payload):
         m["film"], m["subject"], m["snippet"] = r.string("film"), r.string("subject"), r.string("snippet")
     elif t == "RESULT_END":
         m["returned"], m["total"] = r.u32("returned"), r.u32("total")
+        if r.left():
+            m["suggestions"] = r.list("suggestions", 4, lambda: r.string("suggestion"))
     elif t == "FILMS":
         m["films"] = r.list("films", 14, lambda: {"film": r.string("film"), "year": r.u16("year"),
                                                    "director": r.string("director"), "records": r.u32("records")})

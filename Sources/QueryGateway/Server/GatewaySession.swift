@@ -92,7 +92,7 @@ struct GatewaySession {
                 for answer in answers {
                     switch answer {
                     case .record(let wire): records.append(try Self.record(from: wire))
-                    case .resultEnd(_, let all): total = Int(all)
+                    case .resultEnd(_, let all, _): total = Int(all)
                     default: return Self.unexpected
                     }
                 }
@@ -103,15 +103,19 @@ struct GatewaySession {
             return Self.ask(.search(text: text, filters.wire, limit: UInt32(limit), offset: UInt32(offset))) { answers in
                 var hits: [SearchResultRow] = []
                 var total = 0
+                var suggestions: [String] = []
                 for answer in answers {
                     switch answer {
                     case .hit(let hit): hits.append(SearchResultRow(id: hit.id, score: hit.score, film: hit.film, subject: hit.subject, snippet: hit.snippet))
-                    case .resultEnd(_, let all): total = Int(all)
+                    case .resultEnd(_, let all, let suggested):
+                        total = Int(all)
+                        suggestions = suggested
                     default: return Self.unexpected
                     }
                 }
                 let noun = total == 1 ? "hit" : "hits"
-                let summary = total == 0 ? "0 hits" : TextRenderer.pageSummary(returned: hits.count, total: total, offset: offset, noun: noun)
+                let didYouMean = suggestions.isEmpty ? "" : " (did you mean: \(suggestions.joined(separator: ", "))?)"
+                let summary = total == 0 ? "0 hits" + didYouMean : TextRenderer.pageSummary(returned: hits.count, total: total, offset: offset, noun: noun)
                 return .ok(summary, body: renderer.hits(hits, firstRank: offset + 1))
             }
         case .put(let id, let content, let ifVersion):

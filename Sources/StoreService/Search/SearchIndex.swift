@@ -41,6 +41,8 @@ public struct SearchIndex: Sendable {
     var lengths: [UInt32] = []
     var totalTokens = 0
     public internal(set) var documentCount = 0
+    /// "Did you mean" over this vocabulary (a sorted copy, shared by copies of the index).
+    let suggester = TermSuggester()
 
     public init() {}
 
