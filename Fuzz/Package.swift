@@ -18,6 +18,7 @@ let package = Package(
         .executableTarget(name: "FuzzFrameDecoder", dependencies: ["FuzzDriver", .product(name: "EpilogueProtocol", package: epilogue)]),
         .executableTarget(name: "FuzzTextCommand", dependencies: ["FuzzDriver", .product(name: "EpilogueGateway", package: epilogue)]),
         .executableTarget(name: "FuzzLogRecovery", dependencies: ["FuzzDriver", .product(name: "EpilogueStore", package: epilogue)]),
+        .executableTarget(name: "FuzzSearchQuery", dependencies: ["FuzzDriver", .product(name: "EpilogueStore", package: epilogue)]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${1:-60}"
-targets=(FuzzFrameDecoder FuzzTextCommand FuzzLogRecovery)
+targets=(FuzzFrameDecoder FuzzTextCommand FuzzLogRecovery FuzzSearchQuery)
 
 for target in "${targets[@]}"; do
   # lld: with gold, the link of a libFuzzer driver fails (gold crashes formatting the error).
