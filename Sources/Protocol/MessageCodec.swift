@@ -36,7 +36,7 @@ extension ClientMessage {
             // Trailing and optional: a first-page SEARCH stays byte-identical to one from before
             // `offset` existed, so older clients and stores keep understanding each other.
             if offset != 0 { buffer.writeInteger(offset) }
-        case .listFilms, .stats:
+        case .listFilms, .stats, .backup:
             break
         case .listThemes(let film):
             buffer.writeWireOptional(film) { $0.writeWireString($1) }
@@ -120,6 +120,8 @@ extension ClientMessage {
             self = .getDictionary(id: try r.u32("dictionaryID"))
         case .export:
             self = .export(try RecordFilter(reader: &r))
+        case .backup:
+            self = .backup
         case .import:
             let raw = try r.u8("existing")
             guard let existing = ImportExisting(rawValue: raw) else {
@@ -203,6 +205,16 @@ extension ServerMessage {
         case .imported(let written, let skipped):
             buffer.writeInteger(written)
             buffer.writeInteger(skipped)
+        case .backupChunk(let file, let offset, let data):
+            buffer.writeWireString(file)
+            buffer.writeInteger(offset)
+            buffer.writeWireBytes(data)
+        case .backupEnd(let files):
+            buffer.writeWireList(files) { b, file in
+                b.writeWireString(file.name)
+                b.writeInteger(file.length)
+                b.writeInteger(file.crc32)
+            }
         case .error(let code, let message):
             buffer.writeInteger(code.rawValue)
             buffer.writeWireString(message)
@@ -288,6 +300,12 @@ extension ServerMessage {
             self = .dictionary(id: try r.u32("dictionaryID"), bytes: Array(buffer: try r.bytes("bytes")))
         case .imported:
             self = .imported(written: try r.u32("written"), skipped: try r.u32("skipped"))
+        case .backupChunk:
+            self = .backupChunk(file: try r.string("file"), offset: try r.u64("offset"), data: try r.bytes("data"))
+        case .backupEnd:
+            self = .backupEnd(try r.list("files", minimumItemSize: 16) { r in
+                BackupFile(name: try r.string("name"), length: try r.u64("length"), crc32: try r.u32("crc32"))
+            })
         case .error:
             let rawCode = try r.u16("code")
             // Unknown codes from a newer server still surface as an error rather than a decode failure.

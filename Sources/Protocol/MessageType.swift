@@ -18,6 +18,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case getDictionary = 0x19
     case export = 0x1A
     case `import` = 0x1B
+    case backup = 0x1C
     // Responses
     case pong = 0x90
     case record = 0x91
@@ -30,6 +31,8 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case statsResult = 0x98
     case dictionary = 0x99
     case imported = 0x9A
+    case backupChunk = 0x9B
+    case backupEnd = 0x9C
     case error = 0xFF
 
     public var isRequest: Bool { rawValue < 0x80 }

@@ -167,6 +167,19 @@ public struct ImportItem: Sendable, Equatable {
     }
 }
 
+/// One file of a BACKUP as BACKUP_END lists it: its whole length and CRC-32.
+public struct BackupFile: Sendable, Equatable {
+    public var name: String
+    public var length: UInt64
+    public var crc32: UInt32
+
+    public init(name: String, length: UInt64, crc32: UInt32) {
+        self.name = name
+        self.length = length
+        self.crc32 = crc32
+    }
+}
+
 /// What IMPORT does with an id that already holds a live record.
 public enum ImportExisting: UInt8, Sendable {
     case replace = 0
@@ -193,6 +206,8 @@ public enum ClientMessage: Sendable, Equatable {
     case export(RecordFilter)
     /// A batch of records applied all or nothing, made durable together (one fsync), answered IMPORTED.
     case `import`(ImportExisting, [ImportItem])
+    /// A consistent copy of the data files, streamed as BACKUP_CHUNK frames and a BACKUP_END.
+    case backup
 
     public var type: MessageType {
         switch self {
@@ -210,6 +225,7 @@ public enum ClientMessage: Sendable, Equatable {
         case .getDictionary: return .getDictionary
         case .export: return .export
         case .import: return .import
+        case .backup: return .backup
         }
     }
 }
@@ -232,6 +248,10 @@ public enum ServerMessage: Sendable, Equatable {
     case dictionary(id: UInt32, bytes: [UInt8])
     /// IMPORT's answer once the batch is durable: records written and lines skipped (existing ids).
     case imported(written: UInt32, skipped: UInt32)
+    /// `data` belongs at `offset` of the backup's file `file`.
+    case backupChunk(file: String, offset: UInt64, data: ByteBuffer)
+    /// The backup's files, whole: lengths and checksums.
+    case backupEnd([BackupFile])
     case error(code: ErrorCode, message: String)
     /// ERROR VERSION_UNSUPPORTED, which also lists the versions the server speaks (as data, so a
     /// newer client can pick one and reconnect).
@@ -261,6 +281,8 @@ public enum ServerMessage: Sendable, Equatable {
         case .stats: return .statsResult
         case .dictionary: return .dictionary
         case .imported: return .imported
+        case .backupChunk: return .backupChunk
+        case .backupEnd: return .backupEnd
         case .error, .versionUnsupported: return .error
         }
     }

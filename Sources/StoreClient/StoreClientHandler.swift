@@ -14,6 +14,8 @@ final class StoreClientHandler: ChannelDuplexHandler {
         var promise: EventLoopPromise<[ServerMessage]>
         var received: [ServerMessage]
         var timeout: Scheduled<Void>?
+        /// For long streams (BACKUP): each frame but the last goes here instead of `received`.
+        var onFrame: ((ServerMessage) -> Void)? = nil
     }
 
     private enum State {
@@ -82,6 +84,10 @@ final class StoreClientHandler: ChannelDuplexHandler {
             readyPromise.succeed()
         case .ready:
             guard var entry = pending[frame.requestID] else { return }  // timed out earlier: drop
+            if let onFrame = entry.onFrame, frame.flags.contains(.streamContinues) {
+                onFrame(message)
+                return
+            }
             entry.received.append(message)
             if frame.flags.contains(.streamContinues) {
                 pending[frame.requestID] = entry
@@ -110,7 +116,8 @@ final class StoreClientHandler: ChannelDuplexHandler {
     }
 
     /// Sends a request; must be called on the channel's event loop.
-    func send(_ message: ClientMessage, traceID: UInt64?, timeout: TimeAmount, promise: EventLoopPromise<[ServerMessage]>) {
+    func send(_ message: ClientMessage, traceID: UInt64?, timeout: TimeAmount, promise: EventLoopPromise<[ServerMessage]>,
+              onFrame: ((ServerMessage) -> Void)? = nil) {
         guard case .ready = state, let context else {
             promise.fail(StoreClientError.unavailable("connection is not ready"))
             return
@@ -124,7 +131,7 @@ final class StoreClientHandler: ChannelDuplexHandler {
             // pool reconnects, rather than feeding it more requests that would time out too.
             self.fail(context: context, .unavailable("store stopped answering on this connection"))
         }
-        pending[id] = Pending(promise: promise, received: [], timeout: scheduled)
+        pending[id] = Pending(promise: promise, received: [], timeout: scheduled, onFrame: onFrame)
         context.write(wrapOutboundOut(message.frame(requestID: id, traceID: traceID)), promise: nil)
         flusher.flushSoon(context)
     }

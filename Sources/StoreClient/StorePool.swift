@@ -124,6 +124,15 @@ public final class StorePool: Sendable {
     /// before it). While that connection is down, another one is used.
     public func send(_ message: ClientMessage, traceID: UInt64? = nil, lane: Int? = nil,
                      preferring loop: (any EventLoop)? = nil) -> EventLoopFuture<[ServerMessage]> {
+        send(message, traceID: traceID, lane: lane, preferring: loop, onFrame: nil)
+    }
+
+    /// `send` for a long stream: every frame but the last is handed to `onFrame` on the
+    /// connection's event loop as it arrives (not kept), and the future holds the last one. A
+    /// slow `onFrame` slows the connection's reads, so the sender is held back (TCP backpressure).
+    public func send(_ message: ClientMessage, traceID: UInt64? = nil, lane: Int? = nil,
+                     preferring loop: (any EventLoop)? = nil,
+                     onFrame: (@Sendable (ServerMessage) -> Void)?) -> EventLoopFuture<[ServerMessage]> {
         let connection: Connection? = state.withLockedValue { state in
             if let lane, lane < state.slots.count, case .ready(let connection) = state.slots[lane] { return connection }
             guard let index = state.readySlot(advancing: \.next, preferring: loop),
@@ -138,10 +147,10 @@ public final class StorePool: Sendable {
         let promise = channelLoop.makePromise(of: [ServerMessage].self)
         let timeout = configuration.requestTimeout
         if channelLoop.inEventLoop {
-            connection.handler.value.send(message, traceID: traceID, timeout: timeout, promise: promise)
+            connection.handler.value.send(message, traceID: traceID, timeout: timeout, promise: promise, onFrame: onFrame)
         } else {
             channelLoop.execute {
-                connection.handler.value.send(message, traceID: traceID, timeout: timeout, promise: promise)
+                connection.handler.value.send(message, traceID: traceID, timeout: timeout, promise: promise, onFrame: onFrame)
             }
         }
         return promise.futureResult

@@ -106,6 +106,8 @@ public final class RecordStore: Sendable {
     public init(configuration: Configuration, logger: Logger) async throws {
         self.configuration = configuration
         self.logger = logger
+        // A backup copy is checked whole before it is used (and refused when incomplete or damaged).
+        try Backup.verifyIfBackup(directory: configuration.dataDirectory)
         let log = try RecordLog(directory: configuration.dataDirectory)
         let wasNew = log.isNew
         let dictionaryFiles = try DictionaryFile.loadAll(from: configuration.dataDirectory)
@@ -246,6 +248,19 @@ public final class RecordStore: Sendable {
             return (gate.noteAppended(bytes.count), current.version)
         }
         return (position, version)
+    }
+
+    // MARK: Backup
+
+    /// Fixes what a BACKUP copies, in one short hold of the lock (writers wait only for a dup(2)):
+    /// the log's length now and the trained dictionaries now. See `Backup.Source`.
+    func beginBackup() throws(StoreError) -> Backup.Source {
+        try state.withLock { _ throws(StoreError) -> Backup.Source in
+            let fd = dup(log.fd)
+            guard fd >= 0 else { throw .storage(.fromErrno("dup", log.path)) }
+            return Backup.Source(logFD: fd, logLength: log.size, dictionaryIDs: dictionaries.trained.map(\.id),
+                                 directory: configuration.dataDirectory)
+        }
     }
 
     // MARK: Bulk import

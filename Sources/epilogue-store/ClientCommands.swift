@@ -1,6 +1,7 @@
 import ArgumentParser
 import EpilogueProtocol
 import EpilogueShared
+import EpilogueStore
 import EpilogueStoreClient
 import Foundation
 import Logging
@@ -93,5 +94,47 @@ struct ImportCommand: AsyncParsableCommand {
               + "(\(report.skipped) skipped as existing, \(report.bad.count) bad) in \(String(format: "%.2f", seconds)) s, "
               + "\(Int(Double(report.written) / max(seconds, 0.000_001))) records/s")
         if !report.bad.isEmpty { throw ExitCode(1) }
+    }
+}
+
+/// `epilogue-store backup --store HOST:PORT --to DIR`: an online, consistent copy of a running store.
+struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Copy a running store's data files into a new directory, consistently, while it serves.",
+        discussion: """
+            The copy holds every write the store had applied when it received the request (every write acknowledged \
+            before it), none after; writers wait only a moment. Log entries are checked as they are written; the \
+            directory gets backup.manifest (lengths, CRC-32s) last. Start a store with --data-dir DIR to restore.
+            """)
+
+    @OptionGroup var address: StoreAddressOptions
+
+    @Option(help: "The directory to create (must not exist or be empty).")
+    var to: String
+
+    func run() async throws {
+        let writer: BackupWriter
+        do { writer = try BackupWriter(directory: to) } catch {
+            FileHandle.standardError.write(Data("epilogue-store backup: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        var address = address
+        if address.timeout == 120 { address.timeout = 3_600 }
+        let pool = try await address.connect()
+        defer { pool.shutdown() }
+        let started = Date()
+        let box = LockedBackupWriter(writer)
+        do {
+            let answer = try await pool.send(.backup, onFrame: { message in box.receive(message) }).get()
+            try box.finish(answer.last ?? .error(code: .internalError, message: "no answer"))
+        } catch {
+            FileHandle.standardError.write(Data("epilogue-store backup: failed, \(to) is incomplete (it keeps \(Backup.incompleteName)): \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let seconds = Date().timeIntervalSince(started)
+        let log = writer.files.first { $0.name == "records.log" }?.length ?? 0
+        print("backup of \(address.store) in \(to): \(writer.bytes) bytes (\(writer.files.count) files, records.log \(log) bytes) "
+              + "in \(String(format: "%.2f", seconds)) s, \(String(format: "%.1f", Double(writer.bytes) / 1_048_576 / max(seconds, 0.000_001))) MiB/s")
     }
 }

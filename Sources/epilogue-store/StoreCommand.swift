@@ -12,7 +12,7 @@ struct StoreCommand: AsyncParsableCommand {
         commandName: "epilogue-store",
         abstract: "Durable, compressed, searchable store of interpretation records (wire protocol v1).",
         discussion: "Every option can also be set by the environment variable named in its help.",
-        subcommands: [ImportCommand.self])
+        subcommands: [ImportCommand.self, BackupCommand.self])
 
     @Option(help: "Address to listen on. Env: EPILOGUE_STORE_HOST.")
     var host: String = EpilogueLogging.environment("EPILOGUE_STORE_HOST") ?? "127.0.0.1"

@@ -25,7 +25,7 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
 
     private var inFlightWrites = 0
     /// EXPORTs being streamed, oldest first; only the first sends (see `pumpExports`).
-    private var exports: [ExportStream] = []
+    private var exports: [ResponseStream] = []
     /// Frames of an EXPORT written per turn of the loop before yielding to other connections.
     static let exportChunk = 64
     /// A `pumpExports` is queued on the loop: writability changes must not start a second chain.
@@ -82,8 +82,8 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
 
     private func serve(context: ChannelHandlerContext, _ request: ClientMessage, requestID: UInt32, traceID: UInt64?) {
         let started = NIODeadline.now()
-        if case .export(let filter) = request {
-            exports.append(requests.startExport(filter, requestID: requestID, clientDictionaries: machine.clientDictionaries))
+        if StoreRequestHandler.isStream(request) {
+            exports.append(requests.startStream(request, requestID: requestID, clientDictionaries: machine.clientDictionaries))
             metrics.served(request.type, frames: [], nanoseconds: (NIODeadline.now() - started).nanoseconds)
             if exports.count == 1 { pumpExports(context: context) }
             return

@@ -29,8 +29,26 @@ public struct StoreRequestHandler: Sendable {
 
     /// Requests answered by a stream the connection sends a chunk at a time (EXPORT).
     public static func isStream(_ message: ClientMessage) -> Bool {
-        if case .export = message { return true }
-        return false
+        switch message {
+        case .export, .backup: return true
+        default: return false
+        }
+    }
+
+    /// Starts the stream that answers `message` (EXPORT or BACKUP), or the refusal in its place.
+    func startStream(_ message: ClientMessage, requestID: UInt32, clientDictionaries: Set<UInt32>) -> ResponseStream {
+        switch message {
+        case .export(let filter):
+            return .export(startExport(filter, requestID: requestID, clientDictionaries: clientDictionaries))
+        case .backup:
+            do {
+                return .backup(BackupStream(source: try store.beginBackup(), requestID: requestID))
+            } catch {
+                return .refused(Self.refusal(error, requestID: requestID))
+            }
+        default:
+            return .refused(Self.refusal(.badRequest("not a streamed request"), requestID: requestID))
+        }
     }
 
     /// Starts an EXPORT: the matching records as of now (see `RecordStore.exportSnapshot`).
@@ -148,6 +166,11 @@ public struct StoreRequestHandler: Sendable {
             var frames: [Frame] = []
             while !stream.isFinished { frames += stream.nextFrames(maximum: 1_000) }
             return frames
+        case .backup:
+            var stream = startStream(message, requestID: requestID, clientDictionaries: clientDictionaries)
+            var frames: [Frame] = []
+            while !stream.isFinished { frames += stream.nextFrames(maximum: 64) }
+            return frames
         case .hello, .authenticate, .put, .delete, .import:
             throw .badRequest("not a read request")
         }
@@ -210,5 +233,48 @@ struct ExportStream {
                 .frame(requestID: requestID))
         }
         return frames
+    }
+}
+
+/// An answer sent a chunk at a time (EXPORT, BACKUP), or a refusal sent at once in its place.
+enum ResponseStream {
+    case export(ExportStream)
+    case backup(BackupStream)
+    case refused([Frame])
+    case done(requestID: UInt32)
+
+    var requestID: UInt32 {
+        switch self {
+        case .export(let s): return s.requestID
+        case .backup(let s): return s.requestID
+        case .refused(let frames): return frames.first?.requestID ?? 0
+        case .done(let id): return id
+        }
+    }
+
+    var isFinished: Bool {
+        switch self {
+        case .export(let s): return s.isFinished
+        case .backup(let s): return s.isFinished
+        case .refused: return false
+        case .done: return true
+        }
+    }
+
+    mutating func nextFrames(maximum: Int) -> [Frame] {
+        switch self {
+        case .export(var s):
+            defer { self = .export(s) }
+            return s.nextFrames(maximum: maximum)
+        case .backup(var s):
+            defer { self = .backup(s) }
+            // Backup chunks are 256 KiB: four per turn of the loop is 1 MiB.
+            return s.nextFrames(maximum: min(maximum, 4))
+        case .refused(let frames):
+            self = .done(requestID: requestID)
+            return frames
+        case .done:
+            return []
+        }
     }
 }

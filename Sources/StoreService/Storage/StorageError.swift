@@ -15,6 +15,8 @@ public enum StorageError: Error, Equatable, CustomStringConvertible {
     case unusableDirectory(path: String, reason: String)
     /// A trained dictionary file is damaged, or the log names a dictionary no file provides.
     case corruptDictionary(path: String, reason: String)
+    /// A backup directory that is incomplete or does not match its manifest.
+    case damagedBackup(path: String, offset: Int?, reason: String)
 
     public var description: String {
         switch self {
@@ -23,6 +25,8 @@ public enum StorageError: Error, Equatable, CustomStringConvertible {
         case .badHeader(let path): return "\(path) is not an Epilogue record log"
         case .unusableDirectory(let path, let reason): return "data directory \(path) is not writable: \(reason)"
         case .corruptDictionary(let path, let reason): return "compression dictionary \(path): \(reason)"
+        case .damagedBackup(let path, let offset, let reason):
+            return "damaged backup: \(path)\(offset.map { " at offset \($0)" } ?? ""): \(reason)"
         }
     }
 

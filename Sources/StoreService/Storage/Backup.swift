@@ -1,0 +1,341 @@
+import EpilogueProtocol
+import EpilogueShared
+import Foundation
+import NIOCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Online backup (docs/STORAGE.md, "Backup"): what the store copies, how a copy is written and
+/// checked, and how a store refuses a copy that is not whole.
+///
+/// A backup directory is a data directory plus, until a store first starts on it,
+/// `backup.manifest` (each file's length and CRC-32, written last). While it is being written it
+/// holds `backup.incomplete`, removed only after the manifest is durable.
+public enum Backup {
+    public static let manifestName = "backup.manifest"
+    public static let incompleteName = "backup.incomplete"
+    static let manifestMagic = "epilogue-backup 1"
+    /// Bytes of a file per BACKUP_CHUNK.
+    static let chunkSize = 256 << 10
+
+    /// Manifest text: a magic line, then `<name> <length> <crc32 as 8 hex digits>` per file.
+    static func manifest(_ files: [BackupFile]) -> String {
+        ([manifestMagic] + files.map { "\($0.name) \($0.length) \(String($0.crc32, radix: 16).leftPadded8)" }).joined(separator: "\n") + "\n"
+    }
+
+    static func parseManifest(_ text: String, path: String) throws -> [BackupFile] {
+        var lines = text.split(separator: "\n")[...]
+        guard lines.popFirst() == Substring(manifestMagic) else { throw StorageError.damagedBackup(path: path, offset: nil, reason: "not a backup manifest") }
+        return try lines.map { line in
+            let parts = line.split(separator: " ")
+            guard parts.count == 3, let length = UInt64(parts[1]), let crc = UInt32(parts[2], radix: 16), !parts[0].contains("/") else {
+                throw StorageError.damagedBackup(path: path, offset: nil, reason: "malformed line '\(line)'")
+            }
+            return BackupFile(name: String(parts[0]), length: length, crc32: crc)
+        }
+    }
+
+    /// Called when a store opens `directory`: refuses a backup copy that never finished, and one
+    /// whose files do not match its manifest or whose log holds an entry that is cut short or
+    /// fails its checksum (naming the file and offset). A matching copy becomes an ordinary data
+    /// directory: the manifest is removed (the store is about to write to it).
+    public static func verifyIfBackup(directory: String) throws {
+        let incomplete = directory + "/" + incompleteName
+        if FileManager.default.fileExists(atPath: incomplete) {
+            let log = directory + "/" + RecordLog.fileName
+            let size = (try? FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0
+            throw StorageError.damagedBackup(path: incomplete, offset: nil,
+                                             reason: "the backup never finished (\(RecordLog.fileName) holds \(size) bytes); take it again")
+        }
+        let manifestPath = directory + "/" + manifestName
+        guard let data = FileManager.default.contents(atPath: manifestPath) else { return }
+        let files = try parseManifest(String(decoding: data, as: UTF8.self), path: manifestPath)
+        guard files.contains(where: { $0.name == RecordLog.fileName }) else {
+            throw StorageError.damagedBackup(path: manifestPath, offset: nil, reason: "lists no \(RecordLog.fileName)")
+        }
+        for file in files {
+            let path = directory + "/" + file.name
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw StorageError.damagedBackup(path: path, offset: nil, reason: "missing")
+            }
+            defer { try? handle.close() }
+            var verifier = file.name == RecordLog.fileName ? LogVerifier(path: path) : nil
+            var crc: UInt32 = 0
+            var length: UInt64 = 0
+            while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+                let bytes = [UInt8](chunk)
+                crc = Zlib.crc32(bytes, seed: crc)
+                length += UInt64(bytes.count)
+                try verifier?.feed(bytes)
+            }
+            guard length == file.length else {
+                throw StorageError.damagedBackup(path: path, offset: Int(min(length, file.length)),
+                                                 reason: "holds \(length) bytes, the manifest says \(file.length)")
+            }
+            try verifier?.finish()
+            guard crc == file.crc32 else { throw StorageError.damagedBackup(path: path, offset: nil, reason: "CRC-32 differs from the manifest's") }
+        }
+        guard unlink(manifestPath) == 0 else { throw StorageError.fromErrno("unlink", manifestPath) }
+        RecordLog.syncDirectory(directory)
+    }
+
+    /// Checks a record log as its bytes arrive, in order: the header, then whole entries with
+    /// good checksums. Holds at most one entry plus the bytes last fed.
+    struct LogVerifier {
+        let path: String
+        private var pending: [UInt8] = []
+        /// File offset of `pending[0]`.
+        private var offset = 0
+        private(set) var entries = 0
+
+        init(path: String) { self.path = path }
+
+        mutating func feed(_ bytes: [UInt8]) throws {
+            pending += bytes
+            if offset == 0 {
+                guard pending.count >= RecordLog.header.count else { return }
+                guard Array(pending.prefix(RecordLog.header.count)) == RecordLog.header else {
+                    throw StorageError.damagedBackup(path: path, offset: 0, reason: "not an Epilogue record log")
+                }
+                pending.removeFirst(RecordLog.header.count)
+                offset = RecordLog.header.count
+            }
+            var consumed = 0
+            scan: while consumed < pending.count {
+                let result = pending.withUnsafeBytes { LogEntry.read(UnsafeRawBufferPointer(rebasing: $0[consumed...])) }
+                switch result {
+                case .entry(_, let size):
+                    consumed += size
+                    entries += 1
+                case .incomplete:
+                    break scan
+                case .corrupt(let why):
+                    throw StorageError.damagedBackup(path: path, offset: offset + consumed, reason: why)
+                }
+            }
+            pending.removeFirst(consumed)
+            offset += consumed
+        }
+
+        func finish() throws {
+            if offset == 0 { throw StorageError.damagedBackup(path: path, offset: 0, reason: "cut short inside the header") }
+            if !pending.isEmpty { throw StorageError.damagedBackup(path: path, offset: offset, reason: "entry cut short") }
+        }
+    }
+
+    /// What a BACKUP copies, fixed at one moment under the store's lock: the log's length then (an
+    /// entry boundary: every write applied before it, none after) read through a descriptor of
+    /// its own (a compaction that renames a new log in meanwhile leaves this file, and so this
+    /// prefix, intact), and the trained dictionaries then (files never change once written).
+    final class Source: @unchecked Sendable {
+        let logFD: Int32
+        let logLength: Int
+        let dictionaryIDs: [UInt32]
+        let directory: String
+
+        init(logFD: Int32, logLength: Int, dictionaryIDs: [UInt32], directory: String) {
+            self.logFD = logFD
+            self.logLength = logLength
+            self.dictionaryIDs = dictionaryIDs
+            self.directory = directory
+        }
+
+        deinit { close(logFD) }
+
+        func readLog(at offset: Int, count: Int) throws -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: count)
+            var done = 0
+            while done < count {
+                let n = out.withUnsafeMutableBytes { pread(logFD, $0.baseAddress! + done, count - done, off_t(offset + done)) }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw StorageError.fromErrno("read", directory + "/" + RecordLog.fileName) }
+                done += n
+            }
+            return out
+        }
+    }
+}
+
+extension String {
+    fileprivate var leftPadded8: String { count >= 8 ? self : String(repeating: "0", count: 8 - count) + self }
+}
+
+/// A BACKUP being sent (owned by the connection handler, like `ExportStream`): the dictionary
+/// files first, then the log prefix a chunk at a time, then BACKUP_END with every file's length
+/// and CRC-32.
+struct BackupStream {
+    let requestID: UInt32
+    private let source: Backup.Source
+    private var dictionaries: [UInt32]
+    private var logOffset = 0
+    private var logCRC: UInt32 = 0
+    private var files: [BackupFile] = []
+    private(set) var isFinished = false
+
+    init(source: Backup.Source, requestID: UInt32) {
+        self.source = source
+        self.requestID = requestID
+        self.dictionaries = source.dictionaryIDs
+    }
+
+    mutating func nextFrames(maximum: Int) -> [Frame] {
+        guard !isFinished else { return [] }
+        var frames: [Frame] = []
+        do {
+            while frames.count < maximum {
+                if let id = dictionaries.first {
+                    dictionaries.removeFirst()
+                    let name = DictionaryFile.fileName(id: id)
+                    let path = source.directory + "/" + name
+                    guard let data = FileManager.default.contents(atPath: path) else { throw StorageError.io(operation: "read", path: path, errno: ENOENT) }
+                    let bytes = [UInt8](data)
+                    files.append(BackupFile(name: name, length: UInt64(bytes.count), crc32: Zlib.crc32(bytes)))
+                    frames.append(ServerMessage.backupChunk(file: name, offset: 0, data: ByteBuffer(bytes: bytes))
+                        .frame(requestID: requestID, flags: .streamContinues))
+                    continue
+                }
+                guard logOffset < source.logLength else {
+                    files.append(BackupFile(name: RecordLog.fileName, length: UInt64(source.logLength), crc32: logCRC))
+                    frames.append(ServerMessage.backupEnd(files).frame(requestID: requestID))
+                    isFinished = true
+                    return frames
+                }
+                let bytes = try source.readLog(at: logOffset, count: min(Backup.chunkSize, source.logLength - logOffset))
+                logCRC = Zlib.crc32(bytes, seed: logCRC)
+                frames.append(ServerMessage.backupChunk(file: RecordLog.fileName, offset: UInt64(logOffset), data: ByteBuffer(bytes: bytes))
+                    .frame(requestID: requestID, flags: .streamContinues))
+                logOffset += bytes.count
+            }
+        } catch {
+            isFinished = true
+            let message = (error as? StorageError)?.description ?? "\(error)"
+            frames.append(ServerMessage.error(code: .internalError, message: "backup failed: \(message)").frame(requestID: requestID))
+        }
+        return frames
+    }
+}
+
+/// Writes a BACKUP's frames into a directory as they arrive (the client side: `epilogue-store
+/// backup`). `backup.incomplete` is created first; each log chunk is checked entry by entry as it
+/// is written (header, lengths, CRC-32s) and each file's CRC-32 and length must match BACKUP_END;
+/// then every file is fsynced, `backup.manifest` written (temp file, fsync, rename) and only then
+/// `backup.incomplete` removed. A copy that fails anywhere — a damaged chunk, a full disk — keeps
+/// its `backup.incomplete`, so no store starts on it.
+public final class BackupWriter {
+    public let directory: String
+    private var handles: [String: (fd: Int32, length: UInt64, crc: UInt32)] = [:]
+    private var verifier: Backup.LogVerifier
+    public private(set) var bytes: UInt64 = 0
+    public private(set) var failure: (any Error)?
+    public private(set) var files: [BackupFile] = []
+
+    /// Creates `directory` (it must not exist, or be empty) with its `backup.incomplete` marker.
+    public init(directory: String) throws {
+        self.directory = directory
+        self.verifier = Backup.LogVerifier(path: directory + "/" + RecordLog.fileName)
+        if let existing = try? FileManager.default.contentsOfDirectory(atPath: directory), !existing.isEmpty {
+            throw StorageError.unusableDirectory(path: directory, reason: "it is not empty; a backup goes into a new directory")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StorageError.unusableDirectory(path: directory, reason: "can't create it (\((error as NSError).localizedDescription))")
+        }
+        try Self.writeFile(directory + "/" + Backup.incompleteName, Array("a backup is being written here\n".utf8))
+        RecordLog.syncDirectory(directory)
+    }
+
+    deinit { for handle in handles.values { close(handle.fd) } }
+
+    /// Takes one BACKUP_CHUNK; throws (and remembers) the first failure.
+    public func receive(_ message: ServerMessage) throws {
+        if let failure { throw failure }
+        do {
+            guard case .backupChunk(let name, let offset, let data) = message else {
+                throw StorageError.damagedBackup(path: directory, offset: nil, reason: "unexpected \(message.type) in a backup stream")
+            }
+            guard !name.isEmpty, !name.contains("/"), name != Backup.manifestName, name != Backup.incompleteName else {
+                throw StorageError.damagedBackup(path: directory, offset: nil, reason: "the store sent a file named '\(name)'")
+            }
+            let path = directory + "/" + name
+            var handle = handles[name] ?? (fd: open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644), length: 0, crc: 0)
+            guard handle.fd >= 0 else { throw StorageError.fromErrno("open", path) }
+            guard offset == handle.length else {
+                throw StorageError.damagedBackup(path: path, offset: Int(handle.length), reason: "the store sent bytes for offset \(offset)")
+            }
+            let bytes = Array(buffer: data)
+            if name == RecordLog.fileName { try verifier.feed(bytes) }
+            try RecordLog.writeAll(fd: handle.fd, bytes, path: path, at: Int(offset))
+            handle.length += UInt64(bytes.count)
+            handle.crc = Zlib.crc32(bytes, seed: handle.crc)
+            handles[name] = handle
+            self.bytes += UInt64(bytes.count)
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    /// Takes BACKUP_END: checks every file against it, makes the copy durable and complete.
+    public func finish(_ message: ServerMessage) throws {
+        if let failure { throw failure }
+        guard case .backupEnd(let listed) = message else {
+            if case .error(let code, let text) = message { throw StorageError.damagedBackup(path: directory, offset: nil, reason: "the store answered \(code.name): \(text)") }
+            throw StorageError.damagedBackup(path: directory, offset: nil, reason: "unexpected \(message.type) at the end of a backup")
+        }
+        for file in listed {
+            let path = directory + "/" + file.name
+            if handles[file.name] == nil, file.length == 0 {
+                handles[file.name] = (open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644), 0, 0)
+            }
+            guard let handle = handles[file.name] else { throw StorageError.damagedBackup(path: path, offset: 0, reason: "never received") }
+            guard handle.length == file.length else {
+                throw StorageError.damagedBackup(path: path, offset: Int(handle.length), reason: "received \(handle.length) bytes of \(file.length)")
+            }
+            guard handle.crc == file.crc32 else { throw StorageError.damagedBackup(path: path, offset: nil, reason: "CRC-32 differs from the store's") }
+            try RecordLog.syncFile(handle.fd, path: path)
+        }
+        try verifier.finish()
+        files = listed
+        let manifest = directory + "/" + Backup.manifestName
+        try Self.writeFile(manifest + ".tmp", Array(Backup.manifest(listed).utf8))
+        guard rename(manifest + ".tmp", manifest) == 0 else { throw StorageError.fromErrno("rename", manifest) }
+        RecordLog.syncDirectory(directory)
+        guard unlink(directory + "/" + Backup.incompleteName) == 0 else { throw StorageError.fromErrno("unlink", directory + "/" + Backup.incompleteName) }
+        RecordLog.syncDirectory(directory)
+    }
+
+    private static func writeFile(_ path: String, _ bytes: [UInt8]) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw StorageError.fromErrno("open", path) }
+        defer { close(fd) }
+        try RecordLog.writeAll(fd: fd, bytes, path: path)
+        try RecordLog.syncFile(fd, path: path)
+    }
+}
+
+/// A `BackupWriter` fed from a connection's event loop and finished from another task.
+public final class LockedBackupWriter: @unchecked Sendable {
+    private let lock = NSLock()
+    private let writer: BackupWriter
+
+    public init(_ writer: BackupWriter) { self.writer = writer }
+
+    /// A failure is kept by the writer and thrown by `finish`.
+    public func receive(_ message: ServerMessage) {
+        lock.lock()
+        defer { lock.unlock() }
+        _ = try? writer.receive(message)
+    }
+
+    public func finish(_ message: ServerMessage) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        try writer.finish(message)
+    }
+}
