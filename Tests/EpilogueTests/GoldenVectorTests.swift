@@ -49,6 +49,9 @@ struct GoldenVector: CustomTestStringConvertible, Sendable {
         .init(name: "export", requestID: 12, message: .client(.export(RecordFilter(film: "La La Land")))),
         .init(name: "import", requestID: 13, message: .client(.import(.skip, [ImportItem(line: 7, id: "x", content: sampleContent, version: 3, updatedAt: 1_700_000_000_000)]))),
         .init(name: "imported", requestID: 13, message: .server(.imported(written: 1000, skipped: 2))),
+        .init(name: "backup", requestID: 14, message: .client(.backup)),
+        .init(name: "backup-chunk", requestID: 14, flags: .streamContinues, message: .server(.backupChunk(file: "records.log", offset: 0, data: ByteBuffer(bytes: Array("EPILOG".utf8) + [0, 1])))),
+        .init(name: "backup-end", requestID: 14, message: .server(.backupEnd([BackupFile(name: "records.log", length: 8, crc32: 0x0A1B_2C3D)]))),
         .init(name: "challenge", requestID: 0, message: .server(.challenge(Challenge(version: 1, nonce: Array(repeating: 0xAB, count: 32), authRequired: true, serverName: "store")))),
         .init(name: "ready", requestID: 0, message: .server(.ready(Ready(maximumFrameSize: 1_048_576, dictionaries: [1])))),
         // The handshake of PROTOCOL.md §5: HMAC proof of the known-answer vector of §3 for this nonce.

@@ -36,9 +36,9 @@ FIRST_TRAINED_DICTIONARY = 1000
 TYPES = {
     "HELLO": 0x01, "AUTHENTICATE": 0x02, "CHALLENGE": 0x81, "READY": 0x82,
     "PING": 0x10, "GET": 0x11, "PUT": 0x12, "DELETE": 0x13, "QUERY": 0x14, "SEARCH": 0x15,
-    "LIST_FILMS": 0x16, "LIST_THEMES": 0x17, "STATS": 0x18, "GET_DICTIONARY": 0x19, "EXPORT": 0x1A, "IMPORT": 0x1B,
+    "LIST_FILMS": 0x16, "LIST_THEMES": 0x17, "STATS": 0x18, "GET_DICTIONARY": 0x19, "EXPORT": 0x1A, "IMPORT": 0x1B, "BACKUP": 0x1C,
     "PONG": 0x90, "RECORD": 0x91, "WRITTEN": 0x92, "DELETED": 0x93, "HIT": 0x94, "RESULT_END": 0x95,
-    "FILMS": 0x96, "THEMES": 0x97, "STATS_RESULT": 0x98, "DICTIONARY": 0x99, "IMPORTED": 0x9A, "ERROR": 0xFF,
+    "FILMS": 0x96, "THEMES": 0x97, "STATS_RESULT": 0x98, "DICTIONARY": 0x99, "IMPORTED": 0x9A, "BACKUP_CHUNK": 0x9B, "BACKUP_END": 0x9C, "ERROR": 0xFF,
 }
 TYPE_NAMES = {value: name for name, value in TYPES.items()}
 
@@ -296,7 +296,7 @@ def encode_payload(m):
         # offset is a trailing optional field: sent only when non-zero (PROTOCOL.md, SEARCH).
         if m.get("offset", 0):
             w.u32(m["offset"])
-    elif t in ("LIST_FILMS", "STATS"):
+    elif t in ("LIST_FILMS", "STATS", "BACKUP"):
         pass
     elif t == "LIST_THEMES":
         w.optional(m.get("film"), w.string)
@@ -338,6 +338,10 @@ def encode_payload(m):
         w.u32(m["dictionary_id"]).bytes(m["bytes"])
     elif t == "IMPORTED":
         w.u32(m["written"]).u32(m["skipped"])
+    elif t == "BACKUP_CHUNK":
+        w.string(m["file"]).u64(m["offset"]).bytes(m["data"])
+    elif t == "BACKUP_END":
+        w.list(m["files"], lambda f: w.string(f["name"]).u64(f["length"]).u32(f["crc32"]))
     elif t == "ERROR":
         code = m["code"]
         w.u16(ERROR_NUMBERS[code] if isinstance(code, str) else code).string(m["message"])
@@ -388,7 +392,7 @@ def decode_payload(type_code, payload):
         m["limit"] = r.u32("limit")
         if r.left():
             m["offset"] = r.u32("offset")
-    elif t in ("LIST_FILMS", "STATS"):
+    elif t in ("LIST_FILMS", "STATS", "BACKUP"):
         pass
     elif t == "LIST_THEMES":
         m["film"] = r.optional("film", lambda: r.string("film"))
@@ -452,6 +456,10 @@ def decode_payload(type_code, payload):
         m["bytes"] = r.bytes("bytes")
     elif t == "IMPORTED":
         m["written"], m["skipped"] = r.u32("written"), r.u32("skipped")
+    elif t == "BACKUP_CHUNK":
+        m["file"], m["offset"], m["data"] = r.string("file"), r.u64("offset"), r.bytes("data")
+    elif t == "BACKUP_END":
+        m["files"] = r.list("files", 16, lambda: {"name": r.string("name"), "length": r.u64("length"), "crc32": r.u32("crc32")})
     elif t == "ERROR":
         m["code"] = r.u16("code")
         m["message"] = r.string("message")
