@@ -30,6 +30,7 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
     static let exportChunk = 64
     /// A `pumpExports` is queued on the loop: writability changes must not start a second chain.
     private var exportPumpQueued = false
+    private var pumping = false
     private var reads = ReadGate()
     /// Several answers (or requests) usually complete in one loop tick: one flush after them.
     private let flusher = TickFlusher()
@@ -113,11 +114,16 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
     /// we send), `channelWritabilityChanged` resumes. Memory stays at a chunk plus NIO's
     /// high-water mark of unsent bytes, whatever the export's size.
     private func pumpExports(context: ChannelHandlerContext) {
-        guard !closed, !exports.isEmpty, context.channel.isWritable else { return }
+        // A flush can re-enter (writability changes, the peer resets): one pump at a time.
+        guard !pumping, !closed, !exports.isEmpty, context.channel.isWritable else { return }
+        pumping = true
         let frames = exports[0].nextFrames(maximum: Self.exportChunk)
+        let finished = exports[0].isFinished
         for frame in frames { context.write(wrapOutboundOut(StoreRequestHandler.fitting(frame, maximumFrameSize: maximumFrameSize)), promise: nil) }
         context.flush()
-        if exports[0].isFinished {
+        pumping = false
+        guard !closed, !exports.isEmpty else { return }
+        if finished {
             machine.answered(requestID: exports.removeFirst().requestID)
             if draining && inFlightWrites == 0 && exports.isEmpty {
                 context.close(promise: nil)
