@@ -29,13 +29,14 @@ extension ClientMessage {
             filter.write(to: &buffer)
             buffer.writeInteger(limit)
             buffer.writeInteger(offset)
-        case .search(let text, let filter, let limit, let offset):
+        case .search(let text, let filter, let limit, let offset, let fuzzy):
             buffer.writeWireString(text)
             filter.write(to: &buffer)
             buffer.writeInteger(limit)
             // Trailing and optional: a first-page SEARCH stays byte-identical to one from before
             // `offset` existed, so older clients and stores keep understanding each other.
-            if offset != 0 { buffer.writeInteger(offset) }
+            if offset != 0 || fuzzy { buffer.writeInteger(offset) }
+            if fuzzy { buffer.writeInteger(UInt8(1)) }
         case .listFilms, .stats, .backup:
             break
         case .listThemes(let film):
@@ -109,7 +110,9 @@ extension ClientMessage {
             let filter = try RecordFilter(reader: &r)
             let limit = try r.u32("limit")
             let offset = r.buffer.readableBytes == 0 ? 0 : try r.u32("offset")
-            self = .search(text: text, filter, limit: limit, offset: offset)
+            let options = r.buffer.readableBytes == 0 ? 0 : try r.u8("options")
+            guard options & ~1 == 0 else { throw ProtocolError.invalidValue(field: "options", reason: "unknown bits \(options)") }
+            self = .search(text: text, filter, limit: limit, offset: offset, fuzzy: options & 1 != 0)
         case .listFilms:
             self = .listFilms
         case .listThemes:

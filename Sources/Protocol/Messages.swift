@@ -195,8 +195,8 @@ public enum ClientMessage: Sendable, Equatable {
     case put(id: String, content: RecordContent, expectedVersion: UInt64?)
     case delete(id: String, expectedVersion: UInt64?)
     case query(RecordFilter, limit: UInt32, offset: UInt32)
-    /// `offset` travels only when non-zero (an optional trailing field; see PROTOCOL.md).
-    case search(text: String, RecordFilter, limit: UInt32, offset: UInt32 = 0)
+    /// `offset` and `fuzzy` are optional trailing fields, sent only when not 0/false (PROTOCOL.md).
+    case search(text: String, RecordFilter, limit: UInt32, offset: UInt32 = 0, fuzzy: Bool = false)
     case listFilms
     case listThemes(film: String?)
     case stats

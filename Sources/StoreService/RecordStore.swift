@@ -638,10 +638,12 @@ public final class RecordStore: Sendable {
     }
 
     /// Hits `offset ..< offset + limit` of the query `text` (SearchQuery's syntax) within
-    /// `filter`, best first, and the number of all matches.
-    public func search(_ text: String, filter: RecordFilter, limit: Int, offset: Int = 0) throws(SearchQuerySyntaxError)
+    /// `filter`, best first, and the number of all matches. When nothing matches, `suggestions`
+    /// has the closest known word for each unknown one; with `fuzzy`, the query is then run again
+    /// with those words in place of the unknown ones (and the suggestions still say which).
+    public func search(_ text: String, filter: RecordFilter, limit: Int, offset: Int = 0, fuzzy: Bool = false) throws(SearchQuerySyntaxError)
         -> (results: [SearchResult], total: Int, suggestions: [String]) {
-        let query = try SearchQuery(parsing: text)
+        var query = try SearchQuery(parsing: text)
         let filter = filter.folded
         let dictionaries = self.dictionaries
         let (hits, total, suggested): ([(StoredRecord, Double)], Int, [(stem: String, example: StoredRecord?)]) = state.withLock { state in
@@ -651,20 +653,27 @@ public final class RecordStore: Sendable {
             // Phrases and column filters verify candidates against the text, inflated here, under
             // the lock (the index and the records must agree); plain words never call this.
             let records = state.records, idByDocID = state.idByDocID
-            let page = state.search.search(query, limit: limit, offset: offset, where: include) { docID in
+            let fields: (UInt32) -> [String]? = { docID in
                 idByDocID[docID].flatMap { records[$0] }.flatMap { try? $0.content(dictionaries) }.map(Self.searchFields)
             }
+            var page = state.search.search(query, limit: limit, offset: offset, where: include, fields: fields)
             // Nothing matched: for each word the index does not know, its closest known term,
             // with a record holding it (to show the word as written, not its stem).
             var suggested: [(stem: String, example: StoredRecord?)] = []
+            var corrections: [String: String] = [:]
             if page.total == 0 {
                 for phrase in query.phrases where !phrase.prefix {
                     for term in phrase.terms where (state.search.termIDs[term].map { state.search.postings[$0].live == 0 } ?? true) {
                         guard let best = state.search.suggester.suggestions(for: term, in: state.search, limit: 1).first else { continue }
                         let example = state.search.firstLiveDocument(termID: best.id).flatMap { state.idByDocID[$0] }.flatMap { state.records[$0] }
                         suggested.append((best.term, example))
+                        corrections[term] = best.term
                     }
                 }
+            }
+            if fuzzy && !corrections.isEmpty {
+                query = query.replacing(corrections)
+                page = state.search.search(query, limit: limit, offset: offset, where: include, fields: fields)
             }
             return (page.hits.compactMap { hit in
                 state.idByDocID[hit.docID].flatMap { state.records[$0] }.map { ($0, hit.score) }

@@ -92,9 +92,9 @@ import Testing
             let payload = Array(buffer: frame.payload)
             // Cut before their appended list, READY and VERSION_UNSUPPORTED are what older stores sent;
             // SEARCH without its optional trailing offset is a first-page SEARCH.
-            let olderForm = ["ready": 4, "error-version-unsupported": payload.count - 6, "search-offset": payload.count - 4,
-                              "result-end-suggestions": 8][vector.name]
-            for cut in 0..<payload.count where cut != olderForm {
+            let olderForms: Set<Int> = ["ready": [4], "error-version-unsupported": [payload.count - 6], "search-offset": [payload.count - 4],
+                                        "search-fuzzy": [payload.count - 5, payload.count - 1], "result-end-suggestions": [8]][vector.name] ?? []
+            for cut in 0..<payload.count where !olderForms.contains(cut) {
                 let truncated = Frame(type: frame.type, flags: frame.flags, requestID: 1, payload: ByteBuffer(bytes: payload[0..<cut]))
                 switch vector.message {
                 case .client: #expect(throws: ProtocolError.self, "\(vector.name) cut at \(cut)") { try ClientMessage(frame: truncated) }

@@ -218,6 +218,9 @@ final class HeldStore: Sendable {
                 }
                 let typo = try await c.command("SEARCH drem showw")
                 #expect(typo.status == "OK 0 hits (did you mean: dream, show?)", "\(typo)")
+                let fuzzy = try await c.command("SEARCH drem showw fuzzy=1")
+                #expect(fuzzy.status == "OK 2 of 2 hits (1–2) (fuzzy: dream, show)", "\(fuzzy)")
+                #expect(fuzzy.body.contains { $0.contains("[dream]") }, "\(fuzzy)")
                 let bad = try await c.command("SEARCH dream (quokka")
                 #expect(bad.status == "ERR BAD_REQUEST malformed query: unbalanced parenthesis at 7", "\(bad)")
             }

@@ -43,6 +43,7 @@ struct GoldenVector: CustomTestStringConvertible, Sendable {
         .init(name: "query", requestID: 5, message: .client(.query(RecordFilter(film: "La La Land", theme: "grief", sourceKind: .critic, subject: nil), limit: 10, offset: 20))),
         .init(name: "search", requestID: 6, message: .client(.search(text: "dream café", RecordFilter(sourceKind: .cast), limit: 5))),
         .init(name: "search-offset", requestID: 6, message: .client(.search(text: "dream", RecordFilter(), limit: 10, offset: 20))),
+        .init(name: "search-fuzzy", requestID: 6, message: .client(.search(text: "chazzele", RecordFilter(), limit: 10, offset: 0, fuzzy: true))),
         .init(name: "list-films", requestID: 7, message: .client(.listFilms)),
         .init(name: "list-themes", requestID: 8, message: .client(.listThemes(film: "A Real Pain"))),
         .init(name: "stats", requestID: 9, message: .client(.stats)),

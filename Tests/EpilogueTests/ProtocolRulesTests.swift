@@ -148,7 +148,7 @@ import Testing
             let message = ClientMessage.search(text: text, RecordFilter(film: text), limit: 1)
             let decoded = try ClientMessage(frame: message.frame(requestID: 1))
             #expect(decoded == message)
-            guard case .search(let back, _, _, _) = decoded else { return }
+            guard case .search(let back, _, _, _, _) = decoded else { return }
             #expect(Array(back.utf8) == Array(text.utf8))
         }
     }

@@ -157,7 +157,7 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
         #expect(refusal("FIND colour=red") == TextCommandError(
             code: "BAD_REQUEST", message: "unknown option 'colour' for FIND (expected film, limit, offset, source, subject, theme)"))
         // SEARCH takes FIND's options.
-        #expect(refusal("SEARCH a colour=x")?.message == "unknown option 'colour' for SEARCH (expected film, limit, offset, source, subject, theme)")
+        #expect(refusal("SEARCH a colour=x")?.message == "unknown option 'colour' for SEARCH (expected film, fuzzy, limit, offset, source, subject, theme)")
         #expect(refusal("PING x=1")?.message == "unknown option 'x' for PING (it takes none)")
         #expect(refusal("PUT x colour=red")?.message.contains("sourceKind") == true)
     }

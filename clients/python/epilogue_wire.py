@@ -294,8 +294,10 @@ def encode_payload(m):
         _write_filter(w, m.get("filter"))
         w.u32(m["limit"])
         # offset is a trailing optional field: sent only when non-zero (PROTOCOL.md, SEARCH).
-        if m.get("offset", 0):
-            w.u32(m["offset"])
+        if m.get("offset", 0) or m.get("fuzzy"):
+            w.u32(m.get("offset", 0))
+        if m.get("fuzzy"):
+            w.u8(1)
     elif t in ("LIST_FILMS", "STATS", "BACKUP"):
         pass
     elif t == "LIST_THEMES":
@@ -392,6 +394,8 @@ def decode_payload(type_code, payload):
         m["limit"] = r.u32("limit")
         if r.left():
             m["offset"] = r.u32("offset")
+        if r.left():
+            m["fuzzy"] = r.u8("options") == 1
     elif t in ("LIST_FILMS", "STATS", "BACKUP"):
         pass
     elif t == "LIST_THEMES":

@@ -99,8 +99,8 @@ struct GatewaySession {
                 return .ok(TextRenderer.pageSummary(returned: records.count, total: total, offset: offset, noun: "records"),
                            body: renderer.recordList(records))
             }
-        case .search(let text, let filters, let limit, let offset):
-            return Self.ask(.search(text: text, filters.wire, limit: UInt32(limit), offset: UInt32(offset))) { answers in
+        case .search(let text, let filters, let limit, let offset, let fuzzy):
+            return Self.ask(.search(text: text, filters.wire, limit: UInt32(limit), offset: UInt32(offset), fuzzy: fuzzy)) { answers in
                 var hits: [SearchResultRow] = []
                 var total = 0
                 var suggestions: [String] = []
@@ -115,7 +115,10 @@ struct GatewaySession {
                 }
                 let noun = total == 1 ? "hit" : "hits"
                 let didYouMean = suggestions.isEmpty ? "" : " (did you mean: \(suggestions.joined(separator: ", "))?)"
-                let summary = total == 0 ? "0 hits" + didYouMean : TextRenderer.pageSummary(returned: hits.count, total: total, offset: offset, noun: noun)
+                // With fuzzy=1 the store searched with its suggestions: say which.
+                let corrected = suggestions.isEmpty ? "" : " (fuzzy: \(suggestions.joined(separator: ", ")))"
+                let summary = total == 0 ? "0 hits" + didYouMean
+                    : TextRenderer.pageSummary(returned: hits.count, total: total, offset: offset, noun: noun) + corrected
                 return .ok(summary, body: renderer.hits(hits, firstRank: offset + 1))
             }
         case .put(let id, let content, let ifVersion):

@@ -40,7 +40,7 @@ public enum TextCommand: Equatable, Sendable {
     case themes(film: String?)
     case get(id: String)
     case find(FilterOptions, limit: Int, offset: Int)
-    case search(text: String, FilterOptions, limit: Int, offset: Int = 0)
+    case search(text: String, FilterOptions, limit: Int, offset: Int = 0, fuzzy: Bool = false)
     case put(id: String, content: RecordContent, ifVersion: UInt64?)
     case delete(id: String, ifVersion: UInt64?)
     case export(FilterOptions)
@@ -111,11 +111,12 @@ public enum TextCommand: Equatable, Sendable {
             // The words as typed: quotes belong to the query language (phrases), which the store parses.
             let words = args.rawWords
             _ = args.remainingWords()
-            try args.finish(options: ["film", "theme", "source", "subject", "limit", "offset"])
+            try args.finish(options: ["film", "theme", "source", "subject", "limit", "offset", "fuzzy"])
             guard !words.isEmpty else { throw .badRequest("SEARCH needs at least one word, e.g. SEARCH dream") }
             return .search(text: words.joined(separator: " "), try args.filters(),
                            limit: try args.integer("limit", default: searchDefaultLimit, range: 1...searchMaximumLimit),
-                           offset: try args.integer("offset", default: 0, range: 0...1_000_000_000))
+                           offset: try args.integer("offset", default: 0, range: 0...1_000_000_000),
+                           fuzzy: try args.integer("fuzzy", default: 0, range: 0...1) == 1)
         case "PUT":
             let id = try args.word("id")
             try args.finish(options: ["film", "year", "director", "subject", "reading", "source", "sourcekind", "themes", "ifversion"])

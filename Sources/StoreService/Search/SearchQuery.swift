@@ -69,6 +69,21 @@ public struct SearchQuery: Equatable, Sendable {
 
     public init(root: Node?) { self.root = root }
 
+    /// The query with whole words replaced (`fuzzy`: unknown words by their suggestions).
+    func replacing(_ corrections: [String: String]) -> SearchQuery {
+        func walk(_ node: Node) -> Node {
+            switch node {
+            case .phrase(var p):
+                if !p.prefix { p.terms = p.terms.map { corrections[$0] ?? $0 } }
+                return .phrase(p)
+            case .and(let nodes): return .and(nodes.map(walk))
+            case .or(let nodes): return .or(nodes.map(walk))
+            case .not(let a, let b): return .not(walk(a), walk(b))
+            }
+        }
+        return SearchQuery(root: root.map(walk))
+    }
+
     public init(parsing text: String) throws(SearchQuerySyntaxError) {
         var parser = SearchQueryParser(tokens: try SearchQueryLexer.tokens(text), end: text.count + 1)
         root = try parser.parseQuery()

@@ -129,11 +129,11 @@ public struct StoreRequestHandler: Sendable {
             }
             frames.append(ServerMessage.resultEnd(returned: UInt32(result.records.count), total: UInt32(result.total)).frame(requestID: requestID))
             return frames
-        case .search(let text, let filter, let limit, let offset):
+        case .search(let text, let filter, let limit, let offset, let fuzzy):
             guard limit > 0 else { throw .badRequest("limit must be at least 1") }
             let found: (results: [RecordStore.SearchResult], total: Int, suggestions: [String])
             do {
-                found = try store.search(text, filter: filter, limit: Int(min(limit, Self.maximumSearchLimit)), offset: Int(offset))
+                found = try store.search(text, filter: filter, limit: Int(min(limit, Self.maximumSearchLimit)), offset: Int(offset), fuzzy: fuzzy)
             } catch {
                 throw .badRequest("malformed query: \(error)")
             }
