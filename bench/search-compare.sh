@@ -31,15 +31,19 @@ CORPUS=$CACHE/corpus-$COUNT.jsonl QUERIES=$CACHE/queries-$COUNT.txt SETS=$CACHE/
 [ -s "$QUERIES" ] || python3 bench/make-keys.py "$CORPUS" "$CACHE/ids-$COUNT.txt" "$QUERIES"
 python3 bench/make-query-sets.py "$CORPUS" "$QUERIES" "$SETS"
 OUT=$(mktemp /tmp/epilogue-search-compare.XXXXXX)
-trap 'rm -f "$OUT"' EXIT
+trap 'rm -f "$OUT" "$OUT.one"' EXIT
 for set in plain stemmed phrase prefix; do
     echo "== epilogue $set" >&2
-    "$BIN/epilogue-bench" search --corpus "$CORPUS" --count "$COUNT" --queries "$SETS/$set.txt" --seconds "$SECS" | tee /dev/stderr \
-        | sed -n "s/^RESULT /RESULT set=$set snippets=1 /p" >>"$OUT"
+    # (Not `tee /dev/stderr`: that reopens stderr and truncates a log file it is redirected to.)
+    "$BIN/epilogue-bench" search --corpus "$CORPUS" --count "$COUNT" --queries "$SETS/$set.txt" --seconds "$SECS" >"$OUT.one"
+    cat "$OUT.one" >&2
+    sed -n "s/^RESULT /RESULT set=$set snippets=1 /p" "$OUT.one" >>"$OUT"
 done
 echo "== tantivy" >&2
 python3 bench/tantivy-bench.py "$CORPUS" "$COUNT" "$SECS" plain="$SETS/plain.txt" stemmed="$SETS/stemmed.txt" \
-    phrase="$SETS/phrase.txt" prefix="$SETS/prefix.txt" | tee /dev/stderr | grep '^RESULT ' >>"$OUT"
+    phrase="$SETS/phrase.txt" prefix="$SETS/prefix.txt" >"$OUT.one"
+cat "$OUT.one" >&2
+grep '^RESULT ' "$OUT.one" >>"$OUT"
 python3 - "$OUT" "$COUNT" <<'EOF'
 import sys
 rows = [dict(kv.split("=", 1) for kv in line.split()[1:]) for line in open(sys.argv[1])]
