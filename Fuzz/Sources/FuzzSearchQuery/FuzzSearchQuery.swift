@@ -8,7 +8,7 @@ enum FuzzSearchQuery {
     static func main() {
         runLibFuzzer { bytes in
             let text = String(decoding: bytes, as: UTF8.self)
-            do {
+            do throws(SearchQuerySyntaxError) {
                 _ = try SearchQuery(parsing: text)
             } catch {
                 precondition((1...(text.count + 1)).contains(error.position), "position \(error.position) outside '\(text)': \(error)")
