@@ -129,7 +129,7 @@ for i in 0 1 2; do
   out=$(ask "$port" PING "GET $KNOWN" "SEARCH dream" 'FIND film="La La Land" source=director')
   grep -qx 'OK PONG' <<<"$out" || fail "gateway $((i + 1)) (port $port): PING: $(head -n3 <<<"$out")"
   grep -qx "OK $KNOWN" <<<"$out" || fail "gateway $((i + 1)): GET $KNOWN: $out"
-  grep -qE '^OK [1-9][0-9]* hits$' <<<"$out" || fail "gateway $((i + 1)): SEARCH dream: $out"
+  grep -qE '^OK [1-9][0-9]* of [1-9][0-9]* hits' <<<"$out" || fail "gateway $((i + 1)): SEARCH dream: $out"
   grep -qx 'OK 3 of 3 records (1–3)' <<<"$out" || fail "gateway $((i + 1)): FIND: $out"
   grep -q '^la-la-land/chazelle-no-happy-version ' <<<"$out" || fail "gateway $((i + 1)): FIND lacks a known row: $out"
   pass "gateway $((i + 1)) (127.0.0.1:$port): PING, GET, SEARCH, FIND"

@@ -148,7 +148,7 @@ for i in 0 1 2; do
   out=$(ask "${GW[i]}" PING "GET $KNOWN" "SEARCH dream" 'FIND film="La La Land" source=director')
   grep -qx 'OK PONG' <<<"$out" || fail "gateway task $((i + 1)) (port ${GW[i]}): PING: $(head -n3 <<<"$out")"
   grep -qx "OK $KNOWN" <<<"$out" || fail "gateway task $((i + 1)): GET: $out"
-  grep -qE '^OK [1-9][0-9]* hits$' <<<"$out" || fail "gateway task $((i + 1)): SEARCH: $out"
+  grep -qE '^OK [1-9][0-9]* of [1-9][0-9]* hits' <<<"$out" || fail "gateway task $((i + 1)): SEARCH: $out"
   grep -qx 'OK 3 of 3 records (1–3)' <<<"$out" || fail "gateway task $((i + 1)): FIND: $out"
 done
 pass "every gateway task serves PING, GET, SEARCH, FIND"
