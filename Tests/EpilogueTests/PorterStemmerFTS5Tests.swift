@@ -53,15 +53,7 @@ import Testing
             out[doc - 1] = term
         print(json.dumps(out))
         """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, input.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw FTS5AgreementTests.ReferenceUnavailable(reason: "python3 with sqlite3/FTS5 failed") }
+        let output = try FTS5AgreementTests.runReference(script, input: input.path)
         let expected = try JSONDecoder().decode([String?].self, from: output)
         var wrong: [String] = []
         for (word, stem) in zip(words, expected) where PorterStemmer.stem(word) != stem {

@@ -112,17 +112,7 @@ import Testing
             totals.append(db.execute("SELECT count(*) FROM t WHERE t MATCH ?", (q,)).fetchone()[0])
         print(json.dumps({"ranking": ranking, "totals": totals}))
         """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, input.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw FTS5AgreementTests.ReferenceUnavailable(reason: "python3 with sqlite3/FTS5 failed (exit \(process.terminationStatus))")
-        }
+        let output = try FTS5AgreementTests.runReference(script, input: input.path)
         return try JSONDecoder().decode(Answer.self, from: output)
     }
 

@@ -220,9 +220,17 @@ import Testing
             out.append(rows)
         print(json.dumps(out))
         """
+        let output = try FTS5AgreementTests.runReference(script, input: input.path)
+        let rows = try JSONSerialization.jsonObject(with: output) as! [[[Any]]]
+        return rows.map { $0.map { (UInt32(($0[0] as! NSNumber).intValue), ($0[1] as! NSNumber).doubleValue) } }
+    }
+
+    /// Runs a python3 script (sqlite3 with FTS5, the reference every FTS5-equality test compares
+    /// with) on the JSON file at `input` and returns what it printed.
+    static func runReference(_ script: String, input: String) throws -> Data {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, input.path]
+        process.arguments = ["python3", "-c", script, input]
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
@@ -231,8 +239,7 @@ import Testing
         guard process.terminationStatus == 0 else {
             throw ReferenceUnavailable(reason: "python3 with sqlite3/FTS5 failed (exit \(process.terminationStatus)); the FTS5 reference is required")
         }
-        let rows = try JSONSerialization.jsonObject(with: output) as! [[[Any]]]
-        return rows.map { $0.map { (UInt32(($0[0] as! NSNumber).intValue), ($0[1] as! NSNumber).doubleValue) } }
+        return output
     }
 
     struct ReferenceUnavailable: Error, CustomStringConvertible {

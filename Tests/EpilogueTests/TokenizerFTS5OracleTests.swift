@@ -120,17 +120,7 @@ import Testing
         let input = dir.appendingPathComponent("input.json")
         try JSONSerialization.data(withJSONObject: ["docs": documents, "queries": queries, "limit": limit, "sweep": sweep] as [String: Any])
             .write(to: input)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, input.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw FTS5AgreementTests.ReferenceUnavailable(reason: "python3 with sqlite3/FTS5 failed (exit \(process.terminationStatus)); the FTS5 oracle is required")
-        }
+        let output = try FTS5AgreementTests.runReference(script, input: input.path)
         return try JSONDecoder().decode(FTS5Answer.self, from: output)
     }
 
