@@ -25,41 +25,66 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
-        // zlib from the system (apt: libz-dev); wrapped once in EpilogueShared.Zlib.
+        // The domain: records, their validation, filters, search hits, films and themes. Plain
+        // Swift values, no NIO and no Foundation, so every other module can share them.
+        .target(name: "EpilogueModel", path: "Sources/Model"),
+        // What lower layers share: the lock type and the one import of the C library.
+        .target(
+            name: "EpilogueShared",
+            dependencies: [
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            path: "Sources/Shared"
+        ),
+        // zlib from the system (apt: libz-dev); wrapped once in EpilogueCompression.Zlib.
         .systemLibrary(
             name: "CZlib",
             path: "Sources/CZlib",
             pkgConfig: "zlib",
             providers: [.apt(["libz-dev"])]
         ),
+        // Record-body compression: the zlib wrapper, preset dictionaries, the dictionary trainer.
+        // Apart from the model because it links a C library the model's users (the wire
+        // protocol, the gateway's text layer) never need; the store and the store client do.
         .target(
-            name: "EpilogueShared",
-            dependencies: [
-                "CZlib",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            path: "Sources/Shared"
+            name: "EpilogueCompression",
+            dependencies: ["CZlib", "EpilogueShared"],
+            path: "Sources/Compression"
         ),
+        // Wire protocol v1: frames, messages and their codecs. No I/O.
         .target(
             name: "EpilogueProtocol",
             dependencies: [
-                "EpilogueShared",
+                "EpilogueModel",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Sources/Protocol"
         ),
+        // The NIO pieces both services (and the store client) build on: the listener skeleton,
+        // read gate, slow-input guard, tick flusher, idle closer, metrics endpoint, port file,
+        // logging, shared-secret auth, trace ids.
+        .target(
+            name: "EpilogueServerKit",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/ServerKit"
+        ),
         .target(
             name: "EpilogueStore",
             dependencies: [
+                "EpilogueModel",
                 "EpilogueShared",
+                "EpilogueCompression",
+                "EpilogueServerKit",
                 "EpilogueProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -75,7 +100,9 @@ let package = Package(
         .target(
             name: "EpilogueStoreClient",
             dependencies: [
-                "EpilogueShared",
+                "EpilogueModel",
+                "EpilogueCompression",
+                "EpilogueServerKit",
                 "EpilogueProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -87,7 +114,9 @@ let package = Package(
         .target(
             name: "EpilogueGateway",
             dependencies: [
-                "EpilogueShared",
+                "EpilogueModel",
+                "EpilogueCompression",
+                "EpilogueServerKit",
                 "EpilogueProtocol",
                 "EpilogueStoreClient",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -103,6 +132,7 @@ let package = Package(
             name: "epilogue-store",
             dependencies: [
                 "EpilogueStore",
+                "EpilogueServerKit",
                 "EpilogueStoreClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -111,6 +141,7 @@ let package = Package(
             name: "epilogue-gateway",
             dependencies: [
                 "EpilogueGateway",
+                "EpilogueServerKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -125,7 +156,9 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 "EpilogueStore",
+                "EpilogueModel",
                 "EpilogueShared",
+                "EpilogueCompression",
                 "EpilogueProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -135,7 +168,10 @@ let package = Package(
         .testTarget(
             name: "EpilogueTests",
             dependencies: [
+                "EpilogueModel",
                 "EpilogueShared",
+                "EpilogueCompression",
+                "EpilogueServerKit",
                 "EpilogueProtocol",
                 "EpilogueStore",
                 "EpilogueGateway",

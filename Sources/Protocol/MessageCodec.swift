@@ -1,4 +1,4 @@
-import EpilogueShared
+import EpilogueModel
 import NIOCore
 
 // Payload layouts of every message. docs/PROTOCOL.md is the normative description; the golden
@@ -280,7 +280,7 @@ extension ServerMessage {
             // NaN would not even equal itself; infinities are no BM25 score either (found by fuzzing).
             let score = try r.f64("score")
             guard score.isFinite else { throw ProtocolError.invalidValue(field: "score", reason: "must be a finite number") }
-            self = .hit(SearchHitMessage(id: id, score: score, film: try r.string("film"),
+            self = .hit(SearchHit(id: id, score: score, film: try r.string("film"),
                                          subject: try r.string("subject"), snippet: try r.string("snippet")))
         case .resultEnd:
             let returned = try r.u32("returned"), total = try r.u32("total")

@@ -1,4 +1,4 @@
-import EpilogueShared
+import EpilogueModel
 import NIOCore
 
 /// HELLO: the client's first frame.
@@ -45,23 +45,6 @@ public struct Ready: Sendable, Equatable {
     }
 }
 
-/// Filters shared by QUERY and SEARCH. Absent means "any"; present filters all must match.
-public struct RecordFilter: Sendable, Equatable {
-    public var film: String?
-    public var theme: String?
-    public var sourceKind: SourceKind?
-    public var subject: String?
-
-    public init(film: String? = nil, theme: String? = nil, sourceKind: SourceKind? = nil, subject: String? = nil) {
-        self.film = film
-        self.theme = theme
-        self.sourceKind = sourceKind
-        self.subject = subject
-    }
-
-    public var isEmpty: Bool { film == nil && theme == nil && sourceKind == nil && subject == nil }
-}
-
 /// How a record body travels: as is, or compressed exactly as the store keeps it on disk.
 public enum BodyEncoding: UInt8, Sendable {
     case plain = 0
@@ -90,46 +73,6 @@ public struct WireRecord: Sendable, Equatable {
         self.encoding = encoding
         self.dictionaryID = dictionaryID
         self.body = body
-    }
-}
-
-public struct SearchHitMessage: Sendable, Equatable {
-    public var id: String
-    public var score: Double
-    public var film: String
-    public var subject: String
-    public var snippet: String
-
-    public init(id: String, score: Double, film: String, subject: String, snippet: String) {
-        self.id = id
-        self.score = score
-        self.film = film
-        self.subject = subject
-        self.snippet = snippet
-    }
-}
-
-public struct FilmSummary: Sendable, Equatable {
-    public var film: String
-    public var year: UInt16
-    public var director: String
-    public var records: UInt32
-
-    public init(film: String, year: UInt16, director: String, records: UInt32) {
-        self.film = film
-        self.year = year
-        self.director = director
-        self.records = records
-    }
-}
-
-public struct ThemeCount: Sendable, Equatable {
-    public var theme: String
-    public var records: UInt32
-
-    public init(theme: String, records: UInt32) {
-        self.theme = theme
-        self.records = records
     }
 }
 
@@ -238,7 +181,7 @@ public enum ServerMessage: Sendable, Equatable {
     case record(WireRecord)
     case written(id: String, version: UInt64, updatedAt: Int64)
     case deleted(id: String, version: UInt64)
-    case hit(SearchHitMessage)
+    case hit(SearchHit)
     /// `suggestions`: SEARCH's "did you mean" words when nothing matched; an optional trailing
     /// list, absent when empty (PROTOCOL.md).
     case resultEnd(returned: UInt32, total: UInt32, suggestions: [String] = [])

@@ -1,4 +1,4 @@
-import EpilogueShared
+import EpilogueModel
 import NIOCore
 
 /// The binary form of `RecordContent`, used on the wire (PUT, RECORD) and, compressed, on disk:

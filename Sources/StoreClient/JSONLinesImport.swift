@@ -1,5 +1,5 @@
 import EpilogueProtocol
-import EpilogueShared
+import EpilogueModel
 import Foundation
 
 /// Bulk import of a JSON-lines file (one record object per line, as EXPORT writes them) into a

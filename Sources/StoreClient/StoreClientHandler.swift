@@ -1,5 +1,6 @@
 import EpilogueProtocol
-import EpilogueShared
+import EpilogueCompression
+import EpilogueServerKit
 import NIOCore
 
 /// One connection to the store: performs the handshake, then multiplexes pipelined requests by

@@ -1,4 +1,4 @@
-import EpilogueShared
+import EpilogueModel
 import Foundation
 
 /// The dataset that ships inside the store (Resources/dataset.json): readings of the endings of

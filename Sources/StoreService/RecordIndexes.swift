@@ -1,5 +1,6 @@
 import EpilogueProtocol
-import EpilogueShared
+import EpilogueModel
+import EpilogueCompression
 import NIOCore
 
 /// What the store keeps in memory per record: the compressed body as it sits on disk plus the

@@ -1,4 +1,6 @@
 import EpilogueProtocol
+import EpilogueModel
+import EpilogueCompression
 import EpilogueShared
 import Foundation
 import Logging

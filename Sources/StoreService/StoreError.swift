@@ -1,5 +1,5 @@
 import EpilogueProtocol
-import EpilogueShared
+import EpilogueModel
 
 /// Why a store operation was refused. Each maps to one wire error code.
 public enum StoreError: Error, Equatable, CustomStringConvertible {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import EpilogueProtocol
-import EpilogueShared
+import EpilogueCompression
 import EpilogueStore
 import Foundation
 import NIOCore

@@ -1,4 +1,4 @@
-import EpilogueShared
+import EpilogueModel
 import Foundation
 
 /// A benchmark corpus: JSON lines as written by bench/make-corpus.py.

@@ -1,5 +1,5 @@
 import EpilogueBenchWire
-import EpilogueShared
+import EpilogueModel
 import Foundation
 import NIOConcurrencyHelpers
 

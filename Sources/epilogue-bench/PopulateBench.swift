@@ -1,5 +1,5 @@
 import ArgumentParser
-import EpilogueShared
+import EpilogueModel
 import EpilogueStore
 import Foundation
 import Logging

@@ -1,6 +1,6 @@
 import ArgumentParser
 import EpilogueProtocol
-import EpilogueShared
+import EpilogueModel
 import EpilogueStore
 import Foundation
 import Logging

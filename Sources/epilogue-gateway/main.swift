@@ -1,7 +1,7 @@
 import ArgumentParser
 import EpilogueGateway
 import EpilogueStoreClient
-import EpilogueShared
+import EpilogueServerKit
 import Foundation
 import Logging
 import NIOCore

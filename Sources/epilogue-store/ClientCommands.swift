@@ -1,6 +1,6 @@
 import ArgumentParser
 import EpilogueProtocol
-import EpilogueShared
+import EpilogueServerKit
 import EpilogueStore
 import EpilogueStoreClient
 import Foundation

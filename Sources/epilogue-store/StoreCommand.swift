@@ -1,5 +1,5 @@
 import ArgumentParser
-import EpilogueShared
+import EpilogueServerKit
 import EpilogueStore
 import EpilogueStoreClient
 import Foundation

@@ -1,5 +1,5 @@
 import EpilogueProtocol
-import EpilogueShared
+import EpilogueModel
 import EpilogueStoreClient
 import Foundation
 import Logging

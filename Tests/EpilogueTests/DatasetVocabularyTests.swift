@@ -1,4 +1,3 @@
-import EpilogueShared
 import Foundation
 import Testing
 @testable import EpilogueStore

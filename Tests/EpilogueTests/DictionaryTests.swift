@@ -1,5 +1,6 @@
 import EpilogueProtocol
-import EpilogueShared
+import EpilogueModel
+import EpilogueCompression
 import Foundation
 import NIOCore
 import Testing

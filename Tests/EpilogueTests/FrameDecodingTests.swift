@@ -1,4 +1,3 @@
-import EpilogueShared
 import Foundation
 import NIOCore
 import NIOTestUtils

@@ -1,5 +1,4 @@
 import EpilogueProtocol
-import EpilogueShared
 import EpilogueStoreClient
 import Foundation
 import NIOCore

@@ -1,4 +1,5 @@
-import EpilogueShared
+import EpilogueModel
+import EpilogueServerKit
 import Foundation
 import NIOCore
 import Testing
@@ -67,7 +68,7 @@ struct GoldenVector: CustomTestStringConvertible, Sendable {
         .init(name: "record-zlib", requestID: 2, flags: .streamContinues, message: .server(.record(WireRecord(id: "x", version: 3, updatedAt: 1_700_000_000_000, encoding: .zlib, dictionaryID: 1, body: ByteBuffer(bytes: [0x78, 0xBB, 0x01, 0x02]))))),
         .init(name: "written", requestID: 3, message: .server(.written(id: "x", version: 5, updatedAt: 1_700_000_000_123))),
         .init(name: "deleted", requestID: 4, message: .server(.deleted(id: "x", version: 5))),
-        .init(name: "hit", requestID: 6, flags: .streamContinues, message: .server(.hit(SearchHitMessage(id: "x", score: -1.5, film: "La La Land", subject: "epilogue", snippet: "the [dream] ends")))),
+        .init(name: "hit", requestID: 6, flags: .streamContinues, message: .server(.hit(SearchHit(id: "x", score: -1.5, film: "La La Land", subject: "epilogue", snippet: "the [dream] ends")))),
         .init(name: "result-end", requestID: 6, message: .server(.resultEnd(returned: 1, total: 42))),
         .init(name: "result-end-suggestions", requestID: 6, message: .server(.resultEnd(returned: 0, total: 0, suggestions: ["chazelle"]))),
         .init(name: "films", requestID: 7, message: .server(.films([FilmSummary(film: "La La Land", year: 2016, director: "Damien Chazelle", records: 30)]))),
@@ -138,8 +139,8 @@ enum Fixtures {
         while let frame = try decoder.decode(buffer: &input) { frames.append(frame) }
         #expect(input.readableBytes == 0)
         let expected: [ServerMessage] = [
-            .hit(SearchHitMessage(id: "a", score: -2.25, film: "La La Land", subject: "epilogue", snippet: "the [dream] ends")),
-            .hit(SearchHitMessage(id: "b", score: -1.5, film: "La La Land", subject: "planetarium", snippet: "a [dream] of flight")),
+            .hit(SearchHit(id: "a", score: -2.25, film: "La La Land", subject: "epilogue", snippet: "the [dream] ends")),
+            .hit(SearchHit(id: "b", score: -1.5, film: "La La Land", subject: "planetarium", snippet: "a [dream] of flight")),
             .resultEnd(returned: 2, total: 2),
         ]
         #expect(try frames.map { try ServerMessage(frame: $0) } == expected)

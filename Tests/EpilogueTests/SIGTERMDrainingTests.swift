@@ -1,5 +1,4 @@
 import EpilogueProtocol
-import EpilogueShared
 import Foundation
 import NIOCore
 import Testing

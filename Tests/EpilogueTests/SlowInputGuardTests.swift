@@ -1,5 +1,6 @@
 import EpilogueProtocol
-import EpilogueShared
+import EpilogueServerKit
+import EpilogueStore
 import NIOCore
 import NIOEmbedded
 import Testing

@@ -1,5 +1,5 @@
 import EpilogueProtocol
-import EpilogueShared
+import EpilogueModel
 import NIOCore
 import NIOEmbedded
 import Testing
@@ -58,7 +58,7 @@ import Testing
     }
 
     private func hit(_ id: String) -> ServerMessage {
-        .hit(SearchHitMessage(id: id, score: -1, film: "f", subject: "s", snippet: ""))
+        .hit(SearchHit(id: id, score: -1, film: "f", subject: "s", snippet: ""))
     }
 
     @Test func interleavedStreamsAndSingleAnswersGoToTheirOwnRequests() throws {

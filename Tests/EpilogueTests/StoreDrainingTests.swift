@@ -1,5 +1,5 @@
 import EpilogueProtocol
-import EpilogueShared
+import EpilogueServerKit
 import Foundation
 import Logging
 import NIOCore

@@ -1,5 +1,7 @@
 import EpilogueProtocol
-import EpilogueShared
+import EpilogueModel
+import EpilogueCompression
+import EpilogueServerKit
 import Foundation
 import NIOCore
 import Testing

@@ -1,5 +1,6 @@
 import EpilogueProtocol
-import EpilogueShared
+import EpilogueModel
+import EpilogueServerKit
 import Foundation
 import Logging
 import NIOCore

@@ -1,4 +1,4 @@
-import EpilogueShared
+import EpilogueModel
 import Foundation
 import Testing
 @testable import EpilogueGateway

@@ -1,5 +1,5 @@
 import Testing
-@testable import EpilogueShared
+import EpilogueCompression
 
 @Suite struct ZlibTests {
     private static let prose = Array("""

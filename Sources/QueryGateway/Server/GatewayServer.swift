@@ -1,4 +1,4 @@
-import EpilogueShared
+import EpilogueServerKit
 import EpilogueStoreClient
 import Foundation
 import Logging

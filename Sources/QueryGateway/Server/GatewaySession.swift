@@ -1,5 +1,7 @@
 import EpilogueProtocol
-import EpilogueShared
+import EpilogueModel
+import EpilogueCompression
+import EpilogueServerKit
 import EpilogueStoreClient
 import Foundation
 import Logging

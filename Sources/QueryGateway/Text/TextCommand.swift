@@ -1,5 +1,5 @@
 import Foundation
-import EpilogueShared
+import EpilogueModel
 
 /// A refused command line: the stable CODE and a message for `ERR <CODE> <message>`.
 public struct TextCommandError: Error, Equatable {

@@ -1,4 +1,4 @@
-import EpilogueShared
+import EpilogueModel
 import Foundation
 
 /// A search hit as the gateway shows it.

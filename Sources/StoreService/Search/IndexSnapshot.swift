@@ -1,4 +1,5 @@
-import EpilogueShared
+import EpilogueModel
+import EpilogueCompression
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -69,7 +69,7 @@ extension SearchIndex {
                 let f = Double(m.frequency(of: doc))
                 if f > 0 { score += idf * (f * (Self.k1 + 1)) / (f + lengthFactor) }
             }
-            top.offer(SearchHit(docID: doc, score: -score))
+            top.offer(RankedDocument(docID: doc, score: -score))
         }
         return SearchPage(hits: Array(top.sorted().dropFirst(offset)), total: total)
     }

@@ -1,7 +1,7 @@
 import Foundation
 
-/// A ranked hit: FTS5's `bm25()` value (negative; lower is better) for a document.
-public struct SearchHit: Sendable, Equatable {
+/// A document as the index ranks it: FTS5's `bm25()` value (negative; lower is better) for a document.
+public struct RankedDocument: Sendable, Equatable {
     public var docID: UInt32
     public var score: Double
 }
@@ -9,7 +9,7 @@ public struct SearchHit: Sendable, Equatable {
 /// One page of a ranked search: the hits after skipping `offset`, and how many documents
 /// matched in all (before `offset` and `limit`).
 public struct SearchPage: Sendable, Equatable {
-    public var hits: [SearchHit]
+    public var hits: [RankedDocument]
     public var total: Int
 
     public static let empty = SearchPage(hits: [], total: 0)
@@ -130,7 +130,7 @@ public struct SearchIndex: Sendable {
 
     /// The best `limit` documents for `query` among those `include` accepts, best first; ties go
     /// to the lower doc id (FTS5: `ORDER BY bm25(t), rowid`).
-    public func search(_ query: String, limit: Int, where include: (UInt32) -> Bool = { _ in true }) -> [SearchHit] {
+    public func search(_ query: String, limit: Int, where include: (UInt32) -> Bool = { _ in true }) -> [RankedDocument] {
         search(query, limit: limit, offset: 0, where: include).hits
     }
 
@@ -183,7 +183,7 @@ public struct SearchIndex: Sendable {
                 let f = frequencies[slot]
                 score += idfs[i] * (f * (Self.k1 + 1)) / (f + lengthFactor)
             }
-            top.offer(SearchHit(docID: doc, score: -score))
+            top.offer(RankedDocument(docID: doc, score: -score))
         }
         return SearchPage(hits: Array(top.sorted().dropFirst(offset)), total: total)
     }
@@ -243,15 +243,15 @@ public struct SearchIndex: Sendable {
 /// root is the worst of them.
 struct TopHits {
     let limit: Int
-    private var heap: [SearchHit] = []
+    private var heap: [RankedDocument] = []
 
     init(limit: Int) { self.limit = limit }
 
-    private static func worse(_ a: SearchHit, _ b: SearchHit) -> Bool {
+    private static func worse(_ a: RankedDocument, _ b: RankedDocument) -> Bool {
         a.score != b.score ? a.score > b.score : a.docID > b.docID
     }
 
-    mutating func offer(_ hit: SearchHit) {
+    mutating func offer(_ hit: RankedDocument) {
         if heap.count < limit {
             heap.append(hit)
             var child = heap.count - 1
@@ -276,7 +276,7 @@ struct TopHits {
         }
     }
 
-    func sorted() -> [SearchHit] {
+    func sorted() -> [RankedDocument] {
         heap.sorted { Self.worse($1, $0) }
     }
 }

@@ -1,5 +1,5 @@
 import EpilogueProtocol
-import EpilogueShared
+import EpilogueServerKit
 import Logging
 import NIOCore
 

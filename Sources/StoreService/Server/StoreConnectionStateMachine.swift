@@ -1,5 +1,5 @@
 import EpilogueProtocol
-import EpilogueShared
+import EpilogueServerKit
 
 /// The handshake and request gating of one store connection, as a value type: it consumes
 /// frames and returns what to do, so every path is tested without a socket.

@@ -1,6 +1,6 @@
 import EpilogueProtocol
 import Metrics
-import EpilogueShared
+import EpilogueServerKit
 
 /// The store's metrics (names documented in docs/OPERATIONS.md).
 struct StoreMetrics: Sendable {

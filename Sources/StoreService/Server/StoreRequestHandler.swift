@@ -1,5 +1,6 @@
 import EpilogueProtocol
-import EpilogueShared
+import EpilogueModel
+import EpilogueCompression
 import Foundation
 import NIOCore
 
@@ -139,7 +140,7 @@ public struct StoreRequestHandler: Sendable {
             }
             let (hits, total, suggestions) = found
             var frames = hits.map {
-                ServerMessage.hit(SearchHitMessage(id: $0.id, score: $0.score, film: $0.film, subject: $0.subject, snippet: $0.snippet))
+                ServerMessage.hit(SearchHit(id: $0.id, score: $0.score, film: $0.film, subject: $0.subject, snippet: $0.snippet))
                     .frame(requestID: requestID, flags: .streamContinues)
             }
             frames.append(ServerMessage.resultEnd(returned: UInt32(hits.count), total: UInt32(total), suggestions: suggestions).frame(requestID: requestID))

@@ -1,5 +1,5 @@
 import EpilogueProtocol
-import EpilogueShared
+import EpilogueCompression
 import Foundation
 import NIOCore
 #if canImport(Glibc)

@@ -1,4 +1,4 @@
-import EpilogueShared
+import EpilogueCompression
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,5 @@
 import EpilogueProtocol
-import EpilogueShared
+import EpilogueCompression
 import NIOCore
 
 /// One entry of the append-only record log. Layout (big-endian), see docs/STORAGE.md:

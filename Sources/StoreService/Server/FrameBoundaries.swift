@@ -1,4 +1,4 @@
-import EpilogueShared
+import EpilogueServerKit
 import NIOCore
 
 /// Frame ends in a store connection's byte stream, from the length prefixes alone, for

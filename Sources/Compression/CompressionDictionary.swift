@@ -1,4 +1,5 @@
 import Foundation
+import EpilogueShared
 
 /// A zlib preset dictionary. Records are small, and small inputs compress poorly alone: with a
 /// dictionary of typical record text, zlib can refer back to it from the first byte.
