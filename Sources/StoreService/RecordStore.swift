@@ -77,14 +77,6 @@ public final class RecordStore: Sendable {
         }
     }
 
-    public struct SearchResult: Sendable, Equatable {
-        public var id: String
-        public var score: Double
-        public var film: String
-        public var subject: String
-        public var snippet: String
-    }
-
     public let configuration: Configuration
     let logger: Logger
     private let state: Locked<State>
@@ -644,7 +636,7 @@ public final class RecordStore: Sendable {
     /// has the closest known word for each unknown one; with `fuzzy`, the query is then run again
     /// with those words in place of the unknown ones (and the suggestions still say which).
     public func search(_ text: String, filter: RecordFilter, limit: Int, offset: Int = 0, fuzzy: Bool = false) throws(SearchQuerySyntaxError)
-        -> (results: [SearchResult], total: Int, suggestions: [String]) {
+        -> (results: [SearchHit], total: Int, suggestions: [String]) {
         var query = try SearchQuery(parsing: text)
         let filter = filter.folded
         let dictionaries = self.dictionaries
@@ -691,7 +683,7 @@ public final class RecordStore: Sendable {
         let results = hits.map { stored, score in
             let content = try? stored.content(dictionaries)
             let snippet = content.map { SearchIndex.snippet(fields: Self.searchFields($0), query: query) } ?? ""
-            return SearchResult(id: stored.id, score: score, film: stored.film, subject: stored.subject, snippet: snippet)
+            return SearchHit(id: stored.id, score: score, film: stored.film, subject: stored.subject, snippet: snippet)
         }
         return (results, total, suggestions)
     }

@@ -77,10 +77,11 @@ final class RequestSource: Sendable {
         for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") where out.count < limit {
             let json = Array(line.utf8)
             let record = try decoder.decode(RecordJSON.self, from: Data(json))
+            let c = record.content
             let text = TextPutArguments.render(id: record.id, fields: [
-                "film": record.film, "year": String(record.year), "director": record.director, "subject": record.subject,
-                "reading": record.reading, "source": record.source, "sourceKind": record.sourceKind.name,
-                "themes": record.themes.joined(separator: ","),
+                "film": c.film, "year": String(c.year), "director": c.director, "subject": c.subject,
+                "reading": c.reading, "source": c.source, "sourceKind": c.sourceKind.name,
+                "themes": c.themes.joined(separator: ","),
             ])
             out.append(Record(id: Array(record.id.utf8), text: Array(text.utf8), json: json))
         }

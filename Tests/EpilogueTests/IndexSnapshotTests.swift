@@ -77,7 +77,7 @@ import Testing
 
     /// Everything a client can observe of the indexes.
     struct Observed: Equatable {
-        var search: [[RecordStore.SearchResult]]
+        var search: [[SearchHit]]
         var filtered: [String]
         var films: [FilmSummary]
         var themes: [ThemeCount]

@@ -98,14 +98,14 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
         ("THEMES", .themes(film: nil)),
         (#"THEMES film="A Real Pain""#, .themes(film: "A Real Pain")),
         ("GET la-la-land/x", .get(id: "la-la-land/x")),
-        ("FIND", .find(FilterOptions(), limit: 20, offset: 0)),
+        ("FIND", .find(RecordFilter(), limit: 20, offset: 0)),
         (#"FIND film="La La Land" theme=grief source=critic subject=ending limit=5 offset=10"#,
-         .find(FilterOptions(film: "La La Land", theme: "grief", sourceKind: .critic, subject: "ending"), limit: 5, offset: 10)),
-        ("SEARCH dream", .search(text: "dream", FilterOptions(), limit: 10)),
+         .find(RecordFilter(film: "La La Land", theme: "grief", sourceKind: .critic, subject: "ending"), limit: 5, offset: 10)),
+        ("SEARCH dream", .search(text: "dream", RecordFilter(), limit: 10)),
         (#"SEARCH montage "dream sequence" film="La La Land" theme=love source=director limit=3"#,
          // Quotes pass through: they make a phrase in the store's query language.
-         .search(text: #"montage "dream sequence""#, FilterOptions(film: "La La Land", theme: "love", sourceKind: .director), limit: 3)),
-        ("SEARCH (dream OR quokka) NOT reading:jazz* offset=10", .search(text: "(dream OR quokka) NOT reading:jazz*", FilterOptions(), limit: 10, offset: 10)),
+         .search(text: #"montage "dream sequence""#, RecordFilter(film: "La La Land", theme: "love", sourceKind: .director), limit: 3)),
+        ("SEARCH (dream OR quokka) NOT reading:jazz* offset=10", .search(text: "(dream OR quokka) NOT reading:jazz*", RecordFilter(), limit: 10, offset: 10)),
         (#"PUT demo/1 film="La La Land" year=2016 director="Damien Chazelle" subject=epilogue reading="A what-if.\nTwo lines." source=me sourceKind=audience themes="what-if, love" ifversion=0"#,
          .put(id: "demo/1", content: RecordContent(film: "La La Land", year: 2016, director: "Damien Chazelle", subject: "epilogue",
                                                    reading: "A what-if.\nTwo lines.", source: "me", sourceKind: .audience, themes: ["what-if", "love"]),
@@ -125,7 +125,7 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
     }
 
     @Test func commandNamesAndOptionKeysAreCaseInsensitive() throws {
-        let expected = TextCommand.find(FilterOptions(film: "La La Land", sourceKind: .director), limit: 5, offset: 0)
+        let expected = TextCommand.find(RecordFilter(film: "La La Land", sourceKind: .director), limit: 5, offset: 0)
         #expect(try parse(#"find FILM="La La Land" Source=DIRECTOR LiMiT=5"#) == expected)
         #expect(try parse("pInG") == .ping)
         #expect(try parse("put x film=F YEAR=2016 director=D subject=S reading=R source=s SOURCEKIND=cast IfVersion=2")
@@ -144,8 +144,8 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
     }
 
     @Test func limitsDefaultAndStayInRange() throws {
-        #expect(try parse("FIND limit=1000") == .find(FilterOptions(), limit: 1000, offset: 0))
-        #expect(try parse("SEARCH a limit=100") == .search(text: "a", FilterOptions(), limit: 100))
+        #expect(try parse("FIND limit=1000") == .find(RecordFilter(), limit: 1000, offset: 0))
+        #expect(try parse("SEARCH a limit=100") == .search(text: "a", RecordFilter(), limit: 100))
         for line in ["FIND limit=0", "FIND limit=1001", "FIND limit=abc", "FIND limit=-1", "FIND limit="] {
             #expect(refusal(line) == TextCommandError(code: "BAD_REQUEST", message: "limit must be an integer between 1 and 1000"), "\(line)")
         }
@@ -288,7 +288,7 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
 
     @Test func utf8IsKept() throws {
         #expect(try TextCommand.parse(lineBytes: Array(#"SEARCH café film="Amélie""#.utf8))
-                == .search(text: "café", FilterOptions(film: "Amélie"), limit: 10))
+                == .search(text: "café", RecordFilter(film: "Amélie"), limit: 10))
     }
 
     @Test(arguments: [[0xFF], [0x50, 0xC3], [0xC3, 0x28], [0xED, 0xA0, 0x80], [0x47, 0x45, 0x54, 0x20, 0x80, 0x0D]] as [[UInt8]])
@@ -416,7 +416,7 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
     @Test func everyJSONListIsOneValidObjectPerLine() throws {
         let outputs: [[String]] = [
             json.recordList([sampleRecord, sampleRecord]),
-            json.hits([SearchResultRow(id: "a", score: -1.25, film: "F", subject: "S", snippet: "…[dream] \"x\"…")]),
+            json.hits([SearchHit(id: "a", score: -1.25, film: "F", subject: "S", snippet: "…[dream] \"x\"…")]),
             json.films([(film: "La La Land", year: 2016, director: "Damien Chazelle", records: 42)]),
             json.themes([(theme: "grief", records: 4), (theme: "love", records: 2)]),
             json.stats([(name: "records", value: "58"), (name: "store_address", value: "127.0.0.1:7821")]),
@@ -429,7 +429,7 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
     }
 
     @Test func jsonObjectsHaveTheDocumentedKeys() throws {
-        let hit = try #require(jsonObject(json.hits([SearchResultRow(id: "a", score: -1.5, film: "F", subject: "S", snippet: "x")])[0]))
+        let hit = try #require(jsonObject(json.hits([SearchHit(id: "a", score: -1.5, film: "F", subject: "S", snippet: "x")])[0]))
         #expect(Set(hit.keys) == ["id", "score", "film", "subject", "snippet"])
         #expect(hit["score"] as? Double == -1.5)
         let film = try #require(jsonObject(json.films([(film: "F", year: 2016, director: "D", records: 3)])[0]))
@@ -441,7 +441,7 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
     }
 
     @Test func jsonWithANonFiniteScoreStaysValidJSON() {
-        let lines = json.hits([SearchResultRow(id: "a", score: .nan, film: "F", subject: "S", snippet: "x")])
+        let lines = json.hits([SearchHit(id: "a", score: .nan, film: "F", subject: "S", snippet: "x")])
         #expect(lines.count == 1)
         #expect(jsonObject(lines[0]) != nil)
     }
@@ -462,8 +462,8 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
 
     @Test func searchHitsShowRankScoreWithThreeDecimalsIDAndSnippet() {
         let lines = text.hits([
-            SearchResultRow(id: "la-la-land/a", score: -1.0034, film: "La La Land", subject: "after the audition", snippet: "it is her [dream]"),
-            SearchResultRow(id: "la-la-land/bb", score: -0.98512, film: "La La Land", subject: "epilogue montage", snippet: "The [dream] sequence"),
+            SearchHit(id: "la-la-land/a", score: -1.0034, film: "La La Land", subject: "after the audition", snippet: "it is her [dream]"),
+            SearchHit(id: "la-la-land/bb", score: -0.98512, film: "La La Land", subject: "epilogue montage", snippet: "The [dream] sequence"),
         ])
         #expect(lines == [
             " 1.   -1.003  la-la-land/a   La La Land / after the audition",

@@ -88,7 +88,7 @@ struct GatewaySession {
                 return .ok(id, body: renderer.record(try Self.record(from: wire)))
             }
         case .find(let filters, let limit, let offset):
-            return Self.ask(.query(filters.wire, limit: UInt32(limit), offset: UInt32(offset))) { answers in
+            return Self.ask(.query(filters, limit: UInt32(limit), offset: UInt32(offset))) { answers in
                 var records: [Record] = []
                 var total = 0
                 for answer in answers {
@@ -102,13 +102,13 @@ struct GatewaySession {
                            body: renderer.recordList(records))
             }
         case .search(let text, let filters, let limit, let offset, let fuzzy):
-            return Self.ask(.search(text: text, filters.wire, limit: UInt32(limit), offset: UInt32(offset), fuzzy: fuzzy)) { answers in
-                var hits: [SearchResultRow] = []
+            return Self.ask(.search(text: text, filters, limit: UInt32(limit), offset: UInt32(offset), fuzzy: fuzzy)) { answers in
+                var hits: [SearchHit] = []
                 var total = 0
                 var suggestions: [String] = []
                 for answer in answers {
                     switch answer {
-                    case .hit(let hit): hits.append(SearchResultRow(id: hit.id, score: hit.score, film: hit.film, subject: hit.subject, snippet: hit.snippet))
+                    case .hit(let hit): hits.append(hit)
                     case .resultEnd(_, let all, let suggested):
                         total = Int(all)
                         suggestions = suggested
@@ -138,7 +138,7 @@ struct GatewaySession {
         case .export(let filters):
             // JSON whatever FORMAT says: the output is for files and IMPORT, not for reading.
             let json = TextRenderer(format: .json)
-            return Self.ask(.export(filters.wire)) { answers in
+            return Self.ask(.export(filters)) { answers in
                 var body: [String] = []
                 body.reserveCapacity(answers.count)
                 for answer in answers {
@@ -209,8 +209,4 @@ struct GatewaySession {
         }
         return Record(id: wire.id, content: try RecordBody.decode(body), version: wire.version, updatedAt: wire.updatedAt)
     }
-}
-
-extension FilterOptions {
-    var wire: RecordFilter { RecordFilter(film: film, theme: theme, sourceKind: sourceKind, subject: subject) }
 }

@@ -24,14 +24,6 @@ public enum OutputFormat: String, Sendable, Equatable {
     case json
 }
 
-/// Filters of FIND and SEARCH, as typed: `film=`, `theme=`, `source=` (a source kind), `subject=`.
-public struct FilterOptions: Equatable, Sendable {
-    public var film: String?
-    public var theme: String?
-    public var sourceKind: SourceKind?
-    public var subject: String?
-}
-
 /// A parsed text-protocol command. Parsing is pure; `GatewaySession` executes them.
 public enum TextCommand: Equatable, Sendable {
     case help(topic: String?)
@@ -39,11 +31,11 @@ public enum TextCommand: Equatable, Sendable {
     case films
     case themes(film: String?)
     case get(id: String)
-    case find(FilterOptions, limit: Int, offset: Int)
-    case search(text: String, FilterOptions, limit: Int, offset: Int = 0, fuzzy: Bool = false)
+    case find(RecordFilter, limit: Int, offset: Int)
+    case search(text: String, RecordFilter, limit: Int, offset: Int = 0, fuzzy: Bool = false)
     case put(id: String, content: RecordContent, ifVersion: UInt64?)
     case delete(id: String, ifVersion: UInt64?)
-    case export(FilterOptions)
+    case export(RecordFilter)
     case stats
     case format(OutputFormat)
     case auth(token: String)
@@ -209,12 +201,14 @@ private struct Arguments {
         return number
     }
 
-    func filters() throws(TextCommandError) -> FilterOptions {
+    /// FIND's, SEARCH's and EXPORT's filters, as typed: `film=`, `theme=`, `source=` (a source
+    /// kind), `subject=`.
+    func filters() throws(TextCommandError) -> RecordFilter {
         // `film=` (nothing after it) is a slip, not a filter matching the empty title.
         for key in ["film", "theme", "source", "subject"] where options[key]?.isEmpty == true {
             throw .badRequest("\(key) must not be empty")
         }
-        var filter = FilterOptions(film: options["film"], theme: options["theme"], sourceKind: nil, subject: options["subject"])
+        var filter = RecordFilter(film: options["film"], theme: options["theme"], subject: options["subject"])
         if let source = options["source"] {
             guard let kind = SourceKind(name: source) else {
                 throw .badRequest("source must be one of director, cast, critic, article, audience (not \(echo(source)))")

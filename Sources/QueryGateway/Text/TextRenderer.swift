@@ -1,15 +1,6 @@
 import EpilogueModel
 import Foundation
 
-/// A search hit as the gateway shows it.
-public struct SearchResultRow: Equatable, Sendable {
-    public var id: String
-    public var score: Double
-    public var film: String
-    public var subject: String
-    public var snippet: String
-}
-
 /// Renders results as terminal text (aligned columns, `field: value` records) or as JSON lines
 /// (one compact object per body line, for scripts).
 public struct TextRenderer: Sendable {
@@ -61,7 +52,7 @@ public struct TextRenderer: Sendable {
     }
 
     /// Hits numbered from `firstRank` (a later page goes on where the previous one ended).
-    public func hits(_ hits: [SearchResultRow], firstRank: Int = 1) -> [String] {
+    public func hits(_ hits: [SearchHit], firstRank: Int = 1) -> [String] {
         if format == .json {
             return hits.map { Self.json(["id": $0.id, "score": $0.score, "film": $0.film, "subject": $0.subject, "snippet": $0.snippet]) }
         }

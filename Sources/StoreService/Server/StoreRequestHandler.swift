@@ -132,17 +132,14 @@ public struct StoreRequestHandler: Sendable {
             return frames
         case .search(let text, let filter, let limit, let offset, let fuzzy):
             guard limit > 0 else { throw .badRequest("limit must be at least 1") }
-            let found: (results: [RecordStore.SearchResult], total: Int, suggestions: [String])
+            let found: (results: [SearchHit], total: Int, suggestions: [String])
             do {
                 found = try store.search(text, filter: filter, limit: Int(min(limit, Self.maximumSearchLimit)), offset: Int(offset), fuzzy: fuzzy)
             } catch {
                 throw .badRequest("malformed query: \(error)")
             }
             let (hits, total, suggestions) = found
-            var frames = hits.map {
-                ServerMessage.hit(SearchHit(id: $0.id, score: $0.score, film: $0.film, subject: $0.subject, snippet: $0.snippet))
-                    .frame(requestID: requestID, flags: .streamContinues)
-            }
+            var frames = hits.map { ServerMessage.hit($0).frame(requestID: requestID, flags: .streamContinues) }
             frames.append(ServerMessage.resultEnd(returned: UInt32(hits.count), total: UInt32(total), suggestions: suggestions).frame(requestID: requestID))
             return frames
         case .listFilms:
