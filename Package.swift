@@ -115,6 +115,7 @@ let package = Package(
             name: "EpilogueGateway",
             dependencies: [
                 "EpilogueModel",
+                "EpilogueShared",
                 "EpilogueCompression",
                 "EpilogueServerKit",
                 "EpilogueProtocol",

@@ -1,7 +1,5 @@
+import EpilogueShared
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Sends one text command to a gateway over a plain blocking socket and reads its answer up to
 /// the `.` line. Used by `epilogue-gateway --check`; kept free of NIO so a healthcheck starts fast.

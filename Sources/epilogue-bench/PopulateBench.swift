@@ -1,15 +1,9 @@
 import ArgumentParser
 import EpilogueModel
+import EpilogueShared
 import EpilogueStore
 import Foundation
 import Logging
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Fills a data directory with a corpus by writing straight into a `RecordStore` in-process:
 /// no network, no fsync while loading, one fsync at the end. The result is an ordinary data

@@ -1,13 +1,7 @@
 import EpilogueModel
 import EpilogueCompression
+import EpilogueShared
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The in-memory indexes as of one point of the record log, saved so a restart reads them back
 /// instead of inflating and tokenizing every record (docs/STORAGE.md, "Index snapshot").

@@ -1,14 +1,8 @@
 import EpilogueProtocol
 import EpilogueCompression
+import EpilogueShared
 import Foundation
 import NIOCore
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Online backup (docs/STORAGE.md, "Backup"): what the store copies, how a copy is written and
 /// checked, and how a store refuses a copy that is not whole.

@@ -1,12 +1,6 @@
 import EpilogueCompression
+import EpilogueShared
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A trained compression dictionary on disk: `<data-dir>/dictionary-<id>.zdict`. Layout
 /// (big-endian), see docs/STORAGE.md:

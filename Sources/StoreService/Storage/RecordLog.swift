@@ -1,12 +1,6 @@
+import EpilogueShared
 import Foundation
 import Logging
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The append-only record log: one file, `records.log`, an 8-byte header then `LogEntry`s.
 /// Not thread-safe: `RecordStore` serialises appends under its lock; fsync runs on the

@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import EpilogueShared
 
 /// Failures of the storage layer, mapped to wire error codes by the server.
 public enum StorageError: Error, Equatable, CustomStringConvertible {
