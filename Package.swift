@@ -129,9 +129,22 @@ let package = Package(
             ],
             path: "Sources/QueryGateway"
         ),
+        // The options both services' `main`s take (host, port, limits, metrics, port file, log
+        // level) and what a service process sets up from them.
+        .target(
+            name: "EpilogueCommandLine",
+            dependencies: [
+                "EpilogueServerKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Sources/CommandLine"
+        ),
         .executableTarget(
             name: "epilogue-store",
             dependencies: [
+                "EpilogueCommandLine",
                 "EpilogueStore",
                 "EpilogueServerKit",
                 "EpilogueStoreClient",
@@ -141,6 +154,7 @@ let package = Package(
         .executableTarget(
             name: "epilogue-gateway",
             dependencies: [
+                "EpilogueCommandLine",
                 "EpilogueGateway",
                 "EpilogueServerKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

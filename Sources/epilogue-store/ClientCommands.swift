@@ -1,4 +1,5 @@
 import ArgumentParser
+import EpilogueCommandLine
 import EpilogueProtocol
 import EpilogueServerKit
 import EpilogueStore
@@ -19,13 +20,10 @@ struct StoreAddressOptions: ParsableArguments {
 
     /// A one-connection pool, connected (or a clear error).
     func connect() async throws -> StorePool {
-        let parts = store.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count >= 2, let port = Int(parts.last!), (1...65535).contains(port) else {
-            throw ValidationError("--store must be HOST:PORT, not '\(store)'")
-        }
+        guard let address = HostAndPort(store) else { throw ValidationError("--store must be HOST:PORT, not '\(store)'") }
         var logger = Logger(label: "epilogue.store.client")
         logger.logLevel = .critical
-        let pool = StorePool(configuration: .init(host: parts.dropLast().joined(separator: ":"), port: port,
+        let pool = StorePool(configuration: .init(host: address.host, port: address.port,
                                                   secret: authSecret ?? EpilogueLogging.environment("EPILOGUE_SECRET"), connections: 1,
                                                   requestTimeout: .seconds(Int64(timeout))),
                              logger: logger)
