@@ -3,163 +3,112 @@ import EpilogueCompression
 import EpilogueServerKit
 import NIOCore
 
-/// One connection to the store: performs the handshake, then multiplexes pipelined requests by
-/// request id. Answers may come back in any order; each is matched to its request by id, and a
-/// late answer to a request that already timed out is dropped rather than given to another.
+/// One connection to the store: executes what `StoreClientConnectionStateMachine` decides (the
+/// handshake, pipelined requests matched to their answers by request id, failing everything when
+/// the connection ends) and owns the I/O around it: the channel, the readiness promise and each
+/// request's promise and timer.
 final class StoreClientHandler: ChannelDuplexHandler {
     typealias InboundIn = Frame
     typealias OutboundIn = Never
     typealias OutboundOut = Frame
 
-    private struct Pending {
+    /// What the handler keeps with a request while it is pending.
+    struct Request {
         var promise: EventLoopPromise<[ServerMessage]>
-        var received: [ServerMessage]
         var timeout: Scheduled<Void>?
-        /// For long streams (BACKUP): each frame but the last goes here instead of `received`.
-        var onFrame: ((ServerMessage) -> Void)? = nil
+        /// For long streams (BACKUP): each frame but the last goes here instead of the promise.
+        var onFrame: ((ServerMessage) -> Void)?
     }
 
-    private enum State {
-        case awaitingChallenge
-        case awaitingReady
-        case ready
-        case closed
-    }
-
-    private let secret: String?
-    private let clientName: String
+    private var machine: StoreClientConnectionStateMachine<Request>
     private let readyPromise: EventLoopPromise<Void>
-    private var state: State = .awaitingChallenge
-    private var pending: [UInt32: Pending] = [:]
-    private var nextRequestID: UInt32 = 1
     private var context: ChannelHandlerContext?
     /// Several answers (or requests) usually complete in one loop tick: one flush after them.
     private let flusher = TickFlusher()
 
-    init(secret: String?, clientName: String, readyPromise: EventLoopPromise<Void>) {
-        self.secret = secret
-        self.clientName = clientName
+    /// `dictionaries`: the preset dictionary ids to announce in HELLO (bodies made with them come
+    /// compressed, and the caller inflates them).
+    init(secret: String?, clientName: String, dictionaries: [UInt32] = CompressionDictionary.all.map(\.id),
+         readyPromise: EventLoopPromise<Void>) {
+        self.machine = StoreClientConnectionStateMachine(secret: secret, clientName: clientName, dictionaries: dictionaries)
         self.readyPromise = readyPromise
     }
 
-    var inFlight: Int { pending.count }
+    var inFlight: Int { machine.inFlight }
 
     /// Succeeds once the handshake is done; fails if it is refused or the connection drops first.
     var ready: EventLoopFuture<Void> { readyPromise.futureResult }
 
+    /// The dictionary ids the store's READY listed (GET_DICTIONARY can fetch them); empty before.
+    var storeDictionaries: [UInt32] { machine.ready?.dictionaries ?? [] }
+
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        if context.channel.isActive { sendHello(context: context) }
+        if context.channel.isActive { run(machine.connected(), context: context) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        sendHello(context: context)
+        run(machine.connected(), context: context)
         context.fireChannelActive()
     }
 
-    private func sendHello(context: ChannelHandlerContext) {
-        guard case .awaitingChallenge = state else { return }
-        let hello = Hello(versions: [WireProtocol.version], clientName: clientName,
-                          dictionaries: CompressionDictionary.all.map(\.id))
-        context.writeAndFlush(wrapOutboundOut(ClientMessage.hello(hello).frame(requestID: 0)), promise: nil)
-    }
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
-        let message: ServerMessage
-        do {
-            message = try ServerMessage(frame: frame)
-        } catch {
-            fail(context: context, .protocolError("\(error)"))
-            return
-        }
-        switch state {
-        case .awaitingChallenge:
-            guard case .challenge(let challenge) = message else { return handshakeFailed(context: context, message) }
-            let proof = (challenge.authRequired ? secret : nil).map { SharedSecretAuth.proof(secret: $0, nonce: challenge.nonce) } ?? []
-            state = .awaitingReady
-            context.writeAndFlush(wrapOutboundOut(ClientMessage.authenticate(proof: proof).frame(requestID: 0)), promise: nil)
-        case .awaitingReady:
-            guard case .ready = message else { return handshakeFailed(context: context, message) }
-            state = .ready
-            readyPromise.succeed()
-        case .ready:
-            guard var entry = pending[frame.requestID] else { return }  // timed out earlier: drop
-            if let onFrame = entry.onFrame, frame.flags.contains(.streamContinues) {
-                onFrame(message)
-                return
-            }
-            entry.received.append(message)
-            if frame.flags.contains(.streamContinues) {
-                pending[frame.requestID] = entry
-            } else {
-                pending[frame.requestID] = nil
-                entry.timeout?.cancel()
-                entry.promise.succeed(entry.received)
-            }
-        case .closed:
-            break
-        }
-    }
-
-    private func handshakeFailed(context: ChannelHandlerContext, _ message: ServerMessage) {
-        let why: String
-        switch message {
-        case .error(let code, let text):
-            why = "store refused the handshake: \(code.name): \(text)"
-                + (code == .unauthorized ? " (the gateway's --store-secret must equal the store's --auth-secret)" : "")
-        case .versionUnsupported(let versions, let text):
-            why = "store refused the handshake: VERSION_UNSUPPORTED: \(text) (the store speaks \(versions))"
-        default:
-            why = "unexpected \(message.type) during handshake"
-        }
-        fail(context: context, .unavailable(why))
+        run(machine.frameReceived(unwrapInboundIn(data)), context: context)
     }
 
     /// Sends a request; must be called on the channel's event loop.
     func send(_ message: ClientMessage, traceID: UInt64?, timeout: TimeAmount, promise: EventLoopPromise<[ServerMessage]>,
               onFrame: ((ServerMessage) -> Void)? = nil) {
-        guard case .ready = state, let context else {
+        guard let context else {
             promise.fail(StoreClientError.unavailable("connection is not ready"))
             return
         }
-        let id = nextRequestID
-        nextRequestID = nextRequestID == UInt32.max ? 1 : nextRequestID + 1
-        let scheduled = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
-            guard let self, let entry = self.pending.removeValue(forKey: id) else { return }
-            entry.promise.fail(StoreClientError.timeout(milliseconds: timeout.nanoseconds / 1_000_000))
-            // A silent connection is most likely dead (a cut link never sends a RST): drop it so the
-            // pool reconnects, rather than feeding it more requests that would time out too.
-            self.fail(context: context, .unavailable("store stopped answering on this connection"))
+        var request = Request(promise: promise, timeout: nil, onFrame: onFrame)
+        if machine.isReady {
+            let id = machine.nextRequestID
+            request.timeout = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
+                guard let self else { return }
+                self.run(self.machine.requestTimedOut(requestID: id, milliseconds: timeout.nanoseconds / 1_000_000), context: context)
+            }
         }
-        pending[id] = Pending(promise: promise, received: [], timeout: scheduled, onFrame: onFrame)
-        context.write(wrapOutboundOut(message.frame(requestID: id, traceID: traceID)), promise: nil)
-        flusher.flushSoon(context)
+        run(machine.send(message, traceID: traceID, request: request, forwardsStream: onFrame != nil), context: context)
     }
 
-
     func channelInactive(context: ChannelHandlerContext) {
-        fail(context: context, .unavailable("connection to the store closed"))
+        run(machine.connectionClosed(), context: context)
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(context: context, .unavailable("\(error)"))
+        run(machine.errorCaught(error), context: context)
     }
 
-    private func fail(context: ChannelHandlerContext, _ error: StoreClientError) {
-        switch state {
-        case .closed: return
-        case .awaitingChallenge, .awaitingReady: readyPromise.fail(error)
-        case .ready: break
+    private func run(_ action: StoreClientConnectionStateMachine<Request>.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .none:
+            break
+        case .sendHandshake(let message):
+            context.writeAndFlush(wrapOutboundOut(message.frame(requestID: 0)), promise: nil)
+        case .sendRequest(let message, let id, let traceID):
+            context.write(wrapOutboundOut(message.frame(requestID: id, traceID: traceID)), promise: nil)
+            flusher.flushSoon(context)
+        case .handshakeCompleted:
+            readyPromise.succeed()
+        case .forward(let message, let request):
+            request.onFrame?(message)
+        case .succeed(let request, let messages):
+            request.timeout?.cancel()
+            request.promise.succeed(messages)
+        case .fail(let request, let error):
+            request.timeout?.cancel()
+            request.promise.fail(error)
+        case .close(let closing):
+            if closing.handshakeFailed { readyPromise.fail(closing.error) }
+            for (request, error) in closing.requests {
+                request.timeout?.cancel()
+                request.promise.fail(error)
+            }
+            context.close(promise: nil)
         }
-        state = .closed
-        let failed = pending
-        pending.removeAll()
-        for entry in failed.values {
-            entry.timeout?.cancel()
-            entry.promise.fail(error)
-        }
-        context.close(promise: nil)
     }
 }

@@ -146,4 +146,38 @@ import Testing
         #expect(outcome.error == .timeout(milliseconds: 50))
         #expect(outcome.messages == nil)
     }
+
+    /// The connection drops with requests in flight: each fails at once as unavailable, none waits for its timeout.
+    @Test func losingTheConnectionFailsEveryPendingRequestAtOnce() throws {
+        let c = try connected()
+        let (_, first) = try c.send(.get(id: "a"))
+        let (_, second) = try c.send(.query(RecordFilter(), limit: 10, offset: 0))
+        c.channel.pipeline.fireChannelInactive()
+        #expect(first.error == .unavailable("connection to the store closed"))
+        #expect(second.error == .unavailable("connection to the store closed"))
+        #expect(c.handler.inFlight == 0)
+        _ = try? c.channel.finish()
+    }
+
+    /// A store that refuses the handshake fails the readiness promise with its reason and is closed.
+    @Test func aRefusedHandshakeFailsReadinessWithTheStoresReasonAndCloses() throws {
+        let channel = EmbeddedChannel()
+        let ready = channel.eventLoop.makePromise(of: Void.self)
+        let handler = StoreClientHandler(secret: nil, clientName: "t", readyPromise: ready)
+        let readiness = Outcome()
+        ready.futureResult.whenComplete { result in readiness.result = result.map { [] } }
+        try channel.pipeline.syncOperations.addHandler(handler)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        _ = try channel.readOutbound(as: Frame.self)  // HELLO
+        try channel.writeInbound(ServerMessage.error(code: .unauthorized, message: "this store requires the shared secret").frame(requestID: 0))
+        #expect(readiness.error == .unavailable("store refused the handshake: UNAUTHORIZED: this store requires the shared secret "
+                                                + "(the gateway's --store-secret must equal the store's --auth-secret)"))
+        #expect(!channel.isActive)
+        // A request on it fails at once rather than waiting for a timeout.
+        let promise = channel.eventLoop.makePromise(of: [ServerMessage].self)
+        let outcome = Outcome()
+        promise.futureResult.whenComplete { outcome.result = $0 }
+        handler.send(.stats, traceID: nil, timeout: .seconds(5), promise: promise)
+        #expect(outcome.error == .unavailable("connection is not ready"))
+    }
 }
