@@ -1,5 +1,6 @@
 import EpilogueModel
 import Foundation
+import NIOCore
 import Testing
 @testable import EpilogueGateway
 
@@ -273,28 +274,28 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
 
 @Suite struct LineDecodingTests {
     @Test func trailingCRIsDropped() throws {
-        #expect(try TextCommand.decodeLine(Array("PING\r".utf8)) == "PING")
-        #expect(try TextCommand.parse(lineBytes: Array("ping\r".utf8)) == .ping)
+        #expect(try TextCommand.decodeLine(ByteBuffer(string: "PING\r")) == "PING")
+        #expect(try TextCommand.parse(line: ByteBuffer(string: "ping\r")) == .ping)
     }
 
     @Test func onlyOneTrailingCRIsDroppedAndInnerCRStays() throws {
-        #expect(try TextCommand.decodeLine(Array("a\rb\r\r".utf8)) == "a\rb\r")
+        #expect(try TextCommand.decodeLine(ByteBuffer(string: "a\rb\r\r")) == "a\rb\r")
     }
 
     @Test func lineOfOnlyCRIsBlank() throws {
-        #expect(try TextCommand.parse(lineBytes: Array("\r".utf8)) == nil)
-        #expect(try TextCommand.parse(lineBytes: [UInt8]()) == nil)
+        #expect(try TextCommand.parse(line: ByteBuffer(string: "\r")) == nil)
+        #expect(try TextCommand.parse(line: ByteBuffer()) == nil)
     }
 
     @Test func utf8IsKept() throws {
-        #expect(try TextCommand.parse(lineBytes: Array(#"SEARCH café film="Amélie""#.utf8))
+        #expect(try TextCommand.parse(line: ByteBuffer(string: #"SEARCH café film="Amélie""#))
                 == .search(text: "café", RecordFilter(film: "Amélie"), limit: 10))
     }
 
     @Test(arguments: [[0xFF], [0x50, 0xC3], [0xC3, 0x28], [0xED, 0xA0, 0x80], [0x47, 0x45, 0x54, 0x20, 0x80, 0x0D]] as [[UInt8]])
     func invalidUTF8IsABadRequest(bytes: [UInt8]) {
         #expect(throws: TextCommandError(code: "BAD_REQUEST", message: "line is not valid UTF-8")) {
-            try TextCommand.decodeLine(bytes)
+            try TextCommand.decodeLine(ByteBuffer(bytes: bytes))
         }
     }
 }
@@ -563,7 +564,7 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
         #expect(kept.isEmpty)
         #expect(!filter.isInsideSequence)
         let line = filter.filter([255, 244, 255, 253, 6] + Array("\r".utf8))
-        #expect(try TextCommand.parse(lineBytes: line) == nil)
+        #expect(try TextCommand.parse(line: ByteBuffer(bytes: line)) == nil)
     }
 
     @Test func sequenceSplitAcrossChunksIsStillRemovedAtEverySplitPoint() {

@@ -37,14 +37,10 @@ struct GatewaySession {
         switch event {
         case .tooLong(let limit):
             return ("TOO_LONG", .reply(.error(code: "TOO_LARGE", message: "line longer than \(limit) bytes was discarded"), close: false))
-        case .line(var buffer):
-            if buffer.readableBytesView.last == UInt8(ascii: "\r") { buffer.moveWriterIndex(to: buffer.writerIndex - 1) }
-            guard let line = try? buffer.getUTF8ValidatedString(at: buffer.readerIndex, length: buffer.readableBytes) else {
-                return ("INVALID", .reply(.error(code: "BAD_REQUEST", message: "line is not valid UTF-8"), close: false))
-            }
+        case .line(let line):
             let command: TextCommand
             do {
-                guard let parsed = try TextCommand.parse(line) else { return ("", .none) }
+                guard let parsed = try TextCommand.parse(line: line) else { return ("", .none) }
                 command = parsed
             } catch {
                 return ("INVALID", .reply(.error(code: error.code, message: error.message), close: false))

@@ -1,5 +1,6 @@
-import Foundation
 import EpilogueModel
+import Foundation
+import NIOCore
 
 /// A refused command line: the stable CODE and a message for `ERR <CODE> <message>`.
 public struct TextCommandError: Error, Equatable {
@@ -248,18 +249,21 @@ private struct Arguments {
 }
 
 extension TextCommand {
-    /// Turns one raw line from the socket (LF already removed) into text: drops a trailing CR
+    /// Turns one line from the socket (LF already removed) into text: drops a trailing CR
     /// (telnet and Windows send CRLF) and refuses bytes that are not UTF-8.
-    public static func decodeLine(_ bytes: some BidirectionalCollection<UInt8>) throws(TextCommandError) -> String {
-        var bytes = bytes[...]
-        if bytes.last == UInt8(ascii: "\r") { bytes = bytes.dropLast() }
-        guard let line = String(validating: bytes, as: UTF8.self) else { throw .badRequest("line is not valid UTF-8") }
-        return line
+    public static func decodeLine(_ line: ByteBuffer) throws(TextCommandError) -> String {
+        var line = line
+        if line.readableBytesView.last == UInt8(ascii: "\r") { line.moveWriterIndex(to: line.writerIndex - 1) }
+        guard let text = try? line.getUTF8ValidatedString(at: line.readerIndex, length: line.readableBytes) else {
+            throw .badRequest("line is not valid UTF-8")
+        }
+        return text
     }
 
-    /// `decodeLine` then `parse`: nil for a blank line, which gets no answer.
-    public static func parse(lineBytes: some BidirectionalCollection<UInt8>) throws(TextCommandError) -> TextCommand? {
-        try parse(decodeLine(lineBytes))
+    /// `decodeLine` then `parse`, as the gateway reads each line: nil for a blank line, which
+    /// gets no answer.
+    public static func parse(line: ByteBuffer) throws(TextCommandError) -> TextCommand? {
+        try parse(decodeLine(line))
     }
 }
 
