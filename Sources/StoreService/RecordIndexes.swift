@@ -17,10 +17,11 @@ struct StoredRecord: Sendable {
     var rawLength: UInt32
     var logBytes: UInt32
 
-    /// A record read from the log but not yet indexed: `docID` holds its position in the log.
-    init(pending entry: LogEntry, order: UInt32, logBytes: Int) {
+    /// A record read from the log but not yet indexed (recovery only): `docID` holds its position
+    /// in the log (entries counted from 1) until `IndexRecovery` numbers it.
+    init(pending entry: LogEntry, logPosition: UInt32, logBytes: Int) {
         self.init(id: entry.id, body: entry.body, version: entry.version, updatedAt: entry.updatedAt, facets: .unknown,
-                  docID: order, dictionaryID: entry.dictionaryID, rawLength: entry.rawLength, logBytes: UInt32(logBytes))
+                  docID: logPosition, dictionaryID: entry.dictionaryID, rawLength: entry.rawLength, logBytes: UInt32(logBytes))
     }
 
     init(id: String, body: [UInt8], version: UInt64, updatedAt: Int64, facets: Facets, docID: UInt32, dictionaryID: UInt32,
@@ -56,13 +57,6 @@ struct StoredRecord: Sendable {
     func content(_ dictionaries: DictionarySet) throws -> RecordContent {
         let raw = try dictionaries.decompress(body, dictionaryID: dictionaryID)
         return try RecordBody.decode(ByteBuffer(bytes: raw))
-    }
-
-    var wireRecord: WireRecord {
-        // Trained dictionaries' bodies are raw deflate on disk (see DictionarySet.isRawDeflate).
-        WireRecord(id: id, version: version, updatedAt: updatedAt,
-                   encoding: dictionaryID >= DictionarySet.firstTrainedID ? .deflate : .zlib, dictionaryID: dictionaryID,
-                   body: ByteBuffer(bytes: body))
     }
 }
 

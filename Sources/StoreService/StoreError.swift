@@ -1,7 +1,7 @@
 import EpilogueProtocol
 import EpilogueModel
 
-/// Why a store operation was refused. Each maps to one wire error code.
+/// Why a store operation was refused. The server maps each to one wire error code (`StoreWireMapping`).
 public enum StoreError: Error, Equatable, CustomStringConvertible {
     case notFound(id: String)
     case conflict(id: String, expected: UInt64, actual: UInt64)
@@ -10,20 +10,11 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case storage(StorageError)
     case corruptRecord(id: String)
     case dictionaryNotFound(id: UInt32)
+    /// The store failed at something that is not the client's doing (e.g. compressing a valid
+    /// record): INTERNAL_ERROR, never blamed on the request.
+    case internalFault(String)
     /// One line of an IMPORT batch was refused (so the whole batch was): the line and why.
     indirect case importLine(line: UInt32, StoreError)
-
-    public var code: ErrorCode {
-        switch self {
-        case .notFound, .dictionaryNotFound: return .notFound
-        case .conflict: return .conflict
-        case .invalidRecord: return .invalidRecord
-        case .badRequest: return .badRequest
-        case .storage(.full): return .storageFull
-        case .storage, .corruptRecord: return .internalError
-        case .importLine(_, let error): return error.code
-        }
-    }
 
     public var description: String {
         switch self {
@@ -36,6 +27,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .storage(let error): return error.description
         case .corruptRecord(let id): return "record '\(id)' could not be decoded"
         case .dictionaryNotFound(let id): return "no dictionary with id \(id)"
+        case .internalFault(let message): return message
         case .importLine(let line, let error): return "line \(line): \(error.description)"
         }
     }

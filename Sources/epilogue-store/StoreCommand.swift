@@ -91,16 +91,16 @@ struct StoreCommand: AsyncParsableCommand {
         configuration.frameTimeout = .seconds(Int64(frameTimeout))
         let server = StoreServer(configuration: configuration, store: store, logger: logger,
                                  onListening: process.recordListening)
-        let services: [any Service] = [server] + (process.metrics.map { [$0] } ?? [])
+        // Services stop in reverse order: the server drains its connections (answering their
+        // writes) before the store closes; the store's run() closes it, on failure too.
+        let services: [any Service] = [store, server] + (process.metrics.map { [$0] } ?? [])
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {
-            store.close()
             logger.critical("store failed", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
-        store.close()
         logger.info("store shut down cleanly")
     }
 }

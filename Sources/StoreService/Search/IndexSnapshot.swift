@@ -291,3 +291,22 @@ struct IndexSnapshot {
         }
     }
 }
+
+/// The snapshot writer's half that reads a `RecordIndex` (in an extension, so the memberwise init stays).
+extension IndexSnapshot {
+    /// The snapshot of `index` as of the log's `logSize`: facets numbered, documents in doc id order.
+    init(of index: RecordIndex, logSize: Int) {
+        var facetNumbers: [ObjectIdentifier: UInt32] = [:]
+        var facets: [Facets] = []
+        for facet in index.facets.all {
+            facetNumbers[ObjectIdentifier(facet)] = UInt32(facets.count)
+            facets.append(facet)
+        }
+        // Every record's facets were interned in the index's table, so each has a number.
+        let documents = index.records.values.sorted { $0.docID < $1.docID }.map { record in
+            Document(id: record.id, docID: record.docID, version: record.version, updatedAt: record.updatedAt,
+                     rawLength: record.rawLength, facet: facetNumbers[ObjectIdentifier(record.facets)]!)
+        }
+        self.init(logSize: logSize, nextDocID: index.nextDocID, facets: facets, documents: documents, search: index.search)
+    }
+}

@@ -61,11 +61,11 @@ struct PostingList: Sendable, Equatable {
         while cursor.advance() {
             if keep(cursor.doc) { kept.append(cursor.doc, frequency: cursor.frequency) }
         }
-        return kept.compacted()
+        return kept.trimmed()
     }
 
     /// The same list in buffers of exactly its size (appending leaves up to half unused).
-    func compacted() -> PostingList {
+    func trimmed() -> PostingList {
         PostingList(bytes: Self.exact(bytes), skips: Self.exact(skips), count: count, live: live, lastDoc: lastDoc)
     }
 

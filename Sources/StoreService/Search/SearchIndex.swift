@@ -101,8 +101,8 @@ public struct SearchIndex: Sendable {
     }
 
     /// Trims every posting list to its size (appending leaves spare capacity); after a bulk load.
-    mutating func compact() {
-        for i in postings.indices { postings[i] = postings[i].compacted() }
+    mutating func trimCapacity() {
+        for i in postings.indices { postings[i] = postings[i].trimmed() }
     }
 
     /// Removes a document; `fields` must be what it was added with (the index keeps no per-doc

@@ -52,9 +52,9 @@ public struct StoreRequestHandler: Sendable {
         }
     }
 
-    /// Starts an EXPORT: the matching records as of now (see `RecordStore.exportSnapshot`).
+    /// Starts an EXPORT: the matching records as of now (see `RecordStore.exportRecords`).
     func startExport(_ filter: RecordFilter, requestID: UInt32, clientDictionaries: Set<UInt32>) -> ExportStream {
-        ExportStream(records: store.exportSnapshot(filter), requestID: requestID, clientDictionaries: clientDictionaries, requests: self)
+        ExportStream(records: store.exportRecords(filter), requestID: requestID, clientDictionaries: clientDictionaries, requests: self)
     }
 
     /// A read's answer frames, with a refusal turned into its ERROR frame.

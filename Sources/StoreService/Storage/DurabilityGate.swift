@@ -74,17 +74,27 @@ final class DurabilityGate: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Waiters a file swap made durable, to be resumed once the caller has let go of the store's
+    /// lock (their callbacks may take it).
+    struct Released: Sendable {
+        fileprivate let waiters: [(Waiter, (any Error)?)]
+
+        func resume() {
+            for (waiter, error) in waiters { waiter(error) }
+        }
+    }
+
     /// Runs `body` (a file swap) while no fsync is in flight, then counts everything appended so
-    /// far as durable: the swapped-in file was fsynced whole before the rename.
-    func withSyncPaused(_ body: () throws -> Void) rethrows {
+    /// far as durable: the swapped-in file was fsynced whole before the rename. The caller resumes
+    /// the waiters this released (`Released.resume`) after releasing its own lock.
+    func withSyncPaused(_ body: () throws -> Void) rethrows -> Released {
         condition.lock()
         while syncing { condition.wait() }
         defer { condition.unlock() }
         try body()
         let ready = releaseWaiters(upTo: appended, error: nil)
         synced = appended
-        // The caller holds the store's lock, and waiters' callbacks may take it: run them elsewhere.
-        if !ready.isEmpty { DispatchQueue.global().async { self.resume(ready) } }
+        return Released(waiters: ready)
     }
 
     /// Flushes what is pending and stops the syncer thread.

@@ -16,7 +16,8 @@ final class RecordLog: @unchecked Sendable {
     /// Bytes in the current file, header included.
     private(set) var size: Int
 
-    struct RecoveryReport: Equatable {
+    /// What a start-up scan of the log found (`scan`).
+    struct Scan: Equatable {
         var entries = 0
         var validBytes = 0
         var discardedBytes = 0
@@ -62,8 +63,8 @@ final class RecordLog: @unchecked Sendable {
 
     /// Reads every entry in order. A torn or corrupt tail is cut off (the file is truncated to the
     /// last good entry) and reported; entries before it are all applied.
-    func recover(_ apply: (LogEntry, Int) -> Void) throws -> RecoveryReport {
-        var report = RecoveryReport()
+    func scan(_ apply: (LogEntry, Int) -> Void) throws -> Scan {
+        var report = Scan()
         let fileSize = try currentFileSize()
         let head = try read(at: 0, count: min(fileSize, Self.header.count))
         guard head == Self.header else {
@@ -126,13 +127,13 @@ final class RecordLog: @unchecked Sendable {
 
     // MARK: Compaction
 
-    /// Starts a compaction file holding `snapshot` (encoded live entries).
-    func writeCompactionFile(_ snapshot: [UInt8]) throws -> Int32 {
+    /// Starts a compaction file holding `entries` (the encoded live entries).
+    func writeCompactionFile(_ entries: [UInt8]) throws -> Int32 {
         let tmp = path + Self.compactingSuffix
         let newFD = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard newFD >= 0 else { throw StorageError.fromErrno("open", tmp) }
         do {
-            try Self.writeAll(fd: newFD, Self.header + snapshot, path: tmp, at: 0)
+            try Self.writeAll(fd: newFD, Self.header + entries, path: tmp, at: 0)
         } catch {
             close(newFD)
             unlink(tmp)
@@ -147,7 +148,11 @@ final class RecordLog: @unchecked Sendable {
         var done = 0
         while done < out.count {
             let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(offset + done)) }
-            guard n > 0 else { throw StorageError.fromErrno("read", path) }
+            guard n > 0 else {
+                if n < 0 && errno == EINTR { continue }
+                throw n == 0 ? StorageError.failed(operation: "read", path: path, reason: "the log ends at \(offset + done), before \(size)")
+                    : StorageError.fromErrno("read", path)
+            }
             done += n
         }
         return out
@@ -156,15 +161,15 @@ final class RecordLog: @unchecked Sendable {
     /// Finishes a compaction: appends the carried-over tail, makes the new file durable, renames it
     /// over the log and switches to it. On failure the caller abandons `newFD`. The caller holds the store lock and the durability gate's
     /// swap permission, so no append or fsync runs meanwhile.
-    func installCompactionFile(_ newFD: Int32, snapshotSize: Int, tail: [UInt8]) throws {
+    func installCompactionFile(_ newFD: Int32, rewrittenSize: Int, tail: [UInt8]) throws {
         let tmp = path + Self.compactingSuffix
-        try Self.writeAll(fd: newFD, tail, path: tmp, at: Self.header.count + snapshotSize)
+        try Self.writeAll(fd: newFD, tail, path: tmp, at: Self.header.count + rewrittenSize)
         try Self.syncFile(newFD, path: tmp)
         guard rename(tmp, path) == 0 else { throw StorageError.fromErrno("rename", tmp) }
         Self.syncDirectory(directory)
         close(fd)
         fd = newFD
-        size = Self.header.count + snapshotSize + tail.count
+        size = Self.header.count + rewrittenSize + tail.count
     }
 
     func abandonCompactionFile(_ newFD: Int32) {

@@ -11,6 +11,14 @@ public enum StorageError: Error, Equatable, CustomStringConvertible {
     case corruptDictionary(path: String, reason: String)
     /// A backup directory that is incomplete or does not match its manifest.
     case damagedBackup(path: String, offset: Int?, reason: String)
+    /// A failure that comes with no errno (a short read, an unexpected error type): said in words,
+    /// never as `io` with errno 0 (which strerror calls "Success").
+    case failed(operation: String, path: String, reason: String)
+
+    /// `error` as a storage failure of `operation` on `path`: itself when it is one.
+    init(_ error: any Error, operation: String, path: String) {
+        self = error as? StorageError ?? .failed(operation: operation, path: path, reason: "\(error)")
+    }
 
     public var description: String {
         switch self {
@@ -21,11 +29,15 @@ public enum StorageError: Error, Equatable, CustomStringConvertible {
         case .corruptDictionary(let path, let reason): return "compression dictionary \(path): \(reason)"
         case .damagedBackup(let path, let offset, let reason):
             return "damaged backup: \(path)\(offset.map { " at offset \($0)" } ?? ""): \(reason)"
+        case .failed(let operation, let path, let reason): return "\(operation) \(path): \(reason)"
         }
     }
 
+    /// The failure a system call reported in `code`; a call that failed without setting errno
+    /// becomes `failed`, not `io` with errno 0.
     static func fromErrno(_ operation: String, _ path: String, _ code: Int32 = errno) -> StorageError {
-        code == ENOSPC || code == EDQUOT ? .full : .io(operation: operation, path: path, errno: code)
+        if code == 0 { return .failed(operation: operation, path: path, reason: "failed without an error code") }
+        return code == ENOSPC || code == EDQUOT ? .full : .io(operation: operation, path: path, errno: code)
     }
 }
 

@@ -1,0 +1,227 @@
+import EpilogueCompression
+import EpilogueModel
+import EpilogueShared
+import Foundation
+import Logging
+
+/// What start-up found and did.
+public struct RecoveryReport: Sendable, Equatable {
+    /// Log entries read (those after the index snapshot's point included).
+    public var entriesReplayed = 0
+    /// Bytes of a torn or corrupt tail cut off the log, and why.
+    public var discardedBytes = 0
+    public var reason: String?
+    public var loadedBundledDataset = 0
+    /// Whether the indexes came from `index.snapshot` (plus the log after it) instead of a rebuild.
+    public var usedIndexSnapshot = false
+}
+
+/// Builds the `RecordIndex` a log describes, at start-up: from the index snapshot plus the log
+/// after it when the snapshot matches the log, else by indexing every live record (inflating and
+/// tokenizing on every core). Nothing else runs while it does.
+enum IndexRecovery {
+    struct Recovered: Sendable {
+        var index: RecordIndex
+        var report: RecoveryReport
+        /// Whether `index.snapshot` describes exactly this index (no log entries after it).
+        var snapshotIsCurrent: Bool
+    }
+
+    /// Scans `log` (cutting off a bad tail) and indexes what it holds. `directory` is where an
+    /// index snapshot may be (nil: don't look, the log is new).
+    static func recover(_ log: RecordLog, directory: String?, dictionaries: DictionarySet, logger: Logger) async throws -> Recovered {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let snapshot = directory.flatMap { IndexSnapshot.load(from: $0) }
+        let loaded = clock.now
+        // Only each id's last entry matters: keep that and index just the survivors, so start-up
+        // does not inflate and tokenize every superseded version. Until indexed, a survivor is a
+        // `LogSurvivor` (its position in the log, no facets); the same dictionary then becomes
+        // the index's records (no second copy of a million records).
+        var latest: [String: StoredRecord] = [:]
+        latest.reserveCapacity(snapshot?.documents.count ?? 0)
+        var order: UInt32 = 0
+        var offset = RecordLog.header.count
+        var restored = snapshot.flatMap { $0.logSize == offset ? restore($0, from: &latest, dictionaries: dictionaries) : nil }
+        var tail = 0
+        var tombstones: [String: RecordIndex.Tombstone] = [:]
+        let scan = try log.scan { entry, size in
+            offset += size
+            tombstones[entry.id] = entry.kind == .delete
+                ? RecordIndex.Tombstone(version: entry.version, updatedAt: entry.updatedAt, logBytes: UInt32(size)) : nil
+            if restored != nil {
+                restored!.apply(entry, size: size, logger: logger)
+                tail += 1
+                return
+            }
+            order += 1
+            latest[entry.id] = entry.kind == .put ? StoredRecord(pending: entry, logPosition: order, logBytes: size) : nil
+            if let snapshot, offset == snapshot.logSize { restored = restore(snapshot, from: &latest, dictionaries: dictionaries) }
+        }
+        let scanned = clock.now
+        // A record whose dictionary is gone cannot be read: refuse to start rather than drop it.
+        if let missing = (restored?.records ?? latest).values.first(where: { $0.dictionaryID != 0 && dictionaries.dictionary(id: $0.dictionaryID) == nil }) {
+            throw StorageError.corruptDictionary(path: (directory ?? log.directory) + "/" + DictionaryFile.fileName(id: missing.dictionaryID),
+                                                 reason: "missing, but record '\(missing.id)' was compressed with it")
+        }
+        var index: RecordIndex
+        if let restored {
+            index = restored
+        } else {
+            if snapshot != nil { logger.notice("index snapshot does not match the record log; rebuilding the indexes") }
+            index = await rebuild(&latest, dictionaries: dictionaries, logger: logger)
+        }
+        index.tombstones = tombstones
+        index.liveLogBytes = index.records.values.reduce(0) { $0 + Int($1.logBytes) } + tombstones.values.reduce(0) { $0 + Int($1.logBytes) }
+        logger.info("recovered the record log", metadata: [
+            "records": "\(index.records.count)", "from_snapshot": "\(restored != nil)", "tail_entries": "\(tail)",
+            "snapshot_ms": "\(milliseconds(loaded - started))", "scan_ms": "\(milliseconds(scanned - loaded))",
+            "index_ms": "\(milliseconds(clock.now - scanned))",
+        ])
+        if scan.discardedBytes > 0 {
+            logger.warning("record log had a bad tail; cut it off", metadata: [
+                "discarded_bytes": "\(scan.discardedBytes)", "reason": "\(scan.reason ?? "")", "entries_kept": "\(scan.entries)",
+            ])
+        }
+        let report = RecoveryReport(entriesReplayed: scan.entries, discardedBytes: scan.discardedBytes, reason: scan.reason,
+                                    usedIndexSnapshot: restored != nil)
+        return Recovered(index: index, report: report, snapshotIsCurrent: restored != nil && tail == 0)
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
+
+    /// Indexes the survivors of a log scan (`latest`, which becomes the index's records), in log
+    /// order. Inflating and tokenizing (nearly all of the work) runs in a task group, one child per
+    /// core and a batch at a time; adding to the indexes stays sequential.
+    private static func rebuild(_ latest: inout [String: StoredRecord], dictionaries: DictionarySet, logger: Logger) async -> RecordIndex {
+        var index = RecordIndex(dictionaries: dictionaries)
+        index.idByDocID.reserveCapacity(latest.count)
+        let survivors = latest.values.sorted { $0.docID < $1.docID }
+        let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        for start in stride(from: 0, to: survivors.count, by: 16_384) {
+            let batch = survivors[start..<min(start + 16_384, survivors.count)]
+            for part in await DecodedBatch.decode(batch, workers: workers, dictionaries: dictionaries) {
+                let termIDs = part.vocabulary.map { index.search.termID($0) }
+                for (survivor, document) in zip(batch[(batch.startIndex + part.offset)...], part.documents) {
+                    guard let facets = document.facets else {
+                        logger.error("skipping undecodable record body", metadata: ["id": "\(survivor.id)"])
+                        latest[survivor.id] = nil
+                        continue
+                    }
+                    let docID = index.nextDocID
+                    index.nextDocID += 1
+                    var record = survivor
+                    record.docID = docID
+                    record.facets = index.facets.intern(facets)
+                    latest[survivor.id] = record
+                    index.index(record)
+                    index.search.insert(docID: docID, length: document.length,
+                                        frequencies: document.frequencies.lazy.map { (key: termIDs[Int($0.term)], value: $0.count) })
+                }
+            }
+        }
+        index.search.trimCapacity()
+        index.records = latest
+        latest = [:]
+        return index
+    }
+
+    /// The index the snapshot describes, with bodies from the log's live records (`latest`,
+    /// which becomes the index's records); nil, leaving `latest` as it was, unless those are
+    /// exactly the records the snapshot lists.
+    private static func restore(_ snapshot: IndexSnapshot, from latest: inout [String: StoredRecord],
+                                dictionaries: DictionarySet) -> RecordIndex? {
+        guard latest.count == snapshot.documents.count, snapshot.search.documentCount == latest.count else { return nil }
+        // Doc ids follow log order, so the snapshot's records (sorted by doc id) must meet the
+        // log's in increasing position: that also proves no id is listed twice.
+        var previous: (docID: UInt32, position: UInt32)?
+        var positions: [Dictionary<String, StoredRecord>.Index] = []
+        positions.reserveCapacity(latest.count)
+        for document in snapshot.documents {
+            guard let position = latest.index(forKey: document.id) else { return nil }
+            let record = latest.values[position]
+            guard record.version == document.version, record.updatedAt == document.updatedAt, record.rawLength == document.rawLength,
+                  previous.map({ $0.docID < document.docID && $0.position < record.docID }) ?? true else { return nil }
+            previous = (document.docID, record.docID)
+            positions.append(position)
+        }
+        var index = RecordIndex(dictionaries: dictionaries)
+        index.idByDocID.reserveCapacity(latest.count)
+        let facets = snapshot.facets.map { index.facets.intern($0) }
+        // Updating values in place keeps the positions valid: one hash lookup per record in all.
+        var docsByFacet = [[UInt32]](repeating: [], count: facets.count)
+        for (document, position) in zip(snapshot.documents, positions) {
+            latest.values[position].docID = document.docID
+            latest.values[position].facets = facets[Int(document.facet)]
+            docsByFacet[Int(document.facet)].append(document.docID)
+            index.count(latest.values[position])
+        }
+        for (facet, docIDs) in zip(facets, docsByFacet) { index.fields.insert(docIDs, sharing: facet) }
+        index.records = latest
+        latest = [:]
+        index.search = snapshot.search
+        index.nextDocID = snapshot.nextDocID
+        return index
+    }
+}
+
+/// Log entries inflated and tokenized off the index, in parallel parts: each part's terms are
+/// numbered in its own `vocabulary`, so workers share nothing.
+struct DecodedBatch: Sendable {
+    struct Document: Sendable {
+        /// Nil when the body could not be inflated or decoded.
+        var facets: Facets?
+        var length = 0
+        var frequencies: [(term: UInt32, count: UInt32)] = []
+    }
+
+    /// Index of the part's first entry in the batch.
+    var offset: Int
+    var vocabulary: [String] = []
+    var documents: [Document] = []
+
+    /// The batch in `workers` parts, decoded by child tasks, in batch order.
+    static func decode(_ entries: ArraySlice<StoredRecord>, workers: Int, dictionaries: DictionarySet) async -> [DecodedBatch] {
+        let share = (entries.count + workers - 1) / workers
+        let base = entries.startIndex
+        let parts = await withTaskGroup(of: DecodedBatch.self, returning: [DecodedBatch].self) { group in
+            for worker in 0..<workers {
+                let start = min(worker * share, entries.count)
+                let part = entries[(base + start)..<(base + min(start + share, entries.count))]
+                group.addTask { DecodedBatch(part, offset: start, dictionaries: dictionaries) }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        return parts.filter { !$0.documents.isEmpty }.sorted { $0.offset < $1.offset }
+    }
+
+    private init(_ entries: ArraySlice<StoredRecord>, offset: Int, dictionaries: DictionarySet) {
+        self.offset = offset
+        var ids: [String: UInt32] = [:]
+        for entry in entries {
+            guard let content = try? entry.content(dictionaries) else {
+                documents.append(Document())
+                continue
+            }
+            var counts: [UInt32: UInt32] = [:]
+            var length = 0
+            for field in RecordIndex.searchFields(content) {
+                for term in SearchIndex.terms(field) {
+                    length += 1
+                    let id: UInt32
+                    if let known = ids[term] {
+                        id = known
+                    } else {
+                        id = UInt32(vocabulary.count)
+                        ids[term] = id
+                        vocabulary.append(term)
+                    }
+                    counts[id, default: 0] += 1
+                }
+            }
+            documents.append(Document(facets: Facets(content), length: length, frequencies: counts.map { ($0.key, $0.value) }))
+        }
+    }
+}
