@@ -31,10 +31,13 @@ public final class ConnectionServer: Sendable {
     private let group: any EventLoopGroup
     private let live = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
     private let accepted = NIOLockedValueBox(0)
+    private let onListening: @Sendable (SocketAddress) -> Void
 
-    public init(configuration: Configuration, group: any EventLoopGroup) {
+    /// `onListening` is told the bound address (tests bind port 0 and read the port from it).
+    public init(configuration: Configuration, group: any EventLoopGroup, onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }) {
         self.configuration = configuration
         self.group = group
+        self.onListening = onListening
     }
 
     public var connectionCount: Int { live.withLockedValue { $0.count } }
@@ -46,7 +49,7 @@ public final class ConnectionServer: Sendable {
     public func bind(initialize: @escaping @Sendable (any Channel) throws -> Void,
                      refuse: @escaping @Sendable (any Channel) throws -> Void) async throws -> any Channel {
         let limit = configuration.maximumConnections
-        return try await ServerBootstrap(group: group)
+        let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -66,6 +69,8 @@ public final class ConnectionServer: Sendable {
             }
             .bind(host: configuration.host, port: configuration.port)
             .get()
+        if let address = listener.localAddress { onListening(address) }
+        return listener
     }
 
     /// Serves until graceful shutdown (or cancellation of the calling task) closes `listener`,
@@ -90,27 +95,5 @@ public final class ConnectionServer: Sendable {
             channel.eventLoop.execute { channel.pipeline.fireUserInboundEventTriggered(DrainConnection()) }
         }
         for channel in channels { try? await channel.closeFuture.get() }
-    }
-}
-
-/// A connection handler's hold on reads: while it is blocked (too much in flight, a peer that does
-/// not read its answers, shutting down) a read request is held; once it unblocks, the held read is
-/// issued. This is the backpressure both services apply per connection.
-public struct ReadGate: Sendable {
-    private var held = false
-
-    public init() {}
-
-    /// From `read(context:)`: true when the read may go ahead now.
-    public mutating func allowsRead(blocked: Bool) -> Bool {
-        if blocked { held = true }
-        return !blocked
-    }
-
-    /// When the blocking condition may have cleared: true when a held read should be issued now.
-    public mutating func releasesRead(blocked: Bool) -> Bool {
-        guard held, !blocked else { return false }
-        held = false
-        return true
     }
 }

@@ -80,3 +80,15 @@ public final class SlowInputGuard<Boundaries: MessageBoundaries>: ChannelDuplexH
         }
     }
 }
+
+extension ChannelPipeline.SynchronousOperations {
+    /// The front of both services' connection pipelines: a connection that sends nothing for
+    /// `idleTimeout` is closed, and so is one that leaves a started message unfinished for
+    /// `messageTimeout` (`SlowInputGuard`).
+    public func addInputTimeouts<Boundaries: MessageBoundaries>(idleTimeout: TimeAmount, messageTimeout: TimeAmount,
+                                                                boundaries: Boundaries) throws {
+        try addHandler(IdleStateHandler(readTimeout: idleTimeout))
+        try addHandler(IdleConnectionCloser())
+        try addHandler(SlowInputGuard(timeout: messageTimeout, boundaries: boundaries))
+    }
+}

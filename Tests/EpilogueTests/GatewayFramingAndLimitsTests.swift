@@ -83,7 +83,7 @@ final class HeldStore: Sendable {
                 } else {
                     held.withLockedValue { $0.append(request) }
                 }
-            case .ignore: break
+            case .ignore, .refuse: break
             }
         }
     }
@@ -139,9 +139,9 @@ final class HeldStore: Sendable {
         let counter = ReadCounter()
         let pool = StorePool(configuration: .init(host: "127.0.0.1", port: 1), logger: TestSupport.logger)
         try channel.pipeline.syncOperations.addHandler(counter)
-        try channel.pipeline.syncOperations.addHandler(GatewayConnectionHandler(session: GatewaySession(writeToken: nil), pool: pool,
+        try channel.pipeline.syncOperations.addHandler(GatewayConnectionHandler(session: GatewaySession(writeToken: nil),
                                                                                maximumInFlight: 128, logger: TestSupport.logger,
-                                                                               figures: { [] }))
+                                                                               figures: { [] }, send: StoreLane(pool: pool, loop: channel.eventLoop).send))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         channel.read()
         #expect(counter.reads == 1, "a writable connection with nothing in flight reads")

@@ -23,7 +23,7 @@ import Testing
         try await channel.testingEventLoop.executeInContext {
             try channel.pipeline.syncOperations.addHandler(StoreConnectionHandler(
                 machine: StoreConnectionStateMachine(secret: nil), requests: StoreRequestHandler(store: store), metrics: StoreMetrics(),
-                maximumInFlightWrites: 256, logger: TestSupport.logger))
+                logger: TestSupport.logger))
         }
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1))
         try await channel.writeInbound(ClientMessage.hello(Hello(clientName: "t")).frame(requestID: 0))
@@ -131,8 +131,8 @@ import Testing
         try await channel.testingEventLoop.executeInContext {
             try channel.pipeline.syncOperations.addHandler(counter)
             try channel.pipeline.syncOperations.addHandler(StoreConnectionHandler(
-                machine: StoreConnectionStateMachine(secret: nil), requests: StoreRequestHandler(store: store), metrics: StoreMetrics(),
-                maximumInFlightWrites: maximumInFlightWrites, logger: TestSupport.logger))
+                machine: StoreConnectionStateMachine(secret: nil, maximumInFlightWrites: maximumInFlightWrites),
+                requests: StoreRequestHandler(store: store), metrics: StoreMetrics(), logger: TestSupport.logger))
         }
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1))
         try await channel.writeInbound(ClientMessage.hello(Hello(clientName: "t")).frame(requestID: 0))

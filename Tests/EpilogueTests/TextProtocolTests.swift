@@ -1,4 +1,5 @@
 import EpilogueModel
+import EpilogueProtocol
 import Foundation
 import NIOCore
 import Testing
@@ -86,7 +87,7 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
         (#"GET "a\tb""#, #"unknown escape \t (use \", \\ or \n)"#),
     ])
     func malformedQuotingIsABadRequest(line: String, message: String) {
-        #expect(refusal(line) == TextCommandError(code: "BAD_REQUEST", message: message))
+        #expect(refusal(line) == TextCommandError(code: .badRequest, message: message))
     }
 }
 
@@ -148,7 +149,7 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
         #expect(try parse("FIND limit=1000") == .find(RecordFilter(), limit: 1000, offset: 0))
         #expect(try parse("SEARCH a limit=100") == .search(text: "a", RecordFilter(), limit: 100))
         for line in ["FIND limit=0", "FIND limit=1001", "FIND limit=abc", "FIND limit=-1", "FIND limit="] {
-            #expect(refusal(line) == TextCommandError(code: "BAD_REQUEST", message: "limit must be an integer between 1 and 1000"), "\(line)")
+            #expect(refusal(line) == TextCommandError(code: .badRequest, message: "limit must be an integer between 1 and 1000"), "\(line)")
         }
         #expect(refusal("SEARCH a limit=101")?.message == "limit must be an integer between 1 and 100")
         #expect(refusal("FIND offset=-1")?.message.hasPrefix("offset must be an integer between 0 and") == true)
@@ -156,7 +157,7 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
 
     @Test func unknownOptionNamesTheOptionsTheCommandTakes() {
         #expect(refusal("FIND colour=red") == TextCommandError(
-            code: "BAD_REQUEST", message: "unknown option 'colour' for FIND (expected film, limit, offset, source, subject, theme)"))
+            code: .badRequest, message: "unknown option 'colour' for FIND (expected film, limit, offset, source, subject, theme)"))
         // SEARCH takes FIND's options.
         #expect(refusal("SEARCH a colour=x")?.message == "unknown option 'colour' for SEARCH (expected film, fuzzy, limit, offset, source, subject, theme)")
         #expect(refusal("PING x=1")?.message == "unknown option 'x' for PING (it takes none)")
@@ -164,10 +165,10 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
     }
 
     @Test func unknownCommandIsItsOwnCode() {
-        #expect(refusal("FROB") == TextCommandError(code: "UNKNOWN_COMMAND", message: "'FROB' is not a command (try HELP)"))
-        #expect(refusal("film=x")?.code == "UNKNOWN_COMMAND")
+        #expect(refusal("FROB") == TextCommandError(code: .unknownCommand, message: "'FROB' is not a command (try HELP)"))
+        #expect(refusal("film=x")?.code == .unknownCommand)
         #expect(refusal("film=x")?.message == "'film=x' is not a command (try HELP)")
-        #expect(refusal(#""PING""#)?.code == "UNKNOWN_COMMAND")
+        #expect(refusal(#""PING""#)?.code == .unknownCommand)
     }
 
     /// docs/TEXT_PROTOCOL.md: "Errors that quote what was typed shorten it to 60 characters."
@@ -182,17 +183,17 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
 
     @Test(arguments: ["PING extra", "GET a b", "FILMS x", "FORMAT json yaml", "QUIT now"])
     func extraArgumentIsABadRequest(line: String) {
-        #expect(refusal(line)?.code == "BAD_REQUEST")
+        #expect(refusal(line)?.code == .badRequest)
         #expect(refusal(line)?.message.hasPrefix("unexpected argument") == true)
     }
 
     @Test(arguments: ["GET", "DEL", "AUTH", "FORMAT", "SEARCH", "SEARCH limit=3", "PUT"])
     func missingArgumentIsABadRequest(line: String) {
-        #expect(refusal(line)?.code == "BAD_REQUEST")
+        #expect(refusal(line)?.code == .badRequest)
     }
 
     @Test func repeatedOptionIsABadRequest() {
-        #expect(refusal("FIND film=A film=B") == TextCommandError(code: "BAD_REQUEST", message: "option 'film' given twice"))
+        #expect(refusal("FIND film=A film=B") == TextCommandError(code: .badRequest, message: "option 'film' given twice"))
         #expect(refusal("FIND limit=1 LIMIT=2")?.message == "option 'limit' given twice")
     }
 
@@ -204,16 +205,16 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
 
     @Test func sourceFilterIsASourceKind() {
         #expect(refusal("FIND source=fan") == TextCommandError(
-            code: "BAD_REQUEST", message: "source must be one of director, cast, critic, article, audience (not 'fan')"))
+            code: .badRequest, message: "source must be one of director, cast, critic, article, audience (not 'fan')"))
     }
 
     @Test func formatTakesTextOrJSON() {
-        #expect(refusal("FORMAT xml") == TextCommandError(code: "BAD_REQUEST", message: "FORMAT takes text or json, not 'xml'"))
+        #expect(refusal("FORMAT xml") == TextCommandError(code: .badRequest, message: "FORMAT takes text or json, not 'xml'"))
     }
 
     @Test func ifVersionMustBeANonNegativeInteger() {
         #expect(refusal("DEL x ifversion=-1")?.message.hasPrefix("ifversion must be a non-negative integer") == true)
-        #expect(refusal("DEL x ifversion=one")?.code == "BAD_REQUEST")
+        #expect(refusal("DEL x ifversion=one")?.code == .badRequest)
     }
 }
 
@@ -251,20 +252,20 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
 
     @Test func unknownFieldIsNamed() throws {
         let error = try #require(refusal(put(adding: ["colour=red"])))
-        #expect(error.code == "BAD_REQUEST")
+        #expect(error.code == .badRequest)
         #expect(error.message.hasPrefix("unknown option 'colour' for PUT"))
     }
 
     @Test(arguments: ["2016.5", "twenty", "\"\""])
     func yearThatIsNotAnIntegerIsNamed(year: String) throws {
         let error = try #require(refusal(put(replacing: ("year", year))))
-        #expect(error.code == "BAD_REQUEST")
+        #expect(error.code == .badRequest)
         #expect(error.message.hasPrefix("year must be an integer"))
     }
 
     @Test func invalidSourceKindIsNamed() throws {
         let error = try #require(refusal(put(replacing: ("sourceKind", "fan"))))
-        #expect(error == TextCommandError(code: "BAD_REQUEST", message: "sourceKind must be one of director, cast, critic, article, audience (not 'fan')"))
+        #expect(error == TextCommandError(code: .badRequest, message: "sourceKind must be one of director, cast, critic, article, audience (not 'fan')"))
     }
 
     @Test func missingIDIsABadRequest() {
@@ -294,7 +295,7 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
 
     @Test(arguments: [[0xFF], [0x50, 0xC3], [0xC3, 0x28], [0xED, 0xA0, 0x80], [0x47, 0x45, 0x54, 0x20, 0x80, 0x0D]] as [[UInt8]])
     func invalidUTF8IsABadRequest(bytes: [UInt8]) {
-        #expect(throws: TextCommandError(code: "BAD_REQUEST", message: "line is not valid UTF-8")) {
+        #expect(throws: TextCommandError(code: .badRequest, message: "line is not valid UTF-8")) {
             try TextCommand.decodeLine(ByteBuffer(bytes: bytes))
         }
     }
@@ -307,10 +308,10 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
     }
 
     @Test func errorIsCodeThenMessageThenTerminator() {
-        let response = TextResponse.error(code: "NOT_FOUND", message: "no record with id 'x'")
+        let response = TextResponse.error(code: .notFound, message: "no record with id 'x'")
         #expect(response.serialized() == "ERR NOT_FOUND no record with id 'x'\r\n.\r\n")
         #expect(response.isError)
-        #expect(response.errorCode == "NOT_FOUND")
+        #expect(response.errorCode == .notFound)
         #expect(TextResponse.ok("x").errorCode == nil)
     }
 
@@ -338,11 +339,11 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
     }
 
     @Test func statusLineNeverHoldsALineBreakOrControlCharacter() {
-        let response = TextResponse.error(code: "INTERNAL", message: "bad\r\n.\r\nthing\nhere\r\u{1B}[31m\u{2028}end")
-        #expect(response.status == "ERR INTERNAL bad . thing here  [31m end")
+        let response = TextResponse.error(code: .internalError, message: "bad\r\n.\r\nthing\nhere\r\u{1B}[31m\u{2028}end")
+        #expect(response.statusLine == "ERR INTERNAL bad . thing here  [31m end")
         let summary = TextResponse.ok("two\nlines")
-        #expect(summary.status == "OK two lines")
-        #expect(response.serialized().components(separatedBy: "\r\n") == [response.status, ".", ""])
+        #expect(summary.statusLine == "OK two lines")
+        #expect(response.serialized().components(separatedBy: "\r\n") == [response.statusLine, ".", ""])
     }
 
     @Test func arbitraryBodiesRoundTripThroughAClientReader() {
@@ -520,8 +521,8 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
     }
 
     @Test func helpForAnAliasOrAnUnknownCommand() {
-        #expect(TextHelp.topic("DELETE").status == "OK DEL")
-        #expect(TextHelp.topic("NOPE").errorCode == "BAD_REQUEST")
+        #expect(TextHelp.topic("DELETE").statusLine == "OK DEL")
+        #expect(TextHelp.topic("NOPE").errorCode == .badRequest)
     }
 }
 
@@ -652,5 +653,39 @@ private let sampleRecord = Record(id: "la-la-land/what-if", content: sampleConte
             let actual = Result { () throws(TextCommandError) in try LineTokenizer.tokenize(line) }
             #expect(actual == expected, "\(line.debugDescription); \(seed)")
         }
+    }
+}
+
+/// The text protocol's error vocabulary is `TextErrorCode`: the documented table lists exactly its
+/// cases, and the store's codes map onto it without blaming the client for server faults.
+@Suite struct TextErrorCodeTests {
+    @Test func theStatusCodeTableListsExactlyTheEnumsCases() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("docs/TEXT_PROTOCOL.md"), encoding: .utf8)
+        let section = try #require(text.components(separatedBy: "## Status codes").dropFirst().first?.components(separatedBy: "\n## ").first)
+        let documented = section.split(separator: "\n").filter { $0.hasPrefix("| `") }.map {
+            $0.split(separator: "`")[1]
+        }.map(String.init)
+        #expect(documented == TextErrorCode.allCases.map(\.rawValue))
+    }
+
+    @Test func serverFaultsAreNeverReportedAsTheClientsMistake() {
+        for code in ErrorCode.allCases {
+            let text = TextErrorCode(storeCode: code)
+            switch code {
+            case .versionUnsupported, .unknownMessage, .protocolViolation, .internalError:
+                #expect(text == .internalError, "\(code)")
+            case .unauthorized, .busy:
+                #expect(text == .storeUnavailable, "\(code): the gateway's store link, not the client")
+            default:
+                #expect(text.rawValue == code.name, "\(code) keeps its name")
+            }
+        }
+    }
+
+    @Test func theStatusLineIsRenderedFromTheCode() {
+        #expect(TextResponse.error(code: .storeUnavailable, message: "down").statusLine == "ERR STORE_UNAVAILABLE down")
+        #expect(TextResponse.error(code: .internalError, message: "x").errorCode == .internalError)
+        #expect(TextResponse.ok("fine").errorCode == nil)
     }
 }

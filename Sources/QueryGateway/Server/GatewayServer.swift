@@ -48,7 +48,6 @@ public final class GatewayServer: Service, Sendable {
     let logger: Logger
     let startedAt = Date()
     private let listener: ConnectionServer
-    private let onListening: @Sendable (SocketAddress) -> Void
 
     public init(configuration: Configuration, pool: StorePool, logger: Logger,
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -58,8 +57,7 @@ public final class GatewayServer: Service, Sendable {
         self.logger = logger
         self.listener = ConnectionServer(configuration: .init(host: configuration.host, port: configuration.port,
                                                               maximumConnections: configuration.maximumConnections),
-                                         group: group)
-        self.onListening = onListening
+                                         group: group, onListening: onListening)
     }
 
     public var connectionCount: Int { listener.connectionCount }
@@ -82,19 +80,18 @@ public final class GatewayServer: Service, Sendable {
         defer { pool.shutdown() }
         let server = try await listener.bind(initialize: { [self] channel in
             let sync = channel.pipeline.syncOperations
-            try sync.addHandler(IdleStateHandler(readTimeout: configuration.idleTimeout))
-            try sync.addHandler(IdleConnectionCloser())
-            try sync.addHandler(SlowInputGuard(timeout: configuration.lineTimeout, boundaries: LineBoundaries()))
+            try sync.addInputTimeouts(idleTimeout: configuration.idleTimeout, messageTimeout: configuration.lineTimeout,
+                                      boundaries: LineBoundaries())
             try sync.addHandler(TelnetFilterHandler())
             try sync.addHandler(ByteToMessageHandler(BoundedLineDecoder(maximumLineLength: configuration.maximumLineLength)))
-            try sync.addHandler(GatewayConnectionHandler(session: GatewaySession(writeToken: configuration.writeToken), pool: pool,
+            let lane = StoreLane(pool: pool, loop: channel.eventLoop)
+            try sync.addHandler(GatewayConnectionHandler(session: GatewaySession(writeToken: configuration.writeToken),
                                                          maximumInFlight: configuration.maximumPipelinedCommands, logger: logger,
-                                                         figures: { [self] in figures() }))
+                                                         figures: { [self] in figures() }, send: lane.send))
         }, refuse: { channel in
-            let reply = TextResponse.error(code: "BUSY", message: "too many connections (limit \(configuration.maximumConnections)); try again later")
+            let reply = TextResponse.error(code: .busy, message: "too many connections (limit \(configuration.maximumConnections)); try again later")
             channel.writeAndFlush(channel.allocator.buffer(string: reply.serialized())).whenComplete { _ in channel.close(promise: nil) }
         })
-        if let address = server.localAddress { onListening(address) }
         logger.info("gateway listening", metadata: [
             "address": "\(server.localAddress.map { "\($0)" } ?? "?")",
             "store": "\(pool.configuration.host):\(pool.configuration.port)",

@@ -36,7 +36,7 @@ struct GatewaySession {
     mutating func plan(_ event: LineEvent, gatewayFigures: () -> [(name: String, value: String)]) -> (command: String, step: GatewayStep) {
         switch event {
         case .tooLong(let limit):
-            return ("TOO_LONG", .reply(.error(code: "TOO_LARGE", message: "line longer than \(limit) bytes was discarded"), close: false))
+            return ("TOO_LONG", .reply(.error(code: .tooLarge, message: "line longer than \(limit) bytes was discarded"), close: false))
         case .line(let line):
             let command: TextCommand
             do {
@@ -60,7 +60,7 @@ struct GatewaySession {
         case .auth(let token):
             guard let expected = writeToken else { return .reply(.ok("no write token is set; writes are open"), close: false) }
             guard ConstantTime.equal(Array(token.utf8), Array(expected.utf8)) else {
-                return .reply(.error(code: "UNAUTHORIZED", message: "wrong token"), close: false)
+                return .reply(.error(code: .unauthorized, message: "wrong token"), close: false)
             }
             authorizedForWrites = true
             return .reply(.ok("authorized for writes"), close: false)
@@ -120,13 +120,13 @@ struct GatewaySession {
                 return .ok(summary, body: renderer.hits(hits, firstRank: offset + 1))
             }
         case .put(let id, let content, let ifVersion):
-            guard authorizedForWrites else { return .reply(.error(code: "UNAUTHORIZED", message: "PUT needs AUTH <token> first"), close: false) }
+            guard authorizedForWrites else { return .reply(.error(code: .unauthorized, message: "PUT needs AUTH <token> first"), close: false) }
             return Self.ask(.put(id: id, content: content, expectedVersion: ifVersion)) { answers in
                 guard case .written(_, let version, _)? = answers.first else { return Self.unexpected }
                 return .ok("\(id) version \(version)")
             }
         case .delete(let id, let ifVersion):
-            guard authorizedForWrites else { return .reply(.error(code: "UNAUTHORIZED", message: "DEL needs AUTH <token> first"), close: false) }
+            guard authorizedForWrites else { return .reply(.error(code: .unauthorized, message: "DEL needs AUTH <token> first"), close: false) }
             return Self.ask(.delete(id: id, expectedVersion: ifVersion)) { answers in
                 guard case .deleted(_, let version)? = answers.first else { return Self.unexpected }
                 return .ok("\(id) deleted (was version \(version))")
@@ -177,22 +177,22 @@ struct GatewaySession {
         .ask(message) { result in
             do {
                 let answers = try result.get()
-                if case .error(let code, let text)? = answers.last { return .error(code: code.name, message: text) }
+                if case .error(let code, let text)? = answers.last { return .error(code: TextErrorCode(storeCode: code), message: text) }
                 guard !answers.isEmpty else { return unexpected }
                 return try render(answers)
             } catch let error as StoreClientError {
                 switch error {
-                case .unavailable(let why): return .error(code: "STORE_UNAVAILABLE", message: why)
-                case .timeout: return .error(code: "TIMEOUT", message: error.description)
-                case .protocolError: return .error(code: "INTERNAL", message: error.description)
+                case .unavailable(let why): return .error(code: .storeUnavailable, message: why)
+                case .timeout: return .error(code: .timeout, message: error.description)
+                case .protocolError: return .error(code: .internalError, message: error.description)
                 }
             } catch {
-                return .error(code: "INTERNAL", message: "\(error)")
+                return .error(code: .internalError, message: "\(error)")
             }
         }
     }
 
-    private static let unexpected = TextResponse.error(code: "INTERNAL", message: "unexpected answer from the store")
+    private static let unexpected = TextResponse.error(code: .internalError, message: "unexpected answer from the store")
 
     /// Inflates a record sent compressed by the store (see PROTOCOL.md, "Who inflates").
     static func record(from wire: WireRecord) throws -> Record {

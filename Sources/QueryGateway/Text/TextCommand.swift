@@ -4,13 +4,13 @@ import NIOCore
 
 /// A refused command line: the stable CODE and a message for `ERR <CODE> <message>`.
 public struct TextCommandError: Error, Equatable {
-    public var code: String
+    public var code: TextErrorCode
     public var message: String
 
-    static func badRequest(_ message: String) -> TextCommandError { TextCommandError(code: "BAD_REQUEST", message: message) }
+    static func badRequest(_ message: String) -> TextCommandError { TextCommandError(code: .badRequest, message: message) }
 
     static func unknownCommand(_ word: String) -> TextCommandError {
-        TextCommandError(code: "UNKNOWN_COMMAND", message: "\(echo(word)) is not a command (try HELP)")
+        TextCommandError(code: .unknownCommand, message: "\(echo(word)) is not a command (try HELP)")
     }
 }
 

@@ -52,7 +52,7 @@ enum TextHelp {
     static func topic(_ name: String) -> TextResponse {
         let key = name == "DELETE" ? "DEL" : name == "EXIT" ? "QUIT" : name
         guard let entry = entries[key] else {
-            return .error(code: "BAD_REQUEST", message: "no help for '\(name)' (try HELP)")
+            return .error(code: .badRequest, message: "no help for '\(name)' (try HELP)")
         }
         return .ok(key, body: ["usage:   \(entry.usage)", "         \(entry.summary)"] + entry.details.map { "         \($0)" } + ["example: \(entry.example)"])
     }

@@ -8,23 +8,38 @@ import NIOCore
 /// A body line that starts with `.` is sent with one more `.` in front, so the terminator is
 /// unambiguous; a client strips one leading `.` from body lines (as POP3 and SMTP do).
 public struct TextResponse: Equatable, Sendable {
-    public var status: String
+    /// What the status line says; `statusLine` renders it.
+    public enum Status: Equatable, Sendable {
+        case ok(summary: String?)
+        case error(TextErrorCode, message: String)
+    }
+
+    public var status: Status
     public var body: [String]
 
     public static func ok(_ summary: String? = nil, body: [String] = []) -> TextResponse {
-        TextResponse(status: summary.map { "OK \(Self.singleLine($0))" } ?? "OK", body: body)
+        TextResponse(status: .ok(summary: summary), body: body)
     }
 
-    public static func error(code: String, message: String) -> TextResponse {
-        TextResponse(status: "ERR \(code) \(Self.singleLine(message))", body: [])
+    public static func error(code: TextErrorCode, message: String) -> TextResponse {
+        TextResponse(status: .error(code, message: message), body: [])
     }
 
-    public var isError: Bool { status.hasPrefix("ERR ") }
+    public var isError: Bool { errorCode != nil }
 
-    /// The error CODE, for metrics.
-    public var errorCode: String? {
-        guard isError else { return nil }
-        return status.split(separator: " ", maxSplits: 2).dropFirst().first.map(String.init)
+    /// The error CODE, for metrics and logs.
+    public var errorCode: TextErrorCode? {
+        if case .error(let code, _) = status { return code }
+        return nil
+    }
+
+    /// `OK`, `OK <summary>` or `ERR <CODE> <message>`, always one line.
+    public var statusLine: String {
+        switch status {
+        case .ok(let summary?): return "OK \(Self.singleLine(summary))"
+        case .ok(nil): return "OK"
+        case .error(let code, let message): return "ERR \(code.rawValue) \(Self.singleLine(message))"
+        }
     }
 
     /// Lines end with CRLF, which both `nc` and telnet show correctly.
@@ -39,7 +54,7 @@ public struct TextResponse: Equatable, Sendable {
     /// forge the terminator. Works on the UTF-8 bytes in one pass: generic String/Sequence
     /// algorithms over a 1 KB reading were the largest share of a GET in the gateway (perf).
     public func write(into buffer: inout ByteBuffer) {
-        buffer.writeString(status)
+        buffer.writeString(statusLine)
         buffer.writeStaticString("\r\n")
         for line in body {
             var line = line

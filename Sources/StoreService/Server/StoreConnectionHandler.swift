@@ -8,9 +8,9 @@ import NIOCore
 /// writes share one fsync, and answers may come back out of order — each carries its request id).
 ///
 /// Answers are written as they are ready and flushed once per read burst or loop tick, so a
-/// pipelining client costs one syscall per batch, not per request. Backpressure: with too many
-/// writes in flight, or a peer that does not read its answers, the handler stops reading.
-final class StoreConnectionHandler: ChannelDuplexHandler {
+/// pipelining client costs one syscall per batch, not per request. When to read, refuse, drain and
+/// close is `StoreConnectionStateMachine`'s decision; this handler serves and does what it returns.
+final class StoreConnectionHandler: FlowControlledConnectionHandler {
     typealias InboundIn = Frame
     typealias OutboundIn = Frame
     typealias OutboundOut = Frame
@@ -18,12 +18,10 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
     private var machine: StoreConnectionStateMachine
     private let requests: StoreRequestHandler
     private let metrics: StoreMetrics
-    private let maximumInFlightWrites: Int
     /// The store never sends a frame longer than the maximum READY announced.
     private let maximumFrameSize: UInt32
     private var logger: Logger
 
-    private var inFlightWrites = 0
     /// EXPORTs being streamed, oldest first; only the first sends (see `pumpExports`).
     private var exports: [ResponseStream] = []
     /// Frames of an EXPORT written per turn of the loop before yielding to other connections.
@@ -31,19 +29,15 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
     /// A `pumpExports` is queued on the loop: writability changes must not start a second chain.
     private var exportPumpQueued = false
     private var pumping = false
-    private var reads = ReadGate()
     /// Several answers (or requests) usually complete in one loop tick: one flush after them.
     private let flusher = TickFlusher()
-    private var draining = false
-    private var closed = false
 
     init(machine: StoreConnectionStateMachine, requests: StoreRequestHandler, metrics: StoreMetrics,
-         maximumInFlightWrites: Int, maximumFrameSize: UInt32 = WireProtocol.defaultMaximumFrameSize, logger: Logger) {
+         maximumFrameSize: UInt32 = WireProtocol.defaultMaximumFrameSize, logger: Logger) {
         self.machine = machine
         self.maximumFrameSize = maximumFrameSize
         self.requests = requests
         self.metrics = metrics
-        self.maximumInFlightWrites = maximumInFlightWrites
         self.logger = logger
     }
 
@@ -53,7 +47,6 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !closed else { return }
         let frame = unwrapInboundIn(data)
         switch machine.frameReceived(frame) {
         case .ignore:
@@ -62,23 +55,15 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
             context.write(wrapOutboundOut(message.frame(requestID: requestID)), promise: nil)
         case .sendAndClose(let message, let requestID):
             sendAndClose(context: context, message, requestID: requestID)
-        case .serve(let request, let requestID) where draining:
-            // Draining (graceful shutdown): the writes in flight are still answered, but a request
-            // that arrives meanwhile is refused, so the client knows it was not served.
-            machine.answered(requestID: requestID)
-            let refusal = ServerMessage.error(code: .shuttingDown, message: "the store is shutting down; retry once it is back")
-                .frame(requestID: requestID)
+        case .refuse(let request, let message, let requestID):
+            // Draining: the client learns this request was not served.
+            let refusal = message.frame(requestID: requestID)
             metrics.served(request.type, frames: [refusal], nanoseconds: 0)
             context.write(wrapOutboundOut(refusal), promise: nil)
             flusher.flushSoon(context)
         case .serve(let request, let requestID):
             serve(context: context, request, requestID: requestID, traceID: frame.traceID)
         }
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        context.flush()
-        context.fireChannelReadComplete()
     }
 
     private func serve(context: ChannelHandlerContext, _ request: ClientMessage, requestID: UInt32, traceID: UInt64?) {
@@ -96,7 +81,6 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
             for frame in frames { context.write(wrapOutboundOut(frame), promise: nil) }
             return
         }
-        inFlightWrites += 1
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         requests.respondToWrite(request, requestID: requestID) { frames in
@@ -115,17 +99,16 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
     /// high-water mark of unsent bytes, whatever the export's size.
     private func pumpExports(context: ChannelHandlerContext) {
         // A flush can re-enter (writability changes, the peer resets): one pump at a time.
-        guard !pumping, !closed, !exports.isEmpty, context.channel.isWritable else { return }
+        guard !pumping, !machine.isClosed, !exports.isEmpty, context.channel.isWritable else { return }
         pumping = true
         let frames = exports[0].nextFrames(maximum: Self.exportChunk)
         let finished = exports[0].isFinished
         for frame in frames { context.write(wrapOutboundOut(StoreRequestHandler.fitting(frame, maximumFrameSize: maximumFrameSize)), promise: nil) }
         context.flush()
         pumping = false
-        guard !closed, !exports.isEmpty else { return }
+        guard !machine.isClosed, !exports.isEmpty else { return }
         if finished {
-            machine.answered(requestID: exports.removeFirst().requestID)
-            if draining && inFlightWrites == 0 && exports.isEmpty {
+            if machine.answered(requestID: exports.removeFirst().requestID) {
                 context.close(promise: nil)
                 return
             }
@@ -144,14 +127,14 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
 
     private func writeCompleted(context: ChannelHandlerContext, _ request: ClientMessage, requestID: UInt32, traceID: UInt64?,
                                 frames: [Frame], started: NIODeadline) {
-        inFlightWrites -= 1
-        machine.answered(requestID: requestID)
+        let open = !machine.isClosed
+        let drained = machine.answered(requestID: requestID)
         served(request, requestID: requestID, traceID: traceID, frames: frames, started: started)
-        if !closed {
+        if open {
             for frame in frames { context.write(wrapOutboundOut(frame), promise: nil) }
             flusher.flushSoon(context)
         }
-        if draining && inFlightWrites == 0 && exports.isEmpty {
+        if drained {
             context.flush()
             context.close(promise: nil)
         } else {
@@ -172,51 +155,35 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
 
     private func sendAndClose(context: ChannelHandlerContext, _ message: ServerMessage, requestID: UInt32) {
         logger.info("closing connection", metadata: ["reason": "\(message)"])
-        closed = true
-        context.writeAndFlush(wrapOutboundOut(message.frame(requestID: requestID))).assumeIsolated().whenComplete { _ in
+        context.writeAndClose(wrapOutboundOut(message.frame(requestID: requestID)))
+    }
+
+    // MARK: Backpressure and shutdown (FlowControlledConnectionHandler)
+
+    private func resumeReadsIfPossible(context: ChannelHandlerContext) {
+        if machine.releasesRead(writable: context.channel.isWritable) { context.read() }
+    }
+
+    func readRequested(context: ChannelHandlerContext) -> Bool {
+        machine.readRequested(writable: context.channel.isWritable)
+    }
+
+    func writabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { pumpExports(context: context) }
+        resumeReadsIfPossible(context: context)
+    }
+
+    func drain(context: ChannelHandlerContext, because reason: ConnectionFlow.DrainReason) {
+        // No new requests (those still arriving get SHUTTING_DOWN); close once the writes in
+        // flight are answered.
+        if machine.drain() {
+            context.flush()
             context.close(promise: nil)
         }
     }
 
-    // MARK: Backpressure and shutdown
-
-    /// Reads wait while too much is in flight or the peer is not reading. While draining, reads go
-    /// on until the writes in flight are answered, so requests that arrive meanwhile get SHUTTING_DOWN.
-    private func readsBlocked(_ context: ChannelHandlerContext) -> Bool {
-        inFlightWrites >= maximumInFlightWrites || !context.channel.isWritable || !exports.isEmpty
-    }
-
-    private func resumeReadsIfPossible(context: ChannelHandlerContext) {
-        if reads.releasesRead(blocked: readsBlocked(context)) { context.read() }
-    }
-
-    func read(context: ChannelHandlerContext) {
-        if reads.allowsRead(blocked: readsBlocked(context)) { context.read() }
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { pumpExports(context: context) }
-        resumeReadsIfPossible(context: context)
-        context.fireChannelWritabilityChanged()
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        // Graceful shutdown, or a client that half-closed after sending (`nc -q`, scripts).
-        if event is DrainConnection || (event as? ChannelEvent) == .inputClosed {
-            // No new requests (those still arriving get SHUTTING_DOWN); close once the writes in
-            // flight are answered.
-            draining = true
-            if inFlightWrites == 0 && exports.isEmpty {
-                context.flush()
-                context.close(promise: nil)
-            }
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard !closed else { return }
+        guard !machine.isClosed else { return }
         // Errors from the frame decoder: a bad length or flags. Answer once, then close.
         if case .sendAndClose(let message, let requestID) = machine.framingFailed(error) {
             sendAndClose(context: context, message, requestID: requestID)
@@ -226,7 +193,7 @@ final class StoreConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        closed = true
+        machine.channelClosed()
         context.fireChannelInactive()
     }
 }

@@ -1,11 +1,16 @@
 import EpilogueProtocol
 import EpilogueServerKit
 
-/// The handshake and request gating of one store connection, as a value type: it consumes
-/// frames and returns what to do, so every path is tested without a socket.
+/// The handshake, request gating and lifecycle of one store connection, as a value type: it
+/// consumes frames and returns what to do, so every path is tested without a socket.
 ///
 ///     awaitingHello --HELLO--> awaitingProof --AUTHENTICATE--> ready --requests...
 ///           any other frame, bad version, bad proof, undecodable frame --> closed
+///
+/// Draining (graceful shutdown, or the client half-closed; `ConnectionFlow`): requests already
+/// served are answered, one arriving meanwhile is refused with SHUTTING_DOWN (it was not served),
+/// and the connection closes once nothing is in flight. Reads wait while `maximumInFlightWrites`
+/// writes wait for their fsync, while an EXPORT or BACKUP streams, or while the peer does not read.
 ///
 /// Request ids (PROTOCOL.md §1): the handshake uses 0; requests use 1 and up, unique among the
 /// connection's requests in flight. Fatal ERRORs carry the id of the frame that caused them.
@@ -14,6 +19,8 @@ public struct StoreConnectionStateMachine {
         case send(ServerMessage, requestID: UInt32)
         case sendAndClose(ServerMessage, requestID: UInt32)
         case serve(ClientMessage, requestID: UInt32)
+        /// The request arrived while draining: send the refusal, the request is not served.
+        case refuse(ClientMessage, ServerMessage, requestID: UInt32)
         /// Frames after the connection was closed are dropped.
         case ignore
     }
@@ -26,9 +33,12 @@ public struct StoreConnectionStateMachine {
     }
 
     private var state: State = .awaitingHello
-    /// Ids of requests served but not yet answered (writes waiting for their fsync): a request
-    /// reusing one would make the two answers indistinguishable.
-    private var inFlight: Set<UInt32> = []
+    /// Ids of writes waiting for their fsync, and of streams (EXPORT, BACKUP) being sent: served
+    /// but not yet answered, so a request reusing one would make the two answers indistinguishable.
+    private var writesInFlight: Set<UInt32> = []
+    private var streamsInFlight: Set<UInt32> = []
+    private var flow = ConnectionFlow()
+    private let maximumInFlightWrites: Int
     private let secret: String?
     private let serverName: String
     private let maximumFrameSize: UInt32
@@ -37,11 +47,13 @@ public struct StoreConnectionStateMachine {
     private let availableDictionaries: () -> [UInt32]
 
     public init(secret: String?, serverName: String = "epilogue-store", maximumFrameSize: UInt32 = WireProtocol.defaultMaximumFrameSize,
+                maximumInFlightWrites: Int = 256,
                 makeNonce: @escaping () -> [UInt8] = { SharedSecretAuth.makeNonce() },
                 availableDictionaries: @escaping () -> [UInt32] = { [] }) {
         self.secret = secret
         self.serverName = serverName
         self.maximumFrameSize = maximumFrameSize
+        self.maximumInFlightWrites = maximumInFlightWrites
         self.makeNonce = makeNonce
         self.availableDictionaries = availableDictionaries
     }
@@ -57,8 +69,12 @@ public struct StoreConnectionStateMachine {
         return false
     }
 
+    /// Closed: by a fatal error, once drained, or because the channel went away.
+    public var isClosed: Bool { flow.isClosed }
+
     public mutating func frameReceived(_ frame: Frame) -> Action {
         if case .closed = state { return .ignore }
+        if flow.isClosed { return .ignore }
         let id = frame.requestID
         let message: ClientMessage
         do {
@@ -104,7 +120,11 @@ public struct StoreConnectionStateMachine {
             return fail(.protocolViolation, "handshake already complete", requestID: id)
         case (.ready, _):
             if let violation = badRequestID(id) { return violation }
-            if StoreRequestHandler.isWrite(message) || StoreRequestHandler.isStream(message) { inFlight.insert(id) }
+            if flow.isDraining {
+                return .refuse(message, .error(code: .shuttingDown, message: "the store is shutting down; retry once it is back"), requestID: id)
+            }
+            if StoreRequestHandler.isWrite(message) { writesInFlight.insert(id) }
+            if StoreRequestHandler.isStream(message) { streamsInFlight.insert(id) }
             return .serve(message, requestID: id)
         case (.closed, _):
             return .ignore
@@ -114,19 +134,57 @@ public struct StoreConnectionStateMachine {
     /// Requests after READY use ids 1 and up, each unique among the requests in flight.
     private mutating func badRequestID(_ id: UInt32) -> Action? {
         if id == 0 { return fail(.protocolViolation, "request id 0 is reserved for the handshake", requestID: id) }
-        if inFlight.contains(id) { return fail(.protocolViolation, "request id \(id) is already in flight", requestID: id) }
+        if writesInFlight.contains(id) || streamsInFlight.contains(id) { return fail(.protocolViolation, "request id \(id) is already in flight", requestID: id) }
         return nil
     }
 
-    /// The answer to request `requestID` (a write, or the last frame of an EXPORT) went out: its id may be used again.
-    public mutating func answered(requestID: UInt32) {
-        inFlight.remove(requestID)
+    /// The answer to request `requestID` (a write, or the last frame of an EXPORT) went out: its
+    /// id may be used again. True when the connection was draining and is now done: close it.
+    @discardableResult
+    public mutating func answered(requestID: UInt32) -> Bool {
+        writesInFlight.remove(requestID)
+        streamsInFlight.remove(requestID)
+        return closeIfDrained()
+    }
+
+    /// Graceful shutdown or a half-close: no new requests. True when nothing is in flight, so
+    /// the connection closes now; otherwise it closes when the last answer goes out.
+    public mutating func drain() -> Bool {
+        _ = flow.startDraining()
+        return closeIfDrained()
+    }
+
+    private mutating func closeIfDrained() -> Bool {
+        guard flow.isDraining, writesInFlight.isEmpty, streamsInFlight.isEmpty else { return false }
+        return flow.close()
+    }
+
+    /// The channel went inactive: nothing more is read or answered.
+    public mutating func channelClosed() {
+        _ = flow.close()
+    }
+
+    /// The channel asks to read: true when it may go ahead now, otherwise the read is held.
+    public mutating func readRequested(writable: Bool) -> Bool {
+        flow.readRequested(blocked: readsBlocked(writable: writable))
+    }
+
+    /// Something that blocked reads may have cleared: true when the held read should be issued.
+    public mutating func releasesRead(writable: Bool) -> Bool {
+        flow.releasesRead(blocked: readsBlocked(writable: writable))
+    }
+
+    /// While draining, reads go on until the writes in flight are answered, so requests that
+    /// arrive meanwhile get SHUTTING_DOWN.
+    private func readsBlocked(writable: Bool) -> Bool {
+        writesInFlight.count >= maximumInFlightWrites || !streamsInFlight.isEmpty || !writable
     }
 
     /// A frame that could not even be split from the stream (bad length, unknown flags). The
     /// ERROR carries the frame's request id when its header was read, else 0.
     public mutating func framingFailed(_ error: any Error) -> Action {
         if case .closed = state { return .ignore }
+        if flow.isClosed { return .ignore }
         if let error = error as? FrameDecodingError {
             return fail(.protocolViolation, "\(error.reason)", requestID: error.requestID)
         }
@@ -137,6 +195,7 @@ public struct StoreConnectionStateMachine {
 
     private mutating func fail(_ code: ErrorCode, _ message: String, requestID: UInt32) -> Action {
         state = .closed
+        _ = flow.close()
         return .sendAndClose(.error(code: code, message: message), requestID: requestID)
     }
 }

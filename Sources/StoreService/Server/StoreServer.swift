@@ -39,7 +39,6 @@ public final class StoreServer: Service, Sendable {
     let store: RecordStore
     let logger: Logger
     private let listener: ConnectionServer
-    private let onListening: @Sendable (SocketAddress) -> Void
     private let metrics = StoreMetrics()
     private let startedAt = Date()
 
@@ -51,8 +50,7 @@ public final class StoreServer: Service, Sendable {
         self.logger = logger
         self.listener = ConnectionServer(configuration: .init(host: configuration.host, port: configuration.port,
                                                               maximumConnections: configuration.maximumConnections),
-                                         group: group)
-        self.onListening = onListening
+                                         group: group, onListening: onListening)
     }
 
     public var connectionCount: Int { listener.connectionCount }
@@ -63,15 +61,14 @@ public final class StoreServer: Service, Sendable {
         let (metrics, logger) = (self.metrics, self.logger)
         let server = try await listener.bind(initialize: { channel in
             let sync = channel.pipeline.syncOperations
-            try sync.addHandler(IdleStateHandler(readTimeout: configuration.idleTimeout))
-            try sync.addHandler(IdleConnectionCloser())
-            try sync.addHandler(SlowInputGuard(timeout: configuration.frameTimeout, boundaries: FrameBoundaries()))
+            try sync.addInputTimeouts(idleTimeout: configuration.idleTimeout, messageTimeout: configuration.frameTimeout,
+                                      boundaries: FrameBoundaries())
             try sync.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameSize: configuration.maximumFrameSize)))
             try sync.addHandler(MessageToByteHandler(FrameEncoder()))
             let machine = StoreConnectionStateMachine(secret: configuration.secret, maximumFrameSize: configuration.maximumFrameSize,
+                                                      maximumInFlightWrites: configuration.maximumInFlightWrites,
                                                       availableDictionaries: { requests.availableDictionaries })
             try sync.addHandler(StoreConnectionHandler(machine: machine, requests: requests, metrics: metrics,
-                                                       maximumInFlightWrites: configuration.maximumInFlightWrites,
                                                        maximumFrameSize: configuration.maximumFrameSize, logger: logger))
             metrics.connections.record(self.listener.connectionCount)
             channel.closeFuture.whenComplete { _ in metrics.connections.record(self.listener.connectionCount) }
@@ -89,7 +86,6 @@ public final class StoreServer: Service, Sendable {
             metrics.update(store.figures())
         }
         defer { refresher.cancel() }
-        if let address = server.localAddress { onListening(address) }
         logger.info("store listening", metadata: ["address": "\(server.localAddress.map { "\($0)" } ?? "?")"])
         // Stop taking requests at shutdown; those already read are still answered.
         try await listener.serve(server)
