@@ -252,6 +252,60 @@ import Testing
         #expect(try written(channel) == "")
     }
 
+    /// The gateway's own front: slow-input guard, line decoder, then the handler.
+    private func pipeline(maximumInFlight: Int, lineTimeout: TimeAmount) throws -> (EmbeddedChannel, HeldStore) {
+        let channel = EmbeddedChannel()
+        let store = HeldStore(loop: channel.eventLoop)
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(SlowInputGuard(timeout: lineTimeout, boundaries: LineBoundaries()))
+        try sync.addHandler(ByteToMessageHandler(BoundedLineDecoder(maximumLineLength: 1024)))
+        try sync.addHandler(GatewayConnectionHandler(session: GatewaySession(writeToken: nil), maximumInFlight: maximumInFlight,
+                                                     logger: TestSupport.logger, figures: { [] }, send: store.send))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        channel.read()
+        return (channel, store)
+    }
+
+    /// One socket read of `text`, then the server asks for more, as the event loop does.
+    private func receive(_ channel: EmbeddedChannel, _ text: String) throws {
+        try channel.writeInbound(ByteBuffer(string: text))
+        channel.pipeline.fireChannelReadComplete()
+        channel.read()
+    }
+
+    @Test func aClientTricklingALineIsClosedAtTheLineTimeout() throws {
+        let (channel, store) = try pipeline(maximumInFlight: 8, lineTimeout: .seconds(2))
+        try receive(channel, "PI")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        try receive(channel, "N")
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1_100))
+        #expect(!channel.isActive, "the line was started 2.1 s ago and is still unfinished")
+        #expect(store.pending.isEmpty)
+    }
+
+    @Test func timeTheGatewayHoldsReadsForEarlierCommandsIsNotCountedAgainstTheClient() throws {
+        let (channel, store) = try pipeline(maximumInFlight: 1, lineTimeout: .seconds(2))
+        // The second PING waits for room, so reads stop with the third line half-sent.
+        try receive(channel, "PING\nPING\nPI")
+        #expect(store.pending.count == 1)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(60))
+        #expect(channel.isActive, "the rest of the line is unread because of the gateway")
+        pong(store, 0)
+        channel.embeddedEventLoop.run()
+        #expect(store.pending.count == 2, "the queued PING runs; reads stay held while it is in flight")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(60))
+        #expect(channel.isActive)
+        pong(store, 1)
+        channel.embeddedEventLoop.run()
+        // Reading again: the client now has the whole timeout to finish its line, and no more.
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1_900))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .milliseconds(200))
+        #expect(!channel.isActive)
+        #expect(try written(channel) == "OK PONG\r\n.\r\nOK PONG\r\n.\r\n")
+    }
+
     @Test func quitClosesAfterItsReplyAndLaterLinesAreNotRun() throws {
         let (channel, store) = try channel()
         try send(channel, "QUIT", "PING")
