@@ -1,6 +1,21 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+// What every test target links: the modules under test.
+let testedModules: [Target.Dependency] = [
+    "EpilogueModel",
+    "EpilogueShared",
+    "EpilogueCompression",
+    "EpilogueServerKit",
+    "EpilogueProtocol",
+    "EpilogueStore",
+    "EpilogueGateway",
+    "EpilogueStoreClient",
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOPosix", package: "swift-nio"),
+]
+let testDependencies = testedModules + ["EpilogueTestSupport"]
+
 let package = Package(
     name: "Epilogue",
     platforms: [.macOS(.v14)],
@@ -180,25 +195,32 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Tests in three tiers (Tests/README.md), each its own target so `swift test --filter
+        // EpilogueUnitTests` (or Integration, System) runs one tier; all link into the one
+        // EpiloguePackageTests.xctest. What they share is in EpilogueTestSupport, a test target
+        // without tests (so a release build never compiles it).
         .testTarget(
-            name: "EpilogueTests",
-            dependencies: [
-                "EpilogueModel",
-                "EpilogueShared",
-                "EpilogueCompression",
-                "EpilogueServerKit",
-                "EpilogueProtocol",
-                "EpilogueStore",
-                "EpilogueGateway",
-                "EpilogueStoreClient",
+            name: "EpilogueTestSupport",
+            dependencies: testedModules + [.product(name: "Logging", package: "swift-log")]
+        ),
+        // Pure, in memory: no file written, no socket but EmbeddedChannel, no child process.
+        .testTarget(
+            name: "EpilogueUnitTests",
+            dependencies: testDependencies + [
                 "EpilogueBenchWire",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
             resources: [.copy("Fixtures")]
         ),
+        // Real files, loopback sockets and child processes, on any machine, as any user.
+        .testTarget(
+            name: "EpilogueIntegrationTests",
+            dependencies: testDependencies + [.product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
+        // The machine itself: namespaces, nftables, FUSE, a full tmpfs (root), the deployment
+        // files, kill-and-restart runs.
+        .testTarget(name: "EpilogueSystemTests", dependencies: testDependencies),
     ],
     swiftLanguageModes: [.v6]
 )

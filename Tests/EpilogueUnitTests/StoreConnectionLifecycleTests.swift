@@ -1,0 +1,67 @@
+import EpilogueProtocol
+import EpilogueModel
+import EpilogueTestSupport
+import NIOCore
+import Testing
+@testable import EpilogueStore
+
+/// `StoreConnectionStateMachine` past the handshake: what it tracks in flight, when reads wait,
+/// and how draining refuses, then closes. No channel (StoreDrainingTests and
+/// StoreReadBackpressureTests run the same rules through the handler).
+@Suite struct StoreConnectionLifecycleTests {
+    private let put = ClientMessage.put(id: "x", content: TestSupport.content(), expectedVersion: nil)
+
+    private func readyMachine(maximumInFlightWrites: Int = 256) -> StoreConnectionStateMachine {
+        var machine = StoreConnectionStateMachine(secret: nil, maximumInFlightWrites: maximumInFlightWrites)
+        _ = machine.frameReceived(ClientMessage.hello(Hello(clientName: "t")).frame(requestID: 0))
+        _ = machine.frameReceived(ClientMessage.authenticate(proof: []).frame(requestID: 0))
+        return machine
+    }
+
+    /// `answered`, outside `#expect` (which cannot call a mutating method).
+    private func answer(_ machine: inout StoreConnectionStateMachine, _ requestID: UInt32) -> Bool {
+        machine.answered(requestID: requestID)
+    }
+
+    @Test func aRequestArrivingWhileDrainingIsRefusedAndTheConnectionClosesWhenTheLastWriteIsAnswered() {
+        var machine = readyMachine()
+        #expect(machine.frameReceived(put.frame(requestID: 1)) == .serve(put, requestID: 1))
+        #expect(machine.drain() == false, "a write is in flight")
+        guard case .refuse(.ping(_), .error(.shuttingDown, let message), 2) = machine.frameReceived(ClientMessage.ping(ByteBuffer()).frame(requestID: 2)) else {
+            Issue.record("expected a SHUTTING_DOWN refusal"); return
+        }
+        #expect(message.contains("shutting down"))
+        #expect(answer(&machine, 1) == true, "the last answer out: close")
+        #expect(machine.isClosed)
+        #expect(machine.frameReceived(ClientMessage.ping(ByteBuffer()).frame(requestID: 3)) == .ignore)
+    }
+
+    @Test func drainingWithNothingInFlightClosesAtOnce() {
+        var machine = readyMachine()
+        #expect(machine.frameReceived(ClientMessage.get(id: "x").frame(requestID: 1)) == .serve(.get(id: "x"), requestID: 1))
+        #expect(machine.drain() == true, "reads are answered inline: nothing is in flight")
+    }
+
+    @Test func readsWaitAtTheInFlightWriteLimitAndTheHeldReadIsIssuedWhenOneIsAnswered() {
+        var machine = readyMachine(maximumInFlightWrites: 2)
+        _ = machine.frameReceived(put.frame(requestID: 1))
+        #expect(machine.readRequested(writable: true) == true)
+        _ = machine.frameReceived(put.frame(requestID: 2))
+        #expect(machine.readRequested(writable: true) == false)
+        #expect(machine.releasesRead(writable: true) == false)
+        #expect(answer(&machine, 1) == false)
+        #expect(machine.releasesRead(writable: true) == true)
+        #expect(machine.releasesRead(writable: true) == false, "issued once")
+    }
+
+    @Test func readsWaitWhileAStreamIsSentOrThePeerIsNotReading() {
+        var machine = readyMachine()
+        #expect(machine.readRequested(writable: false) == false)
+        #expect(machine.releasesRead(writable: true) == true)
+        let export = ClientMessage.export(RecordFilter())
+        #expect(machine.frameReceived(export.frame(requestID: 4)) == .serve(export, requestID: 4))
+        #expect(machine.readRequested(writable: true) == false, "one stream at a time")
+        #expect(answer(&machine, 4) == false)
+        #expect(machine.releasesRead(writable: true) == true)
+    }
+}
