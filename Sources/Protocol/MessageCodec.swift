@@ -339,13 +339,7 @@ extension RecordFilter {
     init(reader r: inout WireReader) throws {
         let film = try r.optional("film") { try $0.string("film") }
         let theme = try r.optional("theme") { try $0.string("theme") }
-        let kind = try r.optional("sourceKind") { r -> SourceKind in
-            let raw = try r.u8("sourceKind")
-            guard let kind = SourceKind(rawValue: raw) else {
-                throw ProtocolError.invalidValue(field: "sourceKind", reason: "unknown source kind \(raw)")
-            }
-            return kind
-        }
+        let kind = try r.optional("sourceKind") { try $0.sourceKind() }
         let subject = try r.optional("subject") { try $0.string("subject") }
         self.init(film: film, theme: theme, sourceKind: kind, subject: subject)
     }

@@ -29,10 +29,7 @@ public enum RecordBody {
         let subject = try reader.string("subject")
         let reading = try reader.string("reading")
         let source = try reader.string("source")
-        let rawKind = try reader.u8("sourceKind")
-        guard let kind = SourceKind(rawValue: rawKind) else {
-            throw ProtocolError.invalidValue(field: "sourceKind", reason: "unknown source kind \(rawKind)")
-        }
+        let kind = try reader.sourceKind()
         let themes = try reader.list("themes", minimumItemSize: 4) { try $0.string("theme") }
         return RecordContent(film: film, year: year, director: director, subject: subject, reading: reading,
                              source: source, sourceKind: kind, themes: themes)
@@ -46,5 +43,16 @@ public enum RecordBody {
             throw ProtocolError.invalidValue(field: "body", reason: "\(reader.buffer.readableBytes) trailing bytes")
         }
         return content
+    }
+}
+
+extension WireReader {
+    /// A `SourceKind` as its u8 raw value; an unknown kind is refused.
+    mutating func sourceKind() throws -> SourceKind {
+        let raw = try u8("sourceKind")
+        guard let kind = SourceKind(rawValue: raw) else {
+            throw ProtocolError.invalidValue(field: "sourceKind", reason: "unknown source kind \(raw)")
+        }
+        return kind
     }
 }
