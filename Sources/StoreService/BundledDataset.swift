@@ -18,18 +18,17 @@ public enum BundledDataset {
         public var sourceRef: String
     }
 
-    /// A record of the dataset file: `RecordJSON`'s fields plus `sourceRef`.
+    /// A record of the dataset file: a `RecordJSON` plus `sourceRef`, in the same object.
     struct FileRecord: Decodable {
-        var id: String
-        var film: String
-        var year: Int
-        var director: String
-        var subject: String
-        var reading: String
-        var source: String
-        var sourceKind: SourceKind
+        var record: RecordJSON
         var sourceRef: String
-        var themes: [String]
+
+        private enum CodingKeys: String, CodingKey { case sourceRef }
+
+        init(from decoder: any Decoder) throws {
+            record = try RecordJSON(from: decoder)
+            sourceRef = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .sourceRef)
+        }
     }
 
     /// The stored `source`: the free text, then the reference in brackets.
@@ -60,24 +59,23 @@ public enum BundledDataset {
     public static func parse(_ data: Data) throws -> [Entry] {
         let records = try JSONDecoder().decode([FileRecord].self, from: data)
         var seen = Set<String>()
-        return try records.map { record in
-            let content = RecordContent(film: record.film, year: record.year, director: record.director,
-                                        subject: record.subject, reading: record.reading,
-                                        source: storedSource(record.source, sourceRef: record.sourceRef),
-                                        sourceKind: record.sourceKind, themes: record.themes)
+        return try records.map { file in
+            let (id, written, sourceRef) = (file.record.id, file.record.content, file.sourceRef)
+            var content = written
+            content.source = storedSource(written.source, sourceRef: sourceRef)
             do throws(RecordValidationError) {
-                try RecordValidator.validate(id: record.id)
+                try RecordValidator.validate(id: id)
                 try RecordValidator.validate(content)
-                if let broken = DatasetVocabulary.violation(id: record.id, film: record.film, subject: record.subject,
-                                                            themes: record.themes, sourceKind: record.sourceKind.name,
-                                                            sourceRef: record.sourceRef) {
+                if let broken = DatasetVocabulary.violation(id: id, film: written.film, subject: written.subject,
+                                                            themes: written.themes, sourceKind: written.sourceKind.name,
+                                                            sourceRef: sourceRef) {
                     throw RecordValidationError(field: broken.field, reason: broken.reason)
                 }
             } catch {
-                throw LoadError.invalid(id: record.id, error)
+                throw LoadError.invalid(id: id, error)
             }
-            guard seen.insert(record.id).inserted else { throw LoadError.duplicate(id: record.id) }
-            return Entry(id: record.id, content: content, sourceRef: record.sourceRef)
+            guard seen.insert(id).inserted else { throw LoadError.duplicate(id: id) }
+            return Entry(id: id, content: content, sourceRef: sourceRef)
         }
     }
 }
