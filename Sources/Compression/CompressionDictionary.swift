@@ -28,17 +28,19 @@ public struct CompressionDictionary: Sendable {
     }
 }
 
-/// How record bodies are packed: zlib with the current preset dictionary.
+/// How a compressed record body is inflated: dictionary id 0 means none; ids from
+/// `DictionarySet.firstTrainedID` up are raw deflate.
 public enum BodyCompression {
-    public static func compress(_ body: [UInt8]) throws -> (dictionaryID: UInt32, bytes: [UInt8]) {
-        let dictionary = CompressionDictionary.current
-        return (dictionary.id, try Zlib.compress(body, dictionary: dictionary.bytes, level: 9))
+    /// With the built-in dictionaries only (what a client knows without asking the store).
+    public static func decompress(_ bytes: [UInt8], dictionaryID: UInt32, limit: Int = 1 << 20) throws -> [UInt8] {
+        try decompress(bytes, dictionaryID: dictionaryID, limit: limit, dictionary: CompressionDictionary.byID)
     }
 
-    public static func decompress(_ bytes: [UInt8], dictionaryID: UInt32, limit: Int = 1 << 20) throws -> [UInt8] {
+    static func decompress(_ bytes: [UInt8], dictionaryID: UInt32, limit: Int,
+                           dictionary: (UInt32) -> CompressionDictionary?) throws -> [UInt8] {
         if dictionaryID == 0 { return try Zlib.decompress(bytes, limit: limit) }
-        guard let dictionary = CompressionDictionary.byID(dictionaryID) else { throw ZlibError.dictionaryMismatch }
-        return try Zlib.decompress(bytes, dictionary: dictionary.bytes, limit: limit)
+        guard let dictionary = dictionary(dictionaryID) else { throw ZlibError.dictionaryMismatch }
+        return try Zlib.decompress(bytes, dictionary: dictionary.bytes, limit: limit, raw: DictionarySet.isRawDeflate(dictionaryID))
     }
 }
 
@@ -99,8 +101,6 @@ public final class DictionarySet: Sendable {
     }
 
     public func decompress(_ bytes: [UInt8], dictionaryID: UInt32, limit: Int = 1 << 20) throws -> [UInt8] {
-        if dictionaryID == 0 { return try Zlib.decompress(bytes, limit: limit) }
-        guard let dictionary = dictionary(id: dictionaryID) else { throw ZlibError.dictionaryMismatch }
-        return try Zlib.decompress(bytes, dictionary: dictionary.bytes, limit: limit, raw: Self.isRawDeflate(dictionaryID))
+        try BodyCompression.decompress(bytes, dictionaryID: dictionaryID, limit: limit, dictionary: dictionary(id:))
     }
 }

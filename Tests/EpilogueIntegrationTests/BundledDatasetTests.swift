@@ -90,7 +90,7 @@ import Testing
             let body = Array(buffer: RecordBody.encode(entry.content))
             raw += body.count
             plain += try Zlib.compress(body, level: 9).count
-            withDictionary += try BodyCompression.compress(body).bytes.count
+            withDictionary += try Zlib.compress(body, dictionary: CompressionDictionary.current.bytes, level: 9).count
         }
         #expect(withDictionary < plain)
         #expect(plain < raw)
