@@ -145,7 +145,7 @@ let package = Package(
             path: "Sources/QueryGateway"
         ),
         // The options both services' `main`s take (host, port, limits, metrics, port file, log
-        // level) and what a service process sets up from them.
+        // level), what a service process sets up from them, and how it runs its services.
         .target(
             name: "EpilogueCommandLine",
             dependencies: [
@@ -153,6 +153,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/CommandLine"
         ),

@@ -2,6 +2,7 @@ import ArgumentParser
 import EpilogueServerKit
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// What the two services' common options differ in.
 public protocol ServiceDefaults {
@@ -78,5 +79,18 @@ public struct ServiceProcess: Sendable {
     /// For the server's `onListening`: records the port it bound in the port file.
     public func recordListening(_ address: SocketAddress) {
         portFile?.record("port", port: address.port ?? 0)
+    }
+
+    /// Runs `services` and the metrics endpoint until SIGTERM or SIGINT; they start in order and
+    /// stop in reverse. A failure is logged as `failure` and ends the process with status 1.
+    public func run(_ services: [any Service], failure: Logger.Message) async throws {
+        let all = services + (metrics.map { [$0] } ?? [])
+        let group = ServiceGroup(configuration: .init(services: all, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.critical(failure, metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
     }
 }

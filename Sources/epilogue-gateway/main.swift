@@ -74,13 +74,6 @@ struct GatewayCommand: AsyncParsableCommand {
                                  lineTimeout: GatewayServer.Configuration.lineTimeout(idleTimeout: .seconds(Int64(service.idleTimeout))),
                                  writeToken: writeToken ?? EpilogueLogging.environment("EPILOGUE_WRITE_TOKEN")),
             pool: pool, logger: logger, onListening: process.recordListening)
-        let services: [any Service] = [server] + (process.metrics.map { [$0] } ?? [])
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do {
-            try await group.run()
-        } catch {
-            logger.critical("gateway failed", metadata: ["error": "\(error)"])
-            throw ExitCode(1)
-        }
+        try await process.run([server], failure: "gateway failed")
     }
 }

@@ -93,14 +93,7 @@ struct StoreCommand: AsyncParsableCommand {
                                  onListening: process.recordListening)
         // Services stop in reverse order: the server drains its connections (answering their
         // writes) before the store closes; the store's run() closes it, on failure too.
-        let services: [any Service] = [store, server] + (process.metrics.map { [$0] } ?? [])
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do {
-            try await group.run()
-        } catch {
-            logger.critical("store failed", metadata: ["error": "\(error)"])
-            throw ExitCode(1)
-        }
+        try await process.run([store, server], failure: "store failed")
         logger.info("store shut down cleanly")
     }
 }
