@@ -33,15 +33,11 @@ public struct CompressionDictionary: Sendable {
 public enum BodyCompression {
     /// With the built-in dictionaries only (what a client knows without asking the store).
     public static func decompress(_ bytes: [UInt8], dictionaryID: UInt32, limit: Int = 1 << 20) throws -> [UInt8] {
-        try decompress(bytes, dictionaryID: dictionaryID, limit: limit, dictionary: CompressionDictionary.byID)
+        try builtIn.decompress(bytes, dictionaryID: dictionaryID, limit: limit)
     }
 
-    static func decompress(_ bytes: [UInt8], dictionaryID: UInt32, limit: Int,
-                           dictionary: (UInt32) -> CompressionDictionary?) throws -> [UInt8] {
-        if dictionaryID == 0 { return try Zlib.decompress(bytes, limit: limit) }
-        guard let dictionary = dictionary(dictionaryID) else { throw ZlibError.dictionaryMismatch }
-        return try Zlib.decompress(bytes, dictionary: dictionary.bytes, limit: limit, raw: DictionarySet.isRawDeflate(dictionaryID))
-    }
+    /// The built-in dictionaries' primed streams, shared by every caller in the process.
+    private static let builtIn = DictionarySet()
 }
 
 /// The dictionaries one store compresses and inflates with: the built-in ones plus those trained
@@ -51,27 +47,35 @@ public enum BodyCompression {
 public final class DictionarySet: Sendable {
     public static let firstTrainedID: UInt32 = 1000
 
+    /// A dictionary with the stream primed to inflate with it.
+    private struct Known: Sendable {
+        var dictionary: CompressionDictionary
+        var inflater: Zlib.PrimedInflater
+    }
+
     private struct Contents: Sendable {
-        var byID: [UInt32: CompressionDictionary]
+        var byID: [UInt32: Known]
         var newest: CompressionDictionary
+        /// Primed with `newest`; the only deflater kept, since only new writes compress.
+        var deflater: Zlib.PrimedDeflater
     }
     private let contents: Locked<Contents>
 
     public init(trained: [CompressionDictionary] = []) {
-        var byID: [UInt32: CompressionDictionary] = [:]
-        for dictionary in CompressionDictionary.all + trained { byID[dictionary.id] = dictionary }
+        var byID: [UInt32: Known] = [:]
+        for dictionary in CompressionDictionary.all + trained { byID[dictionary.id] = Self.known(dictionary) }
         let newest = trained.max { $0.id < $1.id } ?? CompressionDictionary.current
-        contents = Locked(Contents(byID: byID, newest: newest))
+        contents = Locked(Contents(byID: byID, newest: newest, deflater: Self.deflater(for: newest)))
     }
 
     /// The dictionary new writes use.
     public var newest: CompressionDictionary { contents.withLock { $0.newest } }
 
-    public func dictionary(id: UInt32) -> CompressionDictionary? { contents.withLock { $0.byID[id] } }
+    public func dictionary(id: UInt32) -> CompressionDictionary? { contents.withLock { $0.byID[id]?.dictionary } }
 
     /// The trained dictionaries, oldest first.
     public var trained: [CompressionDictionary] {
-        contents.withLock { $0.byID.values.filter { $0.id >= Self.firstTrainedID }.sorted { $0.id < $1.id } }
+        contents.withLock { $0.byID.values.map(\.dictionary).filter { $0.id >= Self.firstTrainedID }.sorted { $0.id < $1.id } }
     }
 
     /// The id the next trained dictionary gets.
@@ -80,9 +84,11 @@ public final class DictionarySet: Sendable {
     /// Adds a dictionary; from now on new writes use it. It must already be durable wherever the
     /// caller keeps dictionaries.
     public func add(_ dictionary: CompressionDictionary) {
+        // Priming hashes the dictionary (~0.1 ms): done before taking the lock.
+        let (known, deflater) = (Self.known(dictionary), Self.deflater(for: dictionary))
         contents.withLock {
-            $0.byID[dictionary.id] = dictionary
-            if dictionary.id > $0.newest.id { $0.newest = dictionary }
+            $0.byID[dictionary.id] = known
+            if dictionary.id > $0.newest.id { ($0.newest, $0.deflater) = (dictionary, deflater) }
         }
     }
 
@@ -96,11 +102,27 @@ public final class DictionarySet: Sendable {
     public static let level: Int32 = 6
 
     public func compress(_ body: [UInt8]) throws -> (dictionaryID: UInt32, bytes: [UInt8]) {
-        let dictionary = newest
-        return (dictionary.id, try Zlib.compress(body, dictionary: dictionary.bytes, level: Self.level, raw: Self.isRawDeflate(dictionary.id)))
+        let (id, deflater) = contents.withLock { ($0.newest.id, $0.deflater) }
+        return (id, try deflater.compress(body))
     }
 
     public func decompress(_ bytes: [UInt8], dictionaryID: UInt32, limit: Int = 1 << 20) throws -> [UInt8] {
-        try BodyCompression.decompress(bytes, dictionaryID: dictionaryID, limit: limit, dictionary: dictionary(id:))
+        if dictionaryID == 0 { return try Zlib.decompress(bytes, limit: limit) }
+        guard let inflater = contents.withLock({ $0.byID[dictionaryID]?.inflater }) else { throw ZlibError.dictionaryMismatch }
+        return try inflater.decompress(bytes, limit: limit, raw: Self.isRawDeflate(dictionaryID))
+    }
+
+    // zlib refuses to set up a stream only for invalid parameters or when out of memory, and
+    // these parameters are fixed and the streams' allocator traps rather than fail.
+    private static func known(_ dictionary: CompressionDictionary) -> Known {
+        do { return Known(dictionary: dictionary, inflater: try Zlib.PrimedInflater(dictionary: dictionary.bytes)) } catch {
+            preconditionFailure("zlib refused to prime an inflate stream: \(error)")
+        }
+    }
+
+    private static func deflater(for dictionary: CompressionDictionary) -> Zlib.PrimedDeflater {
+        do { return try Zlib.PrimedDeflater(dictionary: dictionary.bytes, level: level, raw: isRawDeflate(dictionary.id)) } catch {
+            preconditionFailure("zlib refused to prime a deflate stream: \(error)")
+        }
     }
 }

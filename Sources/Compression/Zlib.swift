@@ -1,4 +1,5 @@
 import CZlib
+import EpilogueShared
 
 /// Errors from the zlib wrapper. Corrupt input is always an error, never a trap.
 public enum ZlibError: Error, Equatable, CustomStringConvertible {
@@ -19,99 +20,126 @@ public enum ZlibError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// The one place Epilogue talks to zlib: raw deflate/inflate of whole buffers with an optional
+/// The one place Epilogue talks to zlib: deflate/inflate of whole buffers with an optional
 /// preset dictionary, plus the checksums. Streams use the zlib format (RFC 1950) so a wrong
 /// dictionary is detected by its Adler-32 id instead of producing garbage.
+///
+/// `compress`/`decompress` set up a fresh stream per call; for many records with one dictionary,
+/// `PrimedDeflater`/`PrimedInflater` pay for the dictionary once and produce the same bytes.
 public enum Zlib {
     /// Compresses `input`. With a dictionary, the stream references it by Adler-32 id.
     /// `raw` leaves out the zlib header and Adler-32 trailer (RFC 1951 only): 6 bytes less per
     /// stream (10 with a dictionary), but a wrong dictionary is then no longer detected by the stream itself.
-    /// `tuning` overrides the level's match search (zlib's `deflateTune`).
-    public static func compress(_ input: [UInt8], dictionary: [UInt8]? = nil, level: Int32 = 6, raw: Bool = false,
-                                tuning: Tuning? = nil) throws -> [UInt8] {
-        var stream = z_stream()
-        var rc = deflateInit2_(&stream, level, Z_DEFLATED, raw ? -MAX_WBITS : MAX_WBITS, 9, Z_DEFAULT_STRATEGY,
-                               ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
-        guard rc == Z_OK else { throw ZlibError.initFailed(code: rc) }
-        defer { deflateEnd(&stream) }
-        if let tuning {
-            deflateTune(&stream, tuning.goodLength, tuning.maxLazy, tuning.niceLength, tuning.maxChain)
+    public static func compress(_ input: [UInt8], dictionary: [UInt8]? = nil, level: Int32 = 6, raw: Bool = false) throws -> [UInt8] {
+        try withUnsafeTemporaryAllocation(of: z_stream.self, capacity: 1) { buffer in
+            // zlib's state points back at its z_stream, so it lives at one address throughout.
+            let stream = buffer.baseAddress!
+            try initDeflate(stream, level: level, raw: raw)
+            defer { deflateEnd(stream) }
+            try setDictionary(dictionary, on: stream, with: deflateSetDictionary)
+            return try deflateWhole(stream, input)
         }
-        if let dictionary, !dictionary.isEmpty {
-            rc = dictionary.withUnsafeBufferPointer {
-                deflateSetDictionary(&stream, $0.baseAddress, uInt($0.count))
-            }
-            guard rc == Z_OK else { throw ZlibError.streamError(code: rc, message: "deflateSetDictionary") }
-        }
-        let bound = Int(deflateBound(&stream, uLong(input.count)))
-        var output = [UInt8](repeating: 0, count: bound)
-        let produced: Int = try input.withUnsafeBufferPointer { inPtr in
-            try output.withUnsafeMutableBufferPointer { outPtr in
-                stream.next_in = UnsafeMutablePointer(mutating: inPtr.baseAddress)
-                stream.avail_in = uInt(inPtr.count)
-                stream.next_out = outPtr.baseAddress
-                stream.avail_out = uInt(outPtr.count)
-                let rc = deflate(&stream, Z_FINISH)
-                // deflateBound guarantees one Z_FINISH call suffices.
-                guard rc == Z_STREAM_END else { throw ZlibError.streamError(code: rc, message: "deflate") }
-                return outPtr.count - Int(stream.avail_out)
-            }
-        }
-        output.removeSubrange(produced...)
-        return output
     }
 
-    /// Inflates a zlib stream. `limit` bounds the output so a hostile stream can't exhaust memory.
+    /// Inflates a zlib stream (or a raw deflate stream, `raw`). `limit` bounds the output so a
+    /// hostile stream can't exhaust memory.
     public static func decompress(_ input: [UInt8], dictionary: [UInt8]? = nil, limit: Int = 16 << 20, raw: Bool = false) throws -> [UInt8] {
-        var stream = z_stream()
-        var rc = inflateInit2_(&stream, raw ? -MAX_WBITS : MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
-        guard rc == Z_OK else { throw ZlibError.initFailed(code: rc) }
-        defer { inflateEnd(&stream) }
-        if raw, let dictionary, !dictionary.isEmpty {
+        try withUnsafeTemporaryAllocation(of: z_stream.self, capacity: 1) { buffer in
+            let stream = buffer.baseAddress!
+            try initInflate(stream, raw: raw)
+            defer { inflateEnd(stream) }
             // A raw stream never asks for its dictionary: set it up front.
-            rc = dictionary.withUnsafeBufferPointer { inflateSetDictionary(&stream, $0.baseAddress, uInt($0.count)) }
-            guard rc == Z_OK else { throw ZlibError.streamError(code: rc, message: "inflateSetDictionary") }
+            if raw { try setDictionary(dictionary, on: stream, with: inflateSetDictionary) }
+            return try input.withUnsafeBufferPointer { try inflateWhole(stream, $0, limit: limit, dictionary: dictionary) }
         }
-        var output: [UInt8] = []
-        output.reserveCapacity(min(limit, max(64, input.count * 4)))
-        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
-        try input.withUnsafeBufferPointer { inPtr in
-            stream.next_in = UnsafeMutablePointer(mutating: inPtr.baseAddress)
-            stream.avail_in = uInt(inPtr.count)
-            while true {
-                let (code, produced) = chunk.withUnsafeMutableBufferPointer { outPtr -> (Int32, Int) in
-                    stream.next_out = outPtr.baseAddress
-                    stream.avail_out = uInt(outPtr.count)
-                    let code = inflate(&stream, Z_NO_FLUSH)
-                    return (code, outPtr.count - Int(stream.avail_out))
-                }
-                rc = code
-                if rc == Z_NEED_DICT {
-                    guard let dictionary, !dictionary.isEmpty else { throw ZlibError.dictionaryMismatch }
-                    let set = dictionary.withUnsafeBufferPointer {
-                        inflateSetDictionary(&stream, $0.baseAddress, uInt($0.count))
-                    }
-                    guard set == Z_OK else { throw ZlibError.dictionaryMismatch }
-                    continue
-                }
-                guard output.count + produced <= limit else { throw ZlibError.outputTooLarge(limit: limit) }
-                output.append(contentsOf: chunk[0..<produced])
-                switch rc {
-                case Z_STREAM_END:
-                    return
-                case Z_OK:
-                    continue
-                case Z_BUF_ERROR:
-                    // No progress possible: input ended before the stream did.
-                    if stream.avail_in == 0 { throw ZlibError.truncatedInput }
-                    continue
-                default:
-                    let message = stream.msg.map { String(cString: $0) } ?? "inflate"
-                    throw ZlibError.streamError(code: rc, message: message)
-                }
+    }
+
+    // MARK: Steps shared by the one-shot calls and the primed streams
+
+    /// `stream` may be uninitialised memory; zero it so zlib uses its own allocator unless told otherwise.
+    static func initDeflate(_ stream: UnsafeMutablePointer<z_stream>, level: Int32, raw: Bool,
+                            memory: StreamMemory? = nil) throws {
+        stream.initialize(to: z_stream())
+        memory?.install(on: stream)
+        // memLevel 9: what every stored body so far was written with (it shapes the hash chains,
+        // so it is part of what makes the bytes come out the same).
+        let rc = deflateInit2_(stream, level, Z_DEFLATED, raw ? -MAX_WBITS : MAX_WBITS, 9, Z_DEFAULT_STRATEGY,
+                               ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        guard rc == Z_OK else { throw ZlibError.initFailed(code: rc) }
+    }
+
+    static func initInflate(_ stream: UnsafeMutablePointer<z_stream>, raw: Bool, memory: StreamMemory? = nil) throws {
+        stream.initialize(to: z_stream())
+        memory?.install(on: stream)
+        let rc = inflateInit2_(stream, raw ? -MAX_WBITS : MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        guard rc == Z_OK else { throw ZlibError.initFailed(code: rc) }
+    }
+
+    static func setDictionary(_ dictionary: [UInt8]?, on stream: UnsafeMutablePointer<z_stream>,
+                              with set: (UnsafeMutablePointer<z_stream>?, UnsafePointer<Bytef>?, uInt) -> Int32) throws {
+        guard let dictionary, !dictionary.isEmpty else { return }
+        let rc = dictionary.withUnsafeBufferPointer { set(stream, $0.baseAddress, uInt($0.count)) }
+        guard rc == Z_OK else { throw ZlibError.streamError(code: rc, message: "setting the preset dictionary") }
+    }
+
+    /// Deflates all of `input` with one `Z_FINISH` into an array of exactly the compressed size
+    /// (stored bodies stay in memory: no slack capacity).
+    static func deflateWhole(_ stream: UnsafeMutablePointer<z_stream>, _ input: [UInt8]) throws -> [UInt8] {
+        let bound = Int(deflateBound(stream, uLong(input.count)))
+        return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bound) { output in
+            try input.withUnsafeBufferPointer { inPtr in
+                stream.pointee.next_in = UnsafeMutablePointer(mutating: inPtr.baseAddress)
+                stream.pointee.avail_in = uInt(inPtr.count)
+                stream.pointee.next_out = output.baseAddress
+                stream.pointee.avail_out = uInt(output.count)
+                let rc = deflate(stream, Z_FINISH)
+                // deflateBound guarantees one Z_FINISH call suffices.
+                guard rc == Z_STREAM_END else { throw ZlibError.streamError(code: rc, message: "deflate") }
+                return Array(output[..<(output.count - Int(stream.pointee.avail_out))])
             }
         }
-        return output
+    }
+
+    /// Inflates from `input` until the deflate (or zlib) stream ends, straight into the result.
+    /// `stream.avail_in` then says how much of `input` followed the stream.
+    static func inflateWhole(_ stream: UnsafeMutablePointer<z_stream>, _ input: UnsafeBufferPointer<UInt8>, limit: Int,
+                             dictionary: [UInt8]?) throws -> [UInt8] {
+        stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
+        stream.pointee.avail_in = uInt(input.count)
+        // Room for one byte past `limit`, which tells a stream of exactly `limit` bytes from a longer one.
+        var output = [UInt8](repeating: 0, count: min(limit + 1, max(64, input.count * 4)))
+        var produced = 0
+        while true {
+            if produced == output.count {
+                guard produced <= limit else { throw ZlibError.outputTooLarge(limit: limit) }
+                output += repeatElement(0, count: min(output.count, limit + 1 - output.count))
+            }
+            let rc = output.withUnsafeMutableBufferPointer { out -> Int32 in
+                stream.pointee.next_out = out.baseAddress! + produced
+                stream.pointee.avail_out = uInt(out.count - produced)
+                let rc = inflate(stream, Z_NO_FLUSH)
+                produced = out.count - Int(stream.pointee.avail_out)
+                return rc
+            }
+            switch rc {
+            case Z_STREAM_END:
+                guard produced <= limit else { throw ZlibError.outputTooLarge(limit: limit) }
+                output.removeSubrange(produced...)
+                return output
+            case Z_NEED_DICT:
+                guard let dictionary, !dictionary.isEmpty else { throw ZlibError.dictionaryMismatch }
+                let set = dictionary.withUnsafeBufferPointer { inflateSetDictionary(stream, $0.baseAddress, uInt($0.count)) }
+                guard set == Z_OK else { throw ZlibError.dictionaryMismatch }
+            case Z_OK:
+                continue
+            case Z_BUF_ERROR:
+                // No progress possible with room to write: input ended before the stream did.
+                if stream.pointee.avail_in == 0 { throw ZlibError.truncatedInput }
+            default:
+                let message = stream.pointee.msg.map { String(cString: $0) } ?? "inflate"
+                throw ZlibError.streamError(code: rc, message: message)
+            }
+        }
     }
 
     public static func crc32<C: Collection>(_ bytes: C, seed: UInt32 = 0) -> UInt32 where C.Element == UInt8 {
@@ -135,87 +163,193 @@ public enum Zlib {
 }
 
 extension Zlib {
-    /// How hard deflate searches for matches; level 9 is (32, 258, 258, 4096).
-    public struct Tuning: Sendable {
-        public var goodLength: Int32, maxLazy: Int32, niceLength: Int32, maxChain: Int32
-        public init(goodLength: Int32, maxLazy: Int32, niceLength: Int32, maxChain: Int32) {
-            (self.goodLength, self.maxLazy, self.niceLength, self.maxChain) = (goodLength, maxLazy, niceLength, maxChain)
-        }
-    }
+    /// A deflate stream given its preset dictionary once; each `compress` works on a copy of it
+    /// (`deflateCopy`). Setting a 32 KiB dictionary hashes all of it, which cost more than
+    /// compressing a 1.3 KB record; copying the primed stream costs less than either (measured in
+    /// docs/PERFORMANCE.md). The bytes are the same as `Zlib.compress` writes with that dictionary.
+    ///
+    /// Never changed after `init` (`deflateCopy` only reads the stream it copies), so one instance
+    /// serves any number of threads at once.
+    public final class PrimedDeflater: @unchecked Sendable {
+        private let primed: UnsafeMutablePointer<z_stream>
+        private let memory: StreamMemory
 
-    /// A deflate stream set up once and reused for many small inputs with the same dictionary, so
-    /// each record pays neither the stream's allocation nor (with `.copy`) hashing the dictionary.
-    /// Not thread-safe: use one per thread, or take turns.
-    public final class Deflater {
-        public enum Priming: Sendable {
-            /// `deflateReset` + `deflateSetDictionary` per input.
-            case reset
-            /// `deflateCopy` of a stream primed with the dictionary once, per input.
-            case copy
-        }
-
-        // zlib's state points back at its z_stream, so the stream must never move.
-        private let primed = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-        private let work = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-        private let dictionary: [UInt8]
-        private let priming: Priming
-        private let raw: Bool
-
-        public init(dictionary: [UInt8], level: Int32 = 9, raw: Bool = false, priming: Priming = .copy) throws {
-            self.dictionary = dictionary
-            self.priming = priming
-            self.raw = raw
-            primed.initialize(to: z_stream())
-            work.initialize(to: z_stream())
-            let rc = deflateInit2_(primed, level, Z_DEFLATED, raw ? -MAX_WBITS : MAX_WBITS, 9, Z_DEFAULT_STRATEGY,
-                                   ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
-            guard rc == Z_OK else {
-                primed.deallocate()
-                work.deallocate()
-                throw ZlibError.initFailed(code: rc)
+        public init(dictionary: [UInt8], level: Int32, raw: Bool) throws {
+            let memory = StreamMemory()
+            primed = try Zlib.primedStream(dictionary: dictionary, set: deflateSetDictionary, end: deflateEnd) {
+                try Zlib.initDeflate($0, level: level, raw: raw, memory: memory)
             }
-            if priming == .copy { try setDictionary(primed) }
+            self.memory = memory
         }
 
         deinit {
             deflateEnd(primed)
             primed.deallocate()
-            work.deallocate()
-        }
-
-        private func setDictionary(_ stream: UnsafeMutablePointer<z_stream>) throws {
-            guard !dictionary.isEmpty else { return }
-            let rc = dictionary.withUnsafeBufferPointer { deflateSetDictionary(stream, $0.baseAddress, uInt($0.count)) }
-            guard rc == Z_OK else { throw ZlibError.streamError(code: rc, message: "deflateSetDictionary") }
         }
 
         public func compress(_ input: [UInt8]) throws -> [UInt8] {
-            let stream: UnsafeMutablePointer<z_stream>
-            switch priming {
-            case .reset:
-                deflateReset(primed)
-                try setDictionary(primed)
-                stream = primed
-            case .copy:
-                let rc = deflateCopy(work, primed)
+            try withUnsafeTemporaryAllocation(of: z_stream.self, capacity: 1) { buffer in
+                let stream = buffer.baseAddress!
+                let rc = deflateCopy(stream, primed)
                 guard rc == Z_OK else { throw ZlibError.streamError(code: rc, message: "deflateCopy") }
-                stream = work
+                defer { deflateEnd(stream) }
+                return try Zlib.deflateWhole(stream, input)
             }
-            defer { if priming == .copy { deflateEnd(work) } }
-            var output = [UInt8](repeating: 0, count: Int(deflateBound(stream, uLong(input.count))))
-            let produced: Int = try input.withUnsafeBufferPointer { inPtr in
-                try output.withUnsafeMutableBufferPointer { outPtr in
-                    stream.pointee.next_in = UnsafeMutablePointer(mutating: inPtr.baseAddress)
-                    stream.pointee.avail_in = uInt(inPtr.count)
-                    stream.pointee.next_out = outPtr.baseAddress
-                    stream.pointee.avail_out = uInt(outPtr.count)
-                    let rc = deflate(stream, Z_FINISH)
-                    guard rc == Z_STREAM_END else { throw ZlibError.streamError(code: rc, message: "deflate") }
-                    return outPtr.count - Int(stream.pointee.avail_out)
+        }
+    }
+
+    /// A raw inflate stream given its preset dictionary once; each `decompress` works on a copy of
+    /// it (`inflateCopy`). Takes raw deflate (RFC 1951) and zlib streams (RFC 1950) made with that
+    /// dictionary: for the latter the zlib header and Adler-32 trailer are checked here, which
+    /// spares zlib's per-record Adler-32 of the whole dictionary (its id check) as well.
+    ///
+    /// Never changed after `init` (`inflateCopy` only reads the stream it copies), so one instance
+    /// serves any number of threads at once.
+    public final class PrimedInflater: @unchecked Sendable {
+        private let primed: UnsafeMutablePointer<z_stream>
+        private let memory: StreamMemory
+        private let dictionaryID: UInt32
+
+        public init(dictionary: [UInt8]) throws {
+            let memory = StreamMemory()
+            primed = try Zlib.primedStream(dictionary: dictionary, set: inflateSetDictionary, end: inflateEnd) {
+                try Zlib.initInflate($0, raw: true, memory: memory)
+            }
+            self.memory = memory
+            dictionaryID = Zlib.adler32(dictionary)
+        }
+
+        deinit {
+            inflateEnd(primed)
+            primed.deallocate()
+        }
+
+        /// Same results and errors as `Zlib.decompress(input, dictionary:, limit:, raw:)` with this
+        /// dictionary.
+        public func decompress(_ input: [UInt8], limit: Int = 16 << 20, raw: Bool) throws -> [UInt8] {
+            try input.withUnsafeBufferPointer { all in
+                guard !raw else { return try inflateRaw(all, limit: limit).output }
+                let header = try ZlibHeader(all)
+                // A stream made without a dictionary needs none (as zlib itself treats it).
+                guard let id = header.dictionaryID else { return try Zlib.decompress(input, limit: limit) }
+                guard id == dictionaryID else { throw ZlibError.dictionaryMismatch }
+                let (output, rest) = try inflateRaw(UnsafeBufferPointer(rebasing: all[header.length...]), limit: limit)
+                guard rest.count >= 4 else { throw ZlibError.truncatedInput }
+                let check = rest.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                guard check == Zlib.adler32(output) else {
+                    throw ZlibError.streamError(code: Z_DATA_ERROR, message: "incorrect data check")
                 }
+                return output
             }
-            output.removeSubrange(produced...)
-            return output
+        }
+
+        /// The inflated deflate stream at the start of `input`, and the bytes after it.
+        private func inflateRaw(_ input: UnsafeBufferPointer<UInt8>, limit: Int)
+            throws -> (output: [UInt8], rest: UnsafeBufferPointer<UInt8>) {
+            try withUnsafeTemporaryAllocation(of: z_stream.self, capacity: 1) { buffer in
+                let stream = buffer.baseAddress!
+                let rc = inflateCopy(stream, primed)
+                guard rc == Z_OK else { throw ZlibError.streamError(code: rc, message: "inflateCopy") }
+                defer { inflateEnd(stream) }
+                let output = try Zlib.inflateWhole(stream, input, limit: limit, dictionary: nil)
+                return (output, UnsafeBufferPointer(rebasing: input[(input.count - Int(stream.pointee.avail_in))...]))
+            }
+        }
+    }
+
+    /// A stream on the heap (zlib's state points back at it, so it must not move), set up by
+    /// `initialize` and given `dictionary`. Nothing stays allocated if this throws.
+    static func primedStream(dictionary: [UInt8],
+                             set: (UnsafeMutablePointer<z_stream>?, UnsafePointer<Bytef>?, uInt) -> Int32,
+                             end: (UnsafeMutablePointer<z_stream>?) -> Int32,
+                             initialize: (UnsafeMutablePointer<z_stream>) throws -> Void) throws -> UnsafeMutablePointer<z_stream> {
+        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+        do {
+            try initialize(stream)
+        } catch {
+            stream.deallocate()
+            throw error
+        }
+        do {
+            try setDictionary(dictionary, on: stream, with: set)
+        } catch {
+            _ = end(stream)
+            stream.deallocate()
+            throw error
+        }
+        return stream
+    }
+
+    /// The zlib format's header (RFC 1950 §2.2), checked as zlib's own `inflate` checks it.
+    struct ZlibHeader {
+        /// Adler-32 of the preset dictionary the stream needs, if it needs one.
+        var dictionaryID: UInt32?
+        /// Header bytes before the deflate stream: 2, or 6 with a dictionary id.
+        var length: Int
+
+        init(_ bytes: UnsafeBufferPointer<UInt8>) throws {
+            guard bytes.count >= 2 else { throw ZlibError.truncatedInput }
+            let (cmf, flg) = (bytes[0], bytes[1])
+            guard (UInt16(cmf) << 8 | UInt16(flg)) % 31 == 0 else { throw Self.invalid("incorrect header check") }
+            guard cmf & 0x0F == Z_DEFLATED else { throw Self.invalid("unknown compression method") }
+            guard cmf >> 4 <= 7 else { throw Self.invalid("invalid window size") }
+            guard flg & 0x20 != 0 else {
+                (dictionaryID, length) = (nil, 2)
+                return
+            }
+            guard bytes.count >= 6 else { throw ZlibError.truncatedInput }
+            dictionaryID = bytes[2..<6].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            length = 6
+        }
+
+        private static func invalid(_ message: String) -> ZlibError { .streamError(code: Z_DATA_ERROR, message: message) }
+    }
+
+    /// Keeps the buffers of streams copied from one primed stream for the next copy. A deflate
+    /// copy takes ~390 KB (window, hash chains, pending buffer) in blocks big enough that malloc
+    /// maps them fresh each time, and faulting those pages in cost about as much as the copy saves.
+    /// Installed as the stream's zalloc/zfree; `deflateCopy`/`inflateCopy` pass it on to the copy.
+    final class StreamMemory: @unchecked Sendable {
+        /// Free blocks by size. More are never in use at once than threads compress at once; the
+        /// cap only bounds what a burst leaves behind.
+        private let free = Locked<[Int: [UnsafeMutableRawPointer]]>([:])
+        private static let keptPerSize = 16
+        /// Room before each block for its size, keeping the block 16-byte aligned.
+        private static let header = 16
+
+        deinit {
+            free.withLock { blocks in
+                for pointer in blocks.values.joined() { pointer.deallocate() }
+            }
+        }
+
+        func install(on stream: UnsafeMutablePointer<z_stream>) {
+            stream.pointee.opaque = Unmanaged.passUnretained(self).toOpaque()
+            stream.pointee.zalloc = { opaque, items, size in
+                Unmanaged<StreamMemory>.fromOpaque(opaque!).takeUnretainedValue().allocate(Int(items) * Int(size))
+            }
+            stream.pointee.zfree = { opaque, block in
+                guard let block else { return }
+                Unmanaged<StreamMemory>.fromOpaque(opaque!).takeUnretainedValue().release(block)
+            }
+        }
+
+        private func allocate(_ size: Int) -> UnsafeMutableRawPointer {
+            if let block = free.withLock({ $0[size]?.popLast() }) { return block + Self.header }
+            let block = UnsafeMutableRawPointer.allocate(byteCount: Self.header + size, alignment: Self.header)
+            block.storeBytes(of: size, as: Int.self)
+            return block + Self.header
+        }
+
+        private func release(_ pointer: UnsafeMutableRawPointer) {
+            let block = pointer - Self.header
+            let size = block.load(as: Int.self)
+            let kept = free.withLock { blocks in
+                guard blocks[size, default: []].count < Self.keptPerSize else { return false }
+                blocks[size, default: []].append(block)
+                return true
+            }
+            if !kept { block.deallocate() }
         }
     }
 }

@@ -53,7 +53,6 @@ struct CompressionBench: ParsableCommand {
             rows.append(("+ trained dictionary k=\(segment) d=\(dmer)", try withDictionary(dictionary)))
             rows.append(("+ trained dictionary k=\(segment) d=\(dmer), raw deflate", try withDictionary(dictionary, raw: true)))
         }
-        try putPathCost(bodies: Array(bodies.prefix(2_000)), trained: DictionaryTrainer().train(training))
         for block in [16, 64] {
             var total = 0
             for start in stride(from: 0, to: bodies.count, by: block) {
@@ -70,34 +69,5 @@ struct CompressionBench: ParsableCommand {
                   + String(format: " %10d   %8.2f   %8.2f", bytes, Double(raw) / Double(bytes), Double(raw) / Double(bytes + framing)))
         }
         print("RESULT bench=compression records=\(bodies.count) raw=\(raw) " + rows.map { "\($0.0.replacingOccurrences(of: " ", with: "_"))=\($0.1)" }.joined(separator: " "))
-    }
-
-    /// Microseconds per record to compress on the PUT path, per way of setting up the stream.
-    private func putPathCost(bodies: [[UInt8]], trained: [UInt8]) throws {
-        let clock = ContinuousClock()
-        func time(_ name: String, _ compress: ([UInt8]) throws -> [UInt8]) rethrows {
-            var bytes = 0
-            let started = clock.now
-            for body in bodies { bytes += try compress(body).count }
-            let elapsed = clock.now - started
-            let micros = (Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12) / Double(bodies.count)
-            print(String(format: "put-path compress %-52@ %7.1f µs/record  %6d bytes/record", name as NSString, micros, bytes / bodies.count))
-            print("RESULT bench=compress-cost scheme=\(name.replacingOccurrences(of: " ", with: "_")) us_per_record=\(String(format: "%.1f", micros))")
-        }
-        try time("no dictionary, level 6") { try Zlib.compress($0, level: 6) }
-        try time("no dictionary, level 9") { try Zlib.compress($0, level: 9) }
-        try time("shipped v1, fresh stream, level 9") { try BodyCompression.compress($0).bytes }
-        try time("trained, fresh stream, level 9") { try Zlib.compress($0, dictionary: trained, level: 9) }
-        try time("trained, fresh stream, level 6") { try Zlib.compress($0, dictionary: trained, level: 6) }
-        for (nice, chain) in [(258, 1024), (128, 256), (64, 128), (32, 32)] as [(Int32, Int32)] {
-            let tuning = Zlib.Tuning(goodLength: 32, maxLazy: 258, niceLength: nice, maxChain: chain)
-            try time("trained, level 9 tuned nice=\(nice) chain=\(chain)") { try Zlib.compress($0, dictionary: trained, level: 9, tuning: tuning) }
-        }
-        let reset = try Zlib.Deflater(dictionary: trained, level: 9, priming: .reset)
-        try time("trained, reused stream (reset), level 9") { try reset.compress($0) }
-        let copy = try Zlib.Deflater(dictionary: trained, level: 9, priming: .copy)
-        try time("trained, primed stream (copy), level 9") { try copy.compress($0) }
-        let copy6 = try Zlib.Deflater(dictionary: trained, level: 6, priming: .copy)
-        try time("trained, primed stream (copy), level 6") { try copy6.compress($0) }
     }
 }
