@@ -27,7 +27,8 @@ import Testing
     }
 
     /// The gateway on SIGTERM answers the commands it has read (their store answers arrive after
-    /// the signal) and then closes the connection and exits.
+    /// the signal), refuses a line that arrives meanwhile with SHUTTING_DOWN, and then closes the
+    /// connection and exits.
     @Test func gatewayOnSIGTERMAnswersTheCommandsItReadThenClosesAndExits() async throws {
         let heldStore = try await HeldStore()
         defer { heldStore.close() }
@@ -47,12 +48,23 @@ import Testing
             for _ in 0..<400 where heldStore.requestsReceived < before + 3 { try await Task.sleep(for: .milliseconds(25)) }
             #expect(heldStore.requestsReceived == before + 3)
             gateway.signal(SIGTERM)
-            try await Task.sleep(for: .milliseconds(300))
+            // Once the listener is closed the connections are being drained: a line sent now is
+            // not run, and is told so (docs/TEXT_PROTOCOL.md "Shutdown").
+            for _ in 0..<200 {
+                guard (try? await withTextClient(port: gateway.port) { _ in }) != nil else { break }
+                try await Task.sleep(for: .milliseconds(25))
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            try await c.send("PING\n")
+            try await Task.sleep(for: .milliseconds(100))
             heldStore.release()
             for n in 0..<3 {
                 let reply = try await c.readReply()
                 #expect(reply.status == "OK PONG", "reply \(n) after SIGTERM: \(reply)")
             }
+            let late = try await c.readReply()
+            #expect(late.status == "ERR SHUTTING_DOWN the gateway is shutting down; retry once it is back")
+            #expect(heldStore.requestsReceived == before + 3, "the late PING was not sent to the store")
             #expect(await c.isClosedByServer())
         }
         for _ in 0..<300 where gateway.isRunning { try await Task.sleep(for: .milliseconds(50)) }
