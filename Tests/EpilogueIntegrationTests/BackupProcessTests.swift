@@ -1,15 +1,12 @@
 import EpilogueProtocol
 import EpilogueModel
+import EpilogueShared
 import EpilogueStoreClient
 import EpilogueTestSupport
 import Foundation
 import NIOCore
 import Testing
 @testable import EpilogueStore
-#if canImport(Glibc)
-import Glibc
-#endif
-
 @Suite struct BackupProcessTests {
     @Test(.timeLimit(.minutes(3)))
     func backupCommandWhileEightWritersRunThenSIGKILLRestoresEveryWriteAcknowledgedBeforeIt() async throws {

@@ -1,15 +1,12 @@
 import EpilogueProtocol
 import EpilogueModel
+import EpilogueShared
 import EpilogueStoreClient
 import EpilogueTestSupport
 import Foundation
 import NIOCore
 import Testing
 @testable import EpilogueStore
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Acknowledged writes, shared by writer tasks.
 final class AckLog: @unchecked Sendable {
     private let lock = NSLock()

@@ -1,15 +1,12 @@
 import EpilogueProtocol
 import EpilogueModel
+import EpilogueShared
 import EpilogueStoreClient
 import EpilogueTestSupport
 import Foundation
 import NIOCore
 import Testing
 @testable import EpilogueStore
-#if canImport(Glibc)
-import Glibc
-#endif
-
 @Suite struct BackupTests {
     /// A BACKUP through a pool into `directory`, as `epilogue-store backup` does.
     static func backup(port: Int, to directory: String) async throws -> [BackupFile] {

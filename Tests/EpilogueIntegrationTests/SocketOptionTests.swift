@@ -1,13 +1,10 @@
+import EpilogueShared
 import EpilogueStoreClient
 import EpilogueTestSupport
 import Foundation
 import Logging
 import Testing
 @testable import EpilogueGateway
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The options every TCP socket of ours carries, read back from the kernel with getsockopt:
 /// TCP_NODELAY on, and SO_DEBUG off. `.socketOption(.tcp_nodelay)` once set SOL_SOCKET option 1,
 /// which is SO_DEBUG: as root (CAP_NET_ADMIN) that silently succeeded, as anyone else it failed

@@ -1,10 +1,7 @@
+import EpilogueShared
 import EpilogueTestSupport
 import Foundation
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
-
 @Suite(.timeLimit(.minutes(1))) struct StartupFailureTests {
     @Test func unwritableDataDirectoryIsAClearMessageAndANonZeroExit() throws {
         let process = Process()

@@ -1,15 +1,12 @@
 import EpilogueProtocol
 import EpilogueModel
+import EpilogueShared
 import EpilogueStoreClient
 import EpilogueTestSupport
 import Foundation
 import NIOCore
 import Testing
 @testable import EpilogueStore
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// A backup onto a filesystem that fills up: a clear error, the copy keeps `backup.incomplete`
 /// (so it never looks complete and no store starts on it), and the store keeps serving. Mounting
 /// the tmpfs needs root; without it the test is skipped with that reason (like DiskFaultTests).

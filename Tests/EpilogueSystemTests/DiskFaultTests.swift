@@ -1,10 +1,7 @@
+import EpilogueShared
 import EpilogueTestSupport
 import Foundation
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The store on a tiny filesystem that fills up: writes fail with STORAGE_FULL at the gateway,
 /// reads go on, nothing stored is damaged, and writes work again once space is freed — without
 /// a restart. Mounting the 512 KiB tmpfs needs root (the test's name says so); the store itself

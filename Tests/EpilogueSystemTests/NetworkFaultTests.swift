@@ -1,12 +1,9 @@
+import EpilogueShared
 import EpilogueTestSupport
 import Foundation
 import NIOCore
 import NIOPosix
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Network faults between the gateway's host and the store's (network namespaces as in
 /// TwoHostTests): a silent partition and random loss with nftables in the store's namespace, and
 /// added delay through a userspace proxy. Requests end in the right answer, ERR TIMEOUT or

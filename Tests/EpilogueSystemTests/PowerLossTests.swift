@@ -1,15 +1,12 @@
 import EpilogueProtocol
 import EpilogueModel
+import EpilogueShared
 import EpilogueStoreClient
 import EpilogueTestSupport
 import Foundation
 import Logging
 import Synchronization
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Power loss: the store's data directory sits on tests-support/lossyfs.py, a FUSE filesystem
 /// that keeps file data in memory until fsync and loses the rest when killed. After each "power
 /// cut" (the filesystem and the store SIGKILLed together), every write acknowledged under

@@ -1,10 +1,7 @@
+import EpilogueShared
 import EpilogueTestSupport
 import Foundation
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Two namespaces ("hosts") for store and gateway, a veth link between them, and a veth from the
 /// test's own namespace to the gateway's.
 struct TwoHostNetwork {

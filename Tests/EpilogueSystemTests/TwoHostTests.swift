@@ -1,10 +1,7 @@
+import EpilogueShared
 import EpilogueTestSupport
 import Foundation
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The store and the gateway as separate processes on separate network hosts: two network
 /// namespaces joined by a veth pair, plus a second pair from this test's namespace to the
 /// gateway's, so the test drives the gateway over real TCP. The store's link is cut and restored.

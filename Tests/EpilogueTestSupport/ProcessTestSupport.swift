@@ -1,11 +1,8 @@
+import EpilogueShared
 import EpilogueStoreClient
 import Foundation
 import Synchronization
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
-
 // MARK: - Prerequisites: skipped with the reason in the output, or failed under EPILOGUE_REQUIRE_ALL_TESTS=1
 
 /// Something a test needs from the machine that a plain `swift test` on a fresh machine may lack.
