@@ -1,4 +1,3 @@
-import EpilogueProtocol
 import EpilogueModel
 
 /// Why a store operation was refused. The server maps each to one wire error code (`StoreWireMapping`).
