@@ -128,10 +128,10 @@ public enum JSONLinesImport {
     }
 
     /// Reads `path` line by line (a 1 MiB buffer, never the whole file) and imports it through
-    /// `send`, which sends one IMPORT and returns the store's answer. `progress` gets each bad line
+    /// `send`, which applies one IMPORT batch (`StoreClient.import`). `progress` gets each bad line
     /// as it is found.
     public static func run(path: String, options: Options,
-                           send: (ImportExisting, [ImportItem]) async throws -> ServerMessage,
+                           send: (ImportExisting, [ImportItem]) async throws(StoreClientError) -> (written: Int, skipped: Int),
                            progress: (BadLine) -> Void = { _ in }) async throws -> Report {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw Failed(report: Report(), reason: "cannot open \(path)") }
         defer { try? handle.close() }
@@ -147,17 +147,13 @@ public enum JSONLinesImport {
             batch = []
             batchBytes = 0
             while !items.isEmpty {
-                let answer: ServerMessage
-                do { answer = try await send(options.existing, items) } catch {
-                    throw Failed(report: report, reason: "the store did not take a batch: \(error)")
-                }
-                switch answer {
-                case .imported(let written, let skipped):
-                    report.written += Int(written)
-                    report.skipped += Int(skipped)
+                do throws(StoreClientError) {
+                    let imported = try await send(options.existing, items)
+                    report.written += imported.written
+                    report.skipped += imported.skipped
                     report.batches += 1
                     return
-                case .error(let code, let message):
+                } catch .refused(let code, let message) {
                     // "line N: …": that item is refused; the batch was not applied — again without it.
                     guard message.hasPrefix("line "), let n = Int(message.dropFirst(5).prefix { $0.isNumber }),
                           let index = items.firstIndex(where: { Int($0.line) == n }) else {
@@ -167,8 +163,8 @@ public enum JSONLinesImport {
                     report.bad.append(badLine)
                     progress(badLine)
                     items.remove(at: index)
-                default:
-                    throw Failed(report: report, reason: "unexpected answer to IMPORT: \(answer.type)")
+                } catch {
+                    throw Failed(report: report, reason: "the store did not take a batch: \(error)")
                 }
             }
         }

@@ -4,36 +4,13 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
-/// The gateway's link to the store: a fixed number of persistent, pipelined connections.
+/// `StoreClient`'s link to the store: a fixed number of persistent, pipelined connections, each
+/// a `StoreClientHandler`. Deals in wire messages; `StoreClient` turns them into domain values.
 ///
 /// A slot whose connection drops reconnects by itself with exponential backoff. While no slot is
 /// connected, requests fail at once with `unavailable` instead of queueing, so a user sees
 /// `ERR STORE_UNAVAILABLE` promptly; once the store is back, the next reconnect restores service.
-public final class StorePool: Sendable {
-    public struct Configuration: Sendable {
-        public var host: String
-        public var port: Int
-        public var secret: String?
-        public var connections: Int
-        public var requestTimeout: TimeAmount
-        public var connectTimeout: TimeAmount
-        public var initialBackoff: TimeAmount
-        public var maximumBackoff: TimeAmount
-
-        public init(host: String, port: Int, secret: String? = nil, connections: Int = 4,
-                    requestTimeout: TimeAmount = .seconds(5), connectTimeout: TimeAmount = .seconds(2),
-                    initialBackoff: TimeAmount = .milliseconds(50), maximumBackoff: TimeAmount = .seconds(2)) {
-            self.host = host
-            self.port = port
-            self.secret = secret
-            self.connections = connections
-            self.requestTimeout = requestTimeout
-            self.connectTimeout = connectTimeout
-            self.initialBackoff = initialBackoff
-            self.maximumBackoff = maximumBackoff
-        }
-    }
-
+final class StorePool: Sendable {
     private struct Connection {
         var channel: any Channel
         var handler: NIOLoopBound<StoreClientHandler>
@@ -76,25 +53,35 @@ public final class StorePool: Sendable {
         }
     }
 
-    public let configuration: Configuration
+    let configuration: StoreClient.Configuration
+    private let clientName: String
+    /// Which dictionaries each HELLO announces, and what READYs list.
+    private let inflater: RecordInflater
     private let group: any EventLoopGroup
     private let logger: Logger
     private let state: NIOLockedValueBox<State>
 
-    public init(configuration: Configuration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
+    init(configuration: StoreClient.Configuration, clientName: String, inflater: RecordInflater,
+         group: any EventLoopGroup, logger: Logger) {
         self.configuration = configuration
+        self.clientName = clientName
+        self.inflater = inflater
         self.group = group
         self.logger = logger
         self.state = NIOLockedValueBox(State(slots: Array(repeating: .idle, count: max(1, configuration.connections)),
                                              backoffs: Array(repeating: configuration.initialBackoff, count: max(1, configuration.connections))))
     }
 
-    /// Opens every connection in the background; requests before that fail as unavailable.
-    public func start() {
-        for index in 0..<configuration.connections { connect(slot: index) }
+    /// Opens every connection in the background; requests before that fail as unavailable. The
+    /// first one goes alone: its READY lists the store's trained dictionaries, which the others
+    /// then announce (so the store sends them bodies compressed, for this side to inflate).
+    func start() {
+        connect(slot: 0) { [self] in
+            for index in 1..<max(1, configuration.connections) { connect(slot: index) }
+        }
     }
 
-    public func shutdown() {
+    func shutdown() {
         let channels: [any Channel] = state.withLockedValue { state in
             state.shutDown = true
             return state.slots.compactMap { if case .ready(let c) = $0 { return c.channel } else { return nil } }
@@ -103,16 +90,11 @@ public final class StorePool: Sendable {
     }
 
     /// Why the last connection attempt failed or the last connection ended.
-    public var lastError: String { state.withLockedValue { $0.lastError } }
+    var lastError: String { state.withLockedValue { $0.lastError } }
 
     /// True when at least one connection has completed its handshake.
-    public var isConnected: Bool {
+    var isConnected: Bool {
         state.withLockedValue { $0.slots.contains { if case .ready = $0 { return true } else { return false } } }
-    }
-
-    /// Sends one request and returns every frame of its answer (one, or a stream).
-    public func request(_ message: ClientMessage, traceID: UInt64? = nil) async throws -> [ServerMessage] {
-        try await send(message, traceID: traceID).get()
     }
 
     /// Sends one request; the future holds every frame of its answer. A connection on `loop` is
@@ -122,7 +104,7 @@ public final class StorePool: Sendable {
     /// handles one connection's requests in the order it receives them, so a caller that sends
     /// everything through one lane gets its requests applied in order (a GET sees the PUT sent
     /// before it). While that connection is down, another one is used.
-    public func send(_ message: ClientMessage, traceID: UInt64? = nil, lane: Int? = nil,
+    func send(_ message: ClientMessage, traceID: UInt64? = nil, lane: Int? = nil,
                      preferring loop: (any EventLoop)? = nil) -> EventLoopFuture<[ServerMessage]> {
         send(message, traceID: traceID, lane: lane, preferring: loop, onFrame: nil)
     }
@@ -130,7 +112,7 @@ public final class StorePool: Sendable {
     /// `send` for a long stream: every frame but the last is handed to `onFrame` on the
     /// connection's event loop as it arrives (not kept), and the future holds the last one. A
     /// slow `onFrame` slows the connection's reads, so the sender is held back (TCP backpressure).
-    public func send(_ message: ClientMessage, traceID: UInt64? = nil, lane: Int? = nil,
+    func send(_ message: ClientMessage, traceID: UInt64? = nil, lane: Int? = nil,
                      preferring loop: (any EventLoop)? = nil,
                      onFrame: (@Sendable (ServerMessage) -> Void)?) -> EventLoopFuture<[ServerMessage]> {
         let connection: Connection? = state.withLockedValue { state in
@@ -158,25 +140,26 @@ public final class StorePool: Sendable {
 
     /// A connection for a caller that wants its requests kept in order (see `send`): one whose
     /// event loop is `loop` when there is one, spreading callers over the connections.
-    public func lane(preferring loop: (any EventLoop)?) -> Int? {
+    func lane(preferring loop: (any EventLoop)?) -> Int? {
         state.withLockedValue { state in state.readySlot(advancing: \.nextLane, preferring: loop) }
     }
 
-    private func connect(slot index: Int) {
+    /// `then` runs once this attempt has succeeded or failed.
+    private func connect(slot index: Int, then: (@Sendable () -> Void)? = nil) {
         let proceed = state.withLockedValue { state -> Bool in
             guard !state.shutDown else { return false }
             state.slots[index] = .connecting
             return true
         }
         guard proceed else { return }
-        let configuration = self.configuration
+        let (configuration, clientName, inflater) = (self.configuration, self.clientName, self.inflater)
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let handler = StoreClientHandler(secret: configuration.secret, clientName: "epilogue-gateway",
-                                                     readyPromise: channel.eventLoop.makePromise(of: Void.self))
+                    let handler = StoreClientHandler(secret: configuration.secret, clientName: clientName,
+                                                     dictionaries: inflater.announced, readyPromise: channel.eventLoop.makePromise(of: Void.self))
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
                     try channel.pipeline.syncOperations.addHandler(handler)
@@ -196,12 +179,16 @@ public final class StorePool: Sendable {
                 channel.close(promise: nil)
             }
             handler.ready.whenComplete { _ in handshakeTimeout.cancel() }
-            return handler.ready.map { Connection(channel: channel, handler: bound) }
+            return handler.ready.map {
+                inflater.storeListed(bound.value.storeDictionaries)
+                return Connection(channel: channel, handler: bound)
+            }
                 .flatMapErrorThrowing { error in
                     channel.close(promise: nil)
                     throw error
                 }
         }.whenComplete { result in
+            defer { then?() }
             switch result {
             case .success(let connection):
                 let keep = self.state.withLockedValue { state -> Bool in

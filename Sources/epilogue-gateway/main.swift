@@ -63,7 +63,7 @@ struct GatewayCommand: AsyncParsableCommand {
         let process = service.startProcess(label: "epilogue.gateway")
         let logger = process.logger
         let target = HostAndPort(store)!
-        let pool = StorePool(
+        let store = StoreClient(
             configuration: .init(host: target.host, port: target.port,
                                  secret: storeSecret ?? EpilogueLogging.environment("EPILOGUE_SECRET"),
                                  connections: storeConnections, requestTimeout: .milliseconds(Int64(requestTimeoutMs))),
@@ -73,7 +73,8 @@ struct GatewayCommand: AsyncParsableCommand {
                                  idleTimeout: .seconds(Int64(service.idleTimeout)),
                                  lineTimeout: GatewayServer.Configuration.lineTimeout(idleTimeout: .seconds(Int64(service.idleTimeout))),
                                  writeToken: writeToken ?? EpilogueLogging.environment("EPILOGUE_WRITE_TOKEN")),
-            pool: pool, logger: logger, onListening: process.recordListening)
-        try await process.run([server], failure: "gateway failed")
+            store: store, logger: logger, onListening: process.recordListening)
+        // They stop in reverse order: the server drains its connections before the store client stops.
+        try await process.run([store, server], failure: "gateway failed")
     }
 }

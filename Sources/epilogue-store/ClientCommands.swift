@@ -18,23 +18,20 @@ struct StoreAddressOptions: ParsableArguments {
     @Option(name: .customLong("timeout"), help: "Seconds the store has to answer one request.")
     var timeout: Int = 120
 
-    /// A one-connection pool, connected (or a clear error).
-    func connect() async throws -> StorePool {
+    /// Runs `body` with a one-connection client, connected (or a clear error).
+    func withClient<T>(_ body: (StoreClient) async throws -> T) async throws -> T {
         guard let address = HostAndPort(store) else { throw ValidationError("--store must be HOST:PORT, not '\(store)'") }
         var logger = Logger(label: "epilogue.store.client")
         logger.logLevel = .critical
-        let pool = StorePool(configuration: .init(host: address.host, port: address.port,
-                                                  secret: authSecret ?? EpilogueLogging.environment("EPILOGUE_SECRET"), connections: 1,
-                                                  requestTimeout: .seconds(Int64(timeout))),
-                             logger: logger)
-        pool.start()
-        for _ in 0..<300 where !pool.isConnected { try await Task.sleep(for: .milliseconds(10)) }
-        guard pool.isConnected else {
-            let why = pool.lastError
-            pool.shutdown()
-            throw CleanExit.message("epilogue-store: cannot reach the store at \(store): \(why)")
+        let configuration = StoreClient.Configuration(host: address.host, port: address.port,
+                                                      secret: authSecret ?? EpilogueLogging.environment("EPILOGUE_SECRET"), connections: 1,
+                                                      requestTimeout: .seconds(Int64(timeout)))
+        return try await StoreClient.withClient(configuration: configuration, clientName: "epilogue-store", logger: logger) { client in
+            guard await client.waitUntilConnected(timeout: .seconds(3)) else {
+                throw CleanExit.message("epilogue-store: cannot reach the store at \(store): \(client.lastError)")
+            }
+            return try await body(client)
         }
-        return pool
     }
 }
 
@@ -70,22 +67,18 @@ struct ImportCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let pool = try await address.connect()
-        defer { pool.shutdown() }
-        let lane = pool.lane(preferring: nil)
         let options = JSONLinesImport.Options(existing: existing == "skip" ? .skip : .replace, keepVersions: keepVersions, batchRecords: batch)
         let started = Date()
-        let report: JSONLinesImport.Report
-        do {
-            report = try await JSONLinesImport.run(path: file, options: options, send: { mode, items in
-                guard let answer = try await pool.send(.import(mode, items), lane: lane).get().last else {
-                    throw StoreClientError.protocolError("empty answer")
-                }
-                return answer
-            }, progress: { bad in FileHandle.standardError.write(Data("epilogue-store import: \(file): \(bad)\n".utf8)) })
-        } catch {
-            FileHandle.standardError.write(Data("epilogue-store import: \(error)\n".utf8))
-            throw ExitCode(2)
+        let report = try await address.withClient { client in
+            let lane = client.lane(preferring: nil)
+            do {
+                return try await JSONLinesImport.run(path: file, options: options, send: { mode, items throws(StoreClientError) in
+                    try await client.import(mode, items, lane: lane)
+                }, progress: { bad in FileHandle.standardError.write(Data("epilogue-store import: \(file): \(bad)\n".utf8)) })
+            } catch {
+                FileHandle.standardError.write(Data("epilogue-store import: \(error)\n".utf8))
+                throw ExitCode(2)
+            }
         }
         let seconds = Date().timeIntervalSince(started)
         print("imported \(report.written) records from \(report.lines) lines in \(report.batches) batches "
@@ -119,16 +112,16 @@ struct BackupCommand: AsyncParsableCommand {
         }
         var address = address
         if address.timeout == 120 { address.timeout = 3_600 }
-        let pool = try await address.connect()
-        defer { pool.shutdown() }
         let started = Date()
         let box = LockedBackupWriter(writer)
-        do {
-            let answer = try await pool.send(.backup, onFrame: { message in box.receive(message) }).get()
-            try box.finish(answer.last ?? .error(code: .internalError, message: "no answer"))
-        } catch {
-            FileHandle.standardError.write(Data("epilogue-store backup: failed, \(to) is incomplete (it keeps \(Backup.incompleteName)): \(error)\n".utf8))
-            throw ExitCode(2)
+        try await address.withClient { client in
+            do {
+                let files = try await client.backup { file, offset, data in box.receive(.backupChunk(file: file, offset: offset, data: data)) }
+                try box.finish(.backupEnd(files))
+            } catch {
+                FileHandle.standardError.write(Data("epilogue-store backup: failed, \(to) is incomplete (it keeps \(Backup.incompleteName)): \(error)\n".utf8))
+                throw ExitCode(2)
+            }
         }
         let seconds = Date().timeIntervalSince(started)
         let log = writer.files.first { $0.name == "records.log" }?.length ?? 0

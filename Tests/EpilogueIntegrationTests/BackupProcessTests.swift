@@ -1,7 +1,7 @@
 import EpilogueProtocol
 import EpilogueModel
 import EpilogueShared
-import EpilogueStoreClient
+@testable import EpilogueStoreClient
 import EpilogueTestSupport
 import Foundation
 import NIOCore
@@ -18,11 +18,11 @@ import Testing
         try await store.waitUntilServing()
         let acks = AckLog()
         let stop = ManagedAtomicFlag()
-        let pool = StorePool(configuration: .init(host: "127.0.0.1", port: store.port, connections: 8, requestTimeout: .seconds(10)),
-                             logger: TestSupport.logger)
-        pool.start()
-        defer { pool.shutdown() }
-        for _ in 0..<300 where !pool.isConnected { try await Task.sleep(for: .milliseconds(10)) }
+        let client = StoreClient(configuration: .init(host: "127.0.0.1", port: store.port, connections: 8, requestTimeout: .seconds(10)),
+                                 logger: TestSupport.logger)
+        client.start()
+        defer { client.shutdown() }
+        _ = await client.waitUntilConnected(timeout: .seconds(3))
         let writers = Task {
             await withTaskGroup(of: Void.self) { group in
                 for w in 0..<8 {
@@ -31,8 +31,8 @@ import Testing
                         while !stop.isSet {
                             let id = "w\(w)/\(n % 100)"
                             let content = TestSupport.content(film: "Writers Room", reading: "writer \(w) write \(n)")
-                            if case .written(_, let version, _)? = try? await pool.request(.put(id: id, content: content, expectedVersion: nil)).first {
-                                acks.add(id, version)
+                            if let written = try? await client.put(id: id, content: content) {
+                                acks.add(id, written.version)
                             }
                             n += 1
                         }
@@ -55,11 +55,11 @@ import Testing
         try await restored.waitUntilServing()
         let before = acks.before(point)
         #expect(before.count >= 500)
-        try await withStorePool(port: restored.port) { check in
+        try await withStoreClient(port: restored.port) { check in
             var latest: [String: UInt64] = [:]
             for (id, version) in before { latest[id] = max(latest[id] ?? 0, version) }
             for (id, version) in latest {
-                guard case .record(let record)? = try await check.request(.get(id: id)).first else {
+                guard let record = try? await check.get(id: id) else {
                     Issue.record("\(id), acknowledged at version \(version) before the backup, is missing"); continue
                 }
                 #expect(record.version >= version, "\(id): backup has v\(record.version), v\(version) was acknowledged before it")

@@ -8,13 +8,13 @@ import NIOCore
 import Testing
 @testable import EpilogueStore
 @Suite struct BackupTests {
-    /// A BACKUP through a pool into `directory`, as `epilogue-store backup` does.
+    /// A BACKUP through a `StoreClient` into `directory`, as `epilogue-store backup` does.
     static func backup(port: Int, to directory: String) async throws -> [BackupFile] {
-        try await withStorePool(port: port) { pool in
+        try await withStoreClient(port: port) { client in
             let writer = try BackupWriter(directory: directory)
             let box = LockedBackupWriter(writer)
-            let answer = try await pool.send(.backup, onFrame: { box.receive($0) }).get()
-            try box.finish(answer.last!)
+            let files = try await client.backup { file, offset, data in box.receive(.backupChunk(file: file, offset: offset, data: data)) }
+            try box.finish(.backupEnd(files))
             return writer.files
         }
     }

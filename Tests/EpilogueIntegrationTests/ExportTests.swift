@@ -6,6 +6,7 @@ import NIOCore
 import Testing
 @testable import EpilogueGateway
 @testable import EpilogueStore
+@testable import EpilogueStoreClient
 
 @Suite struct ExportTests {
     private static func id(_ n: Int) -> String { "export/\(String(format: "%04d", n))" }
@@ -33,7 +34,7 @@ import Testing
                 let records = messages.dropLast().compactMap { if case .record(let r) = $0.message { return r } else { return nil } }
                 #expect(records.map(\.id) == (0..<300).map(Self.id))
                 #expect(records.first { $0.id == Self.id(7) }?.version == 2)
-                let six = try GatewaySession.record(from: records[6])
+                let six = try RecordInflater().record(from: records[6])
                 #expect(six.content.reading == "reading 6")
                 // The connection serves other requests afterwards.
                 try await client.send(.get(id: Self.id(5)), id: 10)

@@ -56,14 +56,15 @@ private func withSecretStack<T: Sendable>(storeSecret: String, gatewaySecret: St
     defer { TestSupport.removeDirectory(dir) }
     return try await withStoreServer(directory: dir, secret: storeSecret) { storePort, _ in
         let logger = logs.logger(label: "epilogue.gateway")
-        let pool = StorePool(configuration: .init(host: "127.0.0.1", port: storePort, secret: gatewaySecret, connections: 2,
-                                                  requestTimeout: .seconds(5), initialBackoff: .milliseconds(20),
-                                                  maximumBackoff: .milliseconds(200)),
-                             logger: logger)
+        let store = StoreClient(configuration: .init(host: "127.0.0.1", port: storePort, secret: gatewaySecret, connections: 2,
+                                                     requestTimeout: .seconds(5), initialBackoff: .milliseconds(20),
+                                                     maximumBackoff: .milliseconds(200)),
+                                logger: logger)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let server = GatewayServer(configuration: .init(host: "127.0.0.1", port: 0), pool: pool, logger: logger,
+        let server = GatewayServer(configuration: .init(host: "127.0.0.1", port: 0), store: store, logger: logger,
                                    onListening: { continuation.yield($0.port ?? 0) })
         return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await store.run(); return nil }
             group.addTask { try await server.run(); return nil }
             var iterator = ports.makeAsyncIterator()
             let port = await iterator.next() ?? 0
@@ -77,8 +78,8 @@ private func withSecretStack<T: Sendable>(storeSecret: String, gatewaySecret: St
     @Test func gatewayWithTheStoresSecretIsServed() async throws {
         let logs = CapturedLogs()
         try await withSecretStack(storeSecret: "s3cret-shared", gatewaySecret: "s3cret-shared", logs: logs) { port, server in
-            for _ in 0..<200 where !server.pool.isConnected { try await Task.sleep(for: .milliseconds(10)) }
-            #expect(server.pool.isConnected, "the pool never completed an authenticated handshake: \(server.pool.lastError)")
+            for _ in 0..<200 where !server.store.isConnected { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(server.store.isConnected, "the client never completed an authenticated handshake: \(server.store.lastError)")
             try await withTextClient(port: port) { c in
                 #expect(try await c.command("PING").status == "OK PONG")
                 let put = try await c.command(#"PUT auth/x film="La La Land" year=2016 director="Damien Chazelle" subject=epilogue reading="r" source=s sourceKind=critic"#)
@@ -98,7 +99,7 @@ private func withSecretStack<T: Sendable>(storeSecret: String, gatewaySecret: St
             let refusedTwice = { logs.entries.filter { $0.message == "store connection failed" && $0.metadata.contains("UNAUTHORIZED") }.count >= 2 }
             for _ in 0..<1_000 where !refusedTwice() { try await Task.sleep(for: .milliseconds(10)) }
             #expect(refusedTwice(), "\(what): \(logs.entries.map(\.line))")
-            #expect(!server.pool.isConnected, "\(what)")
+            #expect(!server.store.isConnected, "\(what)")
             try await withTextClient(port: port) { c in
                 let reply = try await c.command("PING")
                 #expect(reply.errorCode == "STORE_UNAVAILABLE", "\(what): \(reply)")

@@ -18,10 +18,6 @@ import Testing
         return path
     }
 
-    static func send(_ pool: StorePool) -> (ImportExisting, [ImportItem]) async throws -> ServerMessage {
-        { mode, items in try await pool.request(.import(mode, items)).last! }
-    }
-
     @Test func badLinesAreReportedByNumberAndEveryOtherLineIsImported() async throws {
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeDirectory(dir) }
@@ -38,8 +34,10 @@ import Testing
         bytes += Array(Self.line("i").utf8.dropLast(7))                                // 10 truncated, no newline
         let path = Self.write(bytes, in: dir)
         try await withStoreServer(directory: dir + "/store") { port, store in
-            try await withStorePool(port: port) { pool in
-                let report = try await JSONLinesImport.run(path: path, options: .init(batchRecords: 100), send: Self.send(pool))
+            try await withStoreClient(port: port) { client in
+                let report = try await JSONLinesImport.run(path: path, options: .init(batchRecords: 100), send: { mode, items throws(StoreClientError) in
+                    try await client.import(mode, items)
+                })
                 #expect(report.written == 3)
                 #expect(report.lines == 10)
                 #expect(report.bad.map(\.line) == [2, 3, 4, 6, 10, 8])
@@ -116,11 +114,11 @@ import Testing
         let second: [String] = try await withStack { port, store in
             try await withTextClient(port: port) { client in
                 // withStack does not expose the store's port: import through the store object, as the store's IMPORT handler does.
-                let report = try await JSONLinesImport.run(path: path, options: .init(keepVersions: true, batchRecords: 64), send: { mode, items in
+                let report = try await JSONLinesImport.run(path: path, options: .init(keepVersions: true, batchRecords: 64), send: { mode, items throws(StoreClientError) in
                     let result = await withCheckedContinuation { c in store.importBatch(items, existing: mode) { c.resume(returning: $0) } }
                     switch result {
-                    case .success(let counts): return .imported(written: UInt32(counts.written), skipped: UInt32(counts.skipped))
-                    case .failure(let error): return .error(code: error.code, message: error.description)
+                    case .success(let counts): return (counts.written, counts.skipped)
+                    case .failure(let error): throw .refused(code: error.code, message: error.description)
                     }
                 })
                 #expect(report.written == 249 && report.bad.isEmpty)

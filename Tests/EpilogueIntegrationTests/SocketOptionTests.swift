@@ -1,5 +1,5 @@
 import EpilogueShared
-import EpilogueStoreClient
+@testable import EpilogueStoreClient
 import EpilogueTestSupport
 import Foundation
 import Logging
@@ -104,16 +104,16 @@ import Testing
         #expect(options == Self.wanted)
     }
 
-    /// The store client (the gateway's pool, and `epilogue-store --check`, which uses it).
+    /// The store client (the gateway's `StoreClient`, and `epilogue-store --check`, which uses it).
     @Test func storeClientConnectsWithNoDelayAndWithoutSODebug() async throws {
         let (listener, port) = try Self.listener()
         defer { close(listener) }
         var logger = Logger(label: "socket-option-test")
         logger.logLevel = .critical
-        let pool = StorePool(configuration: .init(host: "127.0.0.1", port: port, connections: 1), logger: logger)
-        pool.start()
-        defer { pool.shutdown() }
-        // Nothing answers the pool's HELLO, so it gives a connection up after its handshake
+        let client = StoreClient(configuration: .init(host: "127.0.0.1", port: port, connections: 1), logger: logger)
+        client.start()
+        defer { client.shutdown() }
+        // Nothing answers the client's HELLO, so it gives a connection up after its handshake
         // timeout and makes another: on a loaded machine the one accepted may be gone before it
         // is found. Then the next one is looked at (bounded).
         var found: Options?
@@ -125,7 +125,7 @@ import Testing
             }
             close(accepted)
         }
-        #expect(found == Self.wanted, "the pool's socket: \(found.map { "\($0)" } ?? "not found in this process within 30 s")")
+        #expect(found == Self.wanted, "the client's socket: \(found.map { "\($0)" } ?? "not found in this process within 30 s")")
     }
 
     /// `epilogue-bench load`, the benchmarks' client, lives in its executable: it is run as the

@@ -24,11 +24,11 @@ import Testing
         let store = try await StoreProcess(directory: dir + "/data")
         defer { store.stop() }
         try await store.waitUntilServing()
-        try await withStorePool(port: store.port) { pool in
+        try await withStoreClient(port: store.port) { client in
             for i in 0..<400 {
                 var rng = SplitMix64(seed: UInt64(i))
                 let noise = (0..<1_500).map { _ in String(UnicodeScalar(UInt8(97 + rng.next() % 26))) }.joined()
-                _ = try await pool.request(.put(id: "big/\(i)", content: TestSupport.content(reading: noise), expectedVersion: nil))
+                try await client.put(id: "big/\(i)", content: TestSupport.content(reading: noise))
             }
             let outcome = try await StoreClientCommand.run(["backup", "--store", "127.0.0.1:\(store.port)", "--to", mountPoint + "/copy"])
             print("BackupDiskFullTests: backup said: \(outcome.stderr)")
@@ -37,10 +37,10 @@ import Testing
             #expect(FileManager.default.fileExists(atPath: mountPoint + "/copy/" + Backup.incompleteName))
             #expect(!FileManager.default.fileExists(atPath: mountPoint + "/copy/" + Backup.manifestName))
             // The store is untouched and serves reads and writes.
-            guard case .written? = try await pool.request(.put(id: "after", content: TestSupport.content(), expectedVersion: nil)).first else {
+            guard (try? await client.put(id: "after", content: TestSupport.content())) != nil else {
                 Issue.record("the store stopped taking writes"); return
             }
-            guard case .record? = try await pool.request(.get(id: "big/399")).first else { Issue.record("the store stopped serving reads"); return }
+            guard (try? await client.get(id: "big/399")) != nil else { Issue.record("the store stopped serving reads"); return }
         }
         await #expect(throws: StorageError.self) { _ = try await TestSupport.openStore(mountPoint + "/copy") }
     }

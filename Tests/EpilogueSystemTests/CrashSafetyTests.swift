@@ -1,6 +1,6 @@
 import EpilogueProtocol
 import EpilogueModel
-import EpilogueStoreClient
+@testable import EpilogueStoreClient
 import EpilogueTestSupport
 import Foundation
 import Logging
@@ -54,11 +54,11 @@ import Testing
         let port = store.port
         var logger = Logger(label: "crash-test")
         logger.logLevel = .critical
-        let pool = StorePool(configuration: .init(host: "127.0.0.1", port: port, connections: 2, requestTimeout: .seconds(3),
-                                                  initialBackoff: .milliseconds(10), maximumBackoff: .milliseconds(100)),
-                             logger: logger)
-        pool.start()
-        defer { pool.shutdown() }
+        let client = StoreClient(configuration: .init(host: "127.0.0.1", port: port, connections: 2, requestTimeout: .seconds(3),
+                                                      initialBackoff: .milliseconds(10), maximumBackoff: .milliseconds(100)),
+                                 logger: logger)
+        client.start()
+        defer { client.shutdown() }
         let ledger = Ledger()
         // Hot readings are ~24 KB of random hex (about half that after zlib), so rewriting them
         // piles up dead bytes quickly and compactions run often enough to be killed mid-way.
@@ -96,9 +96,8 @@ import Testing
                                 await ledger.attempt(id, reading)
                                 let content = RecordContent(film: "Crash", year: 2000, director: "D", subject: "s", reading: reading,
                                                             source: "test", sourceKind: .critic, themes: [])
-                                if let answer = try? await pool.request(.put(id: id, content: content, expectedVersion: nil)),
-                                   case .written(_, let version, _)? = answer.first {
-                                    await ledger.ack(id, reading, version: version)
+                                if let written = try? await client.put(id: id, content: content) {
+                                    await ledger.ack(id, reading, version: written.version)
                                 } else {
                                     try? await Task.sleep(for: .milliseconds(5))
                                 }
@@ -117,7 +116,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(Int(generator.next() % 250) + 30))
             // Compactions this store process finished so far (a lower bound: more may finish
             // before the kill lands).
-            if let answer = try? await pool.request(.stats), case .stats(let entries)? = answer.first {
+            if let entries = try? await client.stats() {
                 phases.compactionsFinished += Int(entries.first { $0.name == "compactions" }?.value ?? 0)
             }
             store.kill()

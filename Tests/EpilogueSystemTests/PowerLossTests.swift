@@ -1,7 +1,7 @@
 import EpilogueProtocol
 import EpilogueModel
 import EpilogueShared
-import EpilogueStoreClient
+@testable import EpilogueStoreClient
 import EpilogueTestSupport
 import Foundation
 import Logging
@@ -39,9 +39,9 @@ import Testing
 
             var logger = Logger(label: "power-test")
             logger.logLevel = .critical
-            let pool = StorePool(configuration: .init(host: "127.0.0.1", port: port, connections: 2), logger: logger)
-            pool.start()
-            for _ in 0..<200 where !pool.isConnected { try await Task.sleep(for: .milliseconds(10)) }
+            let client = StoreClient(configuration: .init(host: "127.0.0.1", port: port, connections: 2), logger: logger)
+            client.start()
+            _ = await client.waitUntilConnected(timeout: .seconds(2))
             let progress = AckCounter()
             let writers = Task { () -> [String: String] in
                 await withTaskGroup(of: [String: String].self) { group in
@@ -54,8 +54,7 @@ import Testing
                                 let id = "p\(cycle)-\(writer)-\(n)", reading = "power cycle \(cycle) writer \(writer) #\(n)"
                                 let content = RecordContent(film: "Power", year: 2000, director: "D", subject: "s", reading: reading,
                                                             source: "test", sourceKind: .critic, themes: [])
-                                guard let answer = try? await pool.request(.put(id: id, content: content, expectedVersion: nil)),
-                                      case .written? = answer.first else { break }
+                                guard (try? await client.put(id: id, content: content)) != nil else { break }
                                 acked[id] = reading
                                 progress.add()
                             }
@@ -77,7 +76,7 @@ import Testing
             store.kill()
             let acked = await writers.value
             writers.cancel()
-            pool.shutdown()
+            client.shutdown()
             fs.waitUntilExit()
             _ = DiskFaultTests.run(["umount", "-l", mount])
             acknowledged.merge(acked) { $1 }

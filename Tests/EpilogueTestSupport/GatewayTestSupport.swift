@@ -113,22 +113,23 @@ public func withGateway<T: Sendable>(
     requestTimeout: TimeAmount = .seconds(5),
     _ body: @Sendable (Int, GatewayServer) async throws -> T
 ) async throws -> T {
-    let pool = StorePool(configuration: .init(host: "127.0.0.1", port: storePort, secret: storeSecret, connections: 2,
-                                              requestTimeout: requestTimeout, initialBackoff: .milliseconds(20),
-                                              maximumBackoff: .milliseconds(200)),
-                         logger: TestSupport.logger)
+    let store = StoreClient(configuration: .init(host: "127.0.0.1", port: storePort, secret: storeSecret, connections: 2,
+                                                 requestTimeout: requestTimeout, initialBackoff: .milliseconds(20),
+                                                 maximumBackoff: .milliseconds(200)),
+                            logger: TestSupport.logger)
     let (ports, continuation) = AsyncStream<Int>.makeStream()
     let server = GatewayServer(
         configuration: .init(host: "127.0.0.1", port: 0, maximumLineLength: maximumLineLength, maximumConnections: maximumConnections,
                              idleTimeout: idleTimeout, lineTimeout: lineTimeout, writeToken: writeToken),
-        pool: pool, logger: TestSupport.logger, onListening: { continuation.yield($0.port ?? 0) })
+        store: store, logger: TestSupport.logger, onListening: { continuation.yield($0.port ?? 0) })
     return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await store.run(); return nil }
         group.addTask { try await server.run(); return nil }
         var iterator = ports.makeAsyncIterator()
         let port = await iterator.next() ?? 0
         defer { group.cancelAll() }
-        // Wait (bounded) for the pool's first connection, so the first command doesn't race it.
-        for _ in 0..<200 where !pool.isConnected { try await Task.sleep(for: .milliseconds(10)) }
+        // Wait (bounded) for the client's first connection, so the first command doesn't race it.
+        _ = await store.waitUntilConnected(timeout: .seconds(2))
         return try await body(port, server)
     }
 }

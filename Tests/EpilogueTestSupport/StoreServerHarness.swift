@@ -29,12 +29,12 @@ public func withStoreServer<T: Sendable>(
     }
 }
 
-/// A started one-connection `StorePool` to the store at `port` for the duration of `body`, its
+/// A started one-connection `StoreClient` of the store at `port` for the duration of `body`, its
 /// connection awaited (bounded) so the first request does not race it.
-public func withStorePool<T: Sendable>(port: Int, _ body: (StorePool) async throws -> T) async throws -> T {
-    let pool = StorePool(configuration: .init(host: "127.0.0.1", port: port, connections: 1, requestTimeout: .seconds(30)), logger: TestSupport.logger)
-    pool.start()
-    defer { pool.shutdown() }
-    for _ in 0..<300 where !pool.isConnected { try await Task.sleep(for: .milliseconds(10)) }
-    return try await body(pool)
+public func withStoreClient<T: Sendable>(port: Int, _ body: (StoreClient) async throws -> T) async throws -> T {
+    try await StoreClient.withClient(configuration: .init(host: "127.0.0.1", port: port, connections: 1, requestTimeout: .seconds(30)),
+                                     clientName: "test", logger: TestSupport.logger) { client in
+        _ = await client.waitUntilConnected(timeout: .seconds(3))
+        return try await body(client)
+    }
 }

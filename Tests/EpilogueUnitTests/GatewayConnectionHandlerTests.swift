@@ -5,19 +5,21 @@ import NIOCore
 import NIOEmbedded
 import Testing
 @testable import EpilogueGateway
+@testable import EpilogueStoreClient
 
 /// `GatewayConnectionHandler` on an EmbeddedChannel, with store answers the test gives by hand:
 /// what the machine decides reaches the wire, in order, and shutdown closes the channel.
 @Suite struct GatewayConnectionHandlerTests {
     /// Store requests the handler sent, each answered when the test says.
-    final class HeldStore {
+    final class HeldStore: StoreRequester {
         var pending: [(message: ClientMessage, promise: EventLoopPromise<[ServerMessage]>)] = []
         let loop: any EventLoop
         init(loop: any EventLoop) { self.loop = loop }
-        func send(_ message: ClientMessage, _ traceID: UInt64) -> EventLoopFuture<[ServerMessage]> {
+        /// Holds the request; the test answers with the store's frames, decoded as the client does.
+        func send<Answer>(_ request: StoreRequest<Answer>, traceID: UInt64) -> EventLoopFuture<Answer> {
             let promise = loop.makePromise(of: [ServerMessage].self)
-            pending.append((message, promise))
-            return promise.futureResult
+            pending.append((request.message, promise))
+            return promise.futureResult.flatMapThrowing { try request.answer(from: $0, inflater: RecordInflater()) }
         }
     }
 
@@ -26,7 +28,7 @@ import Testing
         let store = HeldStore(loop: channel.eventLoop)
         try channel.pipeline.syncOperations.addHandler(GatewayConnectionHandler(
             session: GatewaySession(writeToken: nil), maximumInFlight: maximumInFlight, logger: TestSupport.logger,
-            figures: { [] }, send: store.send))
+            figures: { [] }, store: store))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         return (channel, store)
     }
@@ -103,7 +105,7 @@ import Testing
         try sync.addHandler(SlowInputGuard(timeout: lineTimeout, boundaries: LineBoundaries()))
         try sync.addHandler(ByteToMessageHandler(BoundedLineDecoder(maximumLineLength: 1024)))
         try sync.addHandler(GatewayConnectionHandler(session: GatewaySession(writeToken: nil), maximumInFlight: maximumInFlight,
-                                                     logger: TestSupport.logger, figures: { [] }, send: store.send))
+                                                     logger: TestSupport.logger, figures: { [] }, store: store))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         channel.read()
         return (channel, store)

@@ -25,11 +25,11 @@ import Testing
     @Test func readsStopWhileTheClientDoesNotReadItsRepliesAndResumeAfter() throws {
         let channel = EmbeddedChannel()
         let counter = ReadCounter()
-        let pool = StorePool(configuration: .init(host: "127.0.0.1", port: 1), logger: TestSupport.logger)
+        let store = StoreClient(configuration: .init(host: "127.0.0.1", port: 1), logger: TestSupport.logger)
         try channel.pipeline.syncOperations.addHandler(counter)
         try channel.pipeline.syncOperations.addHandler(GatewayConnectionHandler(session: GatewaySession(writeToken: nil),
                                                                                maximumInFlight: 128, logger: TestSupport.logger,
-                                                                               figures: { [] }, send: StoreLane(pool: pool, loop: channel.eventLoop).send))
+                                                                               figures: { [] }, store: StoreLane(client: store, loop: channel.eventLoop)))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         channel.read()
         #expect(counter.reads == 1, "a writable connection with nothing in flight reads")

@@ -17,22 +17,20 @@ final class GatewayConnectionHandler: FlowControlledConnectionHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    /// Sends one store request for this connection (see `StoreLane`).
-    typealias Send = (ClientMessage, _ traceID: UInt64) -> EventLoopFuture<[ServerMessage]>
-
     private var machine: GatewayConnectionStateMachine
     private var session: GatewaySession
-    private let send: Send
+    /// Where this connection's store requests go (its `StoreLane`; answers by hand in tests).
+    private let store: any StoreRequester
     private let figures: @Sendable () -> [(name: String, value: String)]
     private let logger: Logger
     /// Several answers (or requests) usually complete in one loop tick: one flush after them.
     private let flusher = TickFlusher()
 
     init(session: GatewaySession, maximumInFlight: Int, logger: Logger,
-         figures: @escaping @Sendable () -> [(name: String, value: String)], send: @escaping Send) {
+         figures: @escaping @Sendable () -> [(name: String, value: String)], store: any StoreRequester) {
         self.machine = GatewayConnectionStateMachine(maximumInFlight: maximumInFlight)
         self.session = session
-        self.send = send
+        self.store = store
         self.logger = logger
         self.figures = figures
     }
@@ -52,13 +50,12 @@ final class GatewayConnectionHandler: FlowControlledConnectionHandler {
         case .reply(let response, let close):
             machine.replied(response, closesConnection: close)
             record(command: command, response: response, started: started, traceID: nil)
-        case .ask(let message, let render):
+        case .ask(let call):
             let sequence = machine.awaitingReply()
             let traceID = TraceID.make()
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            send(message, traceID).hop(to: context.eventLoop).whenComplete { result in
+            call.send(store, traceID).hop(to: context.eventLoop).whenSuccess { response in
                 let (handler, context) = bound.value
-                let response = render(result)
                 handler.record(command: command, response: response, started: started, traceID: traceID)
                 if handler.machine.replyArrived(sequence: sequence, response) {
                     handler.executeActions(context: context)
@@ -130,22 +127,29 @@ final class GatewayConnectionHandler: FlowControlledConnectionHandler {
     }
 }
 
-/// Sends one client connection's store requests through the pool, all on one store connection
-/// (its lane), so the store applies them in the order the client sent them (see `StorePool.send`).
-/// Loop-bound, like the handler that uses it.
-final class StoreLane {
-    private let pool: StorePool
+/// What runs a connection's typed store requests: a `StoreLane` in production, answers given by
+/// hand in tests.
+protocol StoreRequester {
+    /// Sends `request` at once; the future fails only with `StoreClientError`.
+    func send<Answer>(_ request: StoreRequest<Answer>, traceID: UInt64) -> EventLoopFuture<Answer>
+}
+
+/// Sends one client connection's store requests through the `StoreClient`, all on one store
+/// connection (its lane), so the store applies them in the order the client sent them (see
+/// `StoreClient.send`). Loop-bound, like the handler that uses it.
+final class StoreLane: StoreRequester {
+    private let client: StoreClient
     private let loop: any EventLoop
     private var lane: Int?
 
-    init(pool: StorePool, loop: any EventLoop) {
-        self.pool = pool
+    init(client: StoreClient, loop: any EventLoop) {
+        self.client = client
         self.loop = loop
     }
 
-    func send(_ message: ClientMessage, traceID: UInt64) -> EventLoopFuture<[ServerMessage]> {
-        if lane == nil { lane = pool.lane(preferring: loop) }
-        return pool.send(message, traceID: traceID, lane: lane, preferring: loop)
+    func send<Answer>(_ request: StoreRequest<Answer>, traceID: UInt64) -> EventLoopFuture<Answer> {
+        if lane == nil { lane = client.lane(preferring: loop) }
+        return client.send(request, traceID: traceID, lane: lane, preferring: loop)
     }
 }
 

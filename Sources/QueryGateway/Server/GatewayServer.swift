@@ -7,8 +7,9 @@ import NIOPosix
 import ServiceLifecycle
 
 /// `epilogue-gateway`'s listener: the line-based text protocol over TCP, one `GatewaySession`
-/// per connection, all sharing one `StorePool`. Runs as a ServiceLifecycle service; on graceful
-/// shutdown it stops accepting, lets each connection finish the command it is on, and closes.
+/// per connection, all sharing one `StoreClient`. Runs as a ServiceLifecycle service; on graceful
+/// shutdown it stops accepting, lets each connection finish the command it is on, and closes. The
+/// `StoreClient` is a service of its own, run before this one so that it stops after it.
 public final class GatewayServer: Service, Sendable {
     public struct Configuration: Sendable {
         public var host: String
@@ -44,16 +45,16 @@ public final class GatewayServer: Service, Sendable {
     }
 
     public let configuration: Configuration
-    public let pool: StorePool
+    public let store: StoreClient
     let logger: Logger
     let startedAt = Date()
     private let listener: ConnectionServer
 
-    public init(configuration: Configuration, pool: StorePool, logger: Logger,
+    public init(configuration: Configuration, store: StoreClient, logger: Logger,
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }) {
         self.configuration = configuration
-        self.pool = pool
+        self.store = store
         self.logger = logger
         self.listener = ConnectionServer(configuration: .init(host: configuration.host, port: configuration.port,
                                                               maximumConnections: configuration.maximumConnections),
@@ -69,32 +70,30 @@ public final class GatewayServer: Service, Sendable {
             ("gateway_connections", "\(connectionCount)"),
             ("gateway_connections_total", "\(connectionsAccepted)"),
             ("gateway_uptime_seconds", "\(Int(Date().timeIntervalSince(startedAt)))"),
-            ("store_address", "\(pool.configuration.host):\(pool.configuration.port)"),
+            ("store_address", "\(store.configuration.host):\(store.configuration.port)"),
         ]
     }
 
     public func run() async throws {
         let configuration = self.configuration
-        let (pool, logger) = (self.pool, self.logger)
-        pool.start()
-        defer { pool.shutdown() }
+        let (store, logger) = (self.store, self.logger)
         let server = try await listener.bind(initialize: { [self] channel in
             let sync = channel.pipeline.syncOperations
             try sync.addInputTimeouts(idleTimeout: configuration.idleTimeout, messageTimeout: configuration.lineTimeout,
                                       boundaries: LineBoundaries())
             try sync.addHandler(TelnetFilterHandler())
             try sync.addHandler(ByteToMessageHandler(BoundedLineDecoder(maximumLineLength: configuration.maximumLineLength)))
-            let lane = StoreLane(pool: pool, loop: channel.eventLoop)
+            let lane = StoreLane(client: store, loop: channel.eventLoop)
             try sync.addHandler(GatewayConnectionHandler(session: GatewaySession(writeToken: configuration.writeToken),
                                                          maximumInFlight: configuration.maximumPipelinedCommands, logger: logger,
-                                                         figures: { [self] in figures() }, send: lane.send))
+                                                         figures: { [self] in figures() }, store: lane))
         }, refuse: { channel in
             let reply = TextResponse.error(code: .busy, message: "too many connections (limit \(configuration.maximumConnections)); try again later")
             channel.writeAndFlush(channel.allocator.buffer(string: reply.serialized())).whenComplete { _ in channel.close(promise: nil) }
         })
         logger.info("gateway listening", metadata: [
             "address": "\(server.localAddress.map { "\($0)" } ?? "?")",
-            "store": "\(pool.configuration.host):\(pool.configuration.port)",
+            "store": "\(store.configuration.host):\(store.configuration.port)",
         ])
         // Stop taking requests at shutdown; those already read are still answered.
         try await listener.serve(server)

@@ -1,0 +1,87 @@
+import EpilogueProtocol
+import EpilogueCompression
+import EpilogueModel
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Turns RECORD frames into records: the client side of PROTOCOL.md §2.4 "Who inflates". The
+/// store sends a body as it keeps it (a zlib stream with dictionary 1, raw deflate with a trained
+/// dictionary 1000+) when the client announced that dictionary, else plain. This holds the
+/// dictionaries: the built-in ones from the start, trained ones once fetched with GET_DICTIONARY
+/// (their bytes never change for an id, so a fetched one is kept for good).
+final class RecordInflater: Sendable {
+    private struct State {
+        var dictionaries: [UInt32: [UInt8]]
+        /// Trained ids some READY listed: announced from the next handshake on (as the Python client does).
+        var listedByStore: Set<UInt32> = []
+    }
+
+    /// Bodies are at most a frame; a body inflating past this is damaged, not a record.
+    static let maximumBodyBytes = 1 << 20
+
+    private let state: NIOLockedValueBox<State>
+    /// Trained ids to announce even before any READY listed them (a client that knows the store).
+    private let alsoAnnounced: [UInt32]
+
+    init(alsoAnnounced: [UInt32] = []) {
+        var builtIn: [UInt32: [UInt8]] = [:]
+        for dictionary in CompressionDictionary.all { builtIn[dictionary.id] = dictionary.bytes }
+        self.state = NIOLockedValueBox(State(dictionaries: builtIn))
+        self.alsoAnnounced = alsoAnnounced
+    }
+
+    /// The dictionary ids a new connection's HELLO announces: the built-in ones, the trained ones
+    /// an earlier READY listed, and `alsoAnnounced`. A trained dictionary the store makes while a
+    /// connection is up is therefore used from that client's next connection on.
+    var announced: [UInt32] {
+        let listed = state.withLockedValue { $0.listedByStore }
+        return Array(Set(CompressionDictionary.all.map(\.id)).union(listed).union(alsoAnnounced)).sorted()
+    }
+
+    /// What a READY listed.
+    func storeListed(_ ids: [UInt32]) {
+        state.withLockedValue { $0.listedByStore.formUnion(ids) }
+    }
+
+    /// Dictionaries the compressed records among `answers` need and this does not hold yet.
+    func missingDictionaries(in answers: [ServerMessage]) -> [UInt32] {
+        state.withLockedValue { state in
+            var missing: Set<UInt32> = []
+            for case .record(let wire) in answers where wire.encoding != .plain && wire.dictionaryID != 0
+                && state.dictionaries[wire.dictionaryID] == nil {
+                missing.insert(wire.dictionaryID)
+            }
+            return missing.sorted()
+        }
+    }
+
+    func add(dictionaryID: UInt32, bytes: [UInt8]) {
+        state.withLockedValue { $0.dictionaries[dictionaryID] = bytes }
+    }
+
+    /// The record a RECORD frame carries, its body inflated and decoded.
+    func record(from wire: WireRecord) throws(StoreClientError) -> Record {
+        do {
+            let body: ByteBuffer
+            switch wire.encoding {
+            case .plain:
+                body = wire.body
+            case .zlib, .deflate:
+                var dictionary: [UInt8]?
+                if wire.dictionaryID != 0 {
+                    dictionary = state.withLockedValue { $0.dictionaries[wire.dictionaryID] }
+                    guard dictionary != nil else {
+                        throw StoreClientError.protocolError("record '\(wire.id)' needs dictionary \(wire.dictionaryID), which this client does not have")
+                    }
+                }
+                body = ByteBuffer(bytes: try Zlib.decompress(Array(buffer: wire.body), dictionary: dictionary,
+                                                             limit: Self.maximumBodyBytes, raw: wire.encoding == .deflate))
+            }
+            return Record(id: wire.id, content: try RecordBody.decode(body), version: wire.version, updatedAt: wire.updatedAt)
+        } catch let error as StoreClientError {
+            throw error
+        } catch {
+            throw .protocolError("record '\(wire.id)': \(error)")
+        }
+    }
+}

@@ -1,0 +1,216 @@
+import EpilogueProtocol
+import EpilogueModel
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// The typed client of the store: every request answered with domain values (`Record`,
+/// `SearchResultPage`, `FilmSummary`…) or one error, `StoreClientError`, which carries the store's wire
+/// code when it refused. Record bodies are inflated here (PROTOCOL.md §2.4), fetching a trained
+/// dictionary with GET_DICTIONARY the first time one is needed; callers never see body encodings.
+///
+/// Built on `StorePool` (persistent, pipelined, reconnecting connections). As a ServiceLifecycle
+/// `Service`, `run()` keeps the connections up until graceful shutdown or cancellation: put it in
+/// the service group before the services that use it, so it stops after them.
+public final class StoreClient: Service, Sendable {
+    /// Where the store is and how patient to be with it.
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        public var secret: String?
+        public var connections: Int
+        public var requestTimeout: TimeAmount
+        public var connectTimeout: TimeAmount
+        public var initialBackoff: TimeAmount
+        public var maximumBackoff: TimeAmount
+
+        public init(host: String, port: Int, secret: String? = nil, connections: Int = 4,
+                    requestTimeout: TimeAmount = .seconds(5), connectTimeout: TimeAmount = .seconds(2),
+                    initialBackoff: TimeAmount = .milliseconds(50), maximumBackoff: TimeAmount = .seconds(2)) {
+            self.host = host
+            self.port = port
+            self.secret = secret
+            self.connections = connections
+            self.requestTimeout = requestTimeout
+            self.connectTimeout = connectTimeout
+            self.initialBackoff = initialBackoff
+            self.maximumBackoff = maximumBackoff
+        }
+    }
+
+
+    private let pool: StorePool
+    let inflater: RecordInflater
+
+    /// `clientName` goes into HELLO (the store logs it). `dictionaries`: trained dictionary ids to
+    /// announce from the first connection on (by default only those an earlier READY listed).
+    public init(configuration: Configuration, clientName: String = "epilogue-gateway", dictionaries: [UInt32] = [],
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
+        let inflater = RecordInflater(alsoAnnounced: dictionaries)
+        self.inflater = inflater
+        self.pool = StorePool(configuration: configuration, clientName: clientName, inflater: inflater, group: group, logger: logger)
+    }
+
+    public var configuration: Configuration { pool.configuration }
+
+    /// True when at least one connection has completed its handshake.
+    public var isConnected: Bool { pool.isConnected }
+
+    /// Why the last connection attempt failed or the last connection ended.
+    public var lastError: String { pool.lastError }
+
+    public func run() async throws {
+        start()
+        defer { shutdown() }
+        try? await gracefulShutdown()
+    }
+
+    /// Opens the connections in the background (requests before that fail as unavailable).
+    func start() { pool.start() }
+
+    func shutdown() { pool.shutdown() }
+
+    /// Waits (at most `timeout`) for a first connection; false if there is none by then.
+    /// For one-shot callers (scripts, `epilogue-store backup`) that run the client themselves.
+    public func waitUntilConnected(timeout: Duration) async -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while !pool.isConnected {
+            guard clock.now < deadline, !Task.isCancelled else { return false }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return true
+    }
+
+    /// Runs `body` with a started client, then stops it. The client may not be connected yet
+    /// (see `waitUntilConnected`).
+    public static func withClient<T>(configuration: Configuration, clientName: String, logger: Logger,
+                                     _ body: (StoreClient) async throws -> T) async throws -> T {
+        let client = StoreClient(configuration: configuration, clientName: clientName, logger: logger)
+        client.start()
+        defer { client.shutdown() }
+        return try await body(client)
+    }
+
+    // MARK: Requests
+
+    /// A connection for a caller that wants its requests applied in the order it sends them:
+    /// pass it as `lane` to `send` (see `StorePool.send`).
+    public func lane(preferring loop: (any EventLoop)?) -> Int? {
+        pool.lane(preferring: loop)
+    }
+
+    /// Sends `request` at once (so requests sent in turn on one lane reach the store in that
+    /// order) and answers on the connection's event loop; the future fails only with
+    /// `StoreClientError`. A connection on `loop` is preferred, so a caller on an event loop stays
+    /// on its thread.
+    public func send<Answer>(_ request: StoreRequest<Answer>, traceID: UInt64? = nil, lane: Int? = nil,
+                             preferring loop: (any EventLoop)? = nil) -> EventLoopFuture<Answer> {
+        let answered = pool.send(request.message, traceID: traceID, lane: lane, preferring: loop)
+        // One promise rather than a chain of futures: this is every gateway command's path.
+        let promise = answered.eventLoop.makePromise(of: Answer.self)
+        let inflater = self.inflater
+        answered.whenComplete { result in
+            let answers: [ServerMessage]
+            switch result {
+            case .success(let frames): answers = frames
+            case .failure(let error): return promise.fail(Self.clientError(error))
+            }
+            @Sendable func decode() {
+                do { promise.succeed(try request.answer(from: answers, inflater: inflater)) } catch { promise.fail(error) }
+            }
+            // A refusal has no bodies to inflate.
+            let missing = storeRefusal(in: answers) == nil ? inflater.missingDictionaries(in: answers) : []
+            guard !missing.isEmpty else { return decode() }
+            self.fetchDictionaries(missing, lane: lane, preferring: loop).whenComplete { fetched in
+                switch fetched {
+                case .success: decode()
+                case .failure(let error): promise.fail(Self.clientError(error))
+                }
+            }
+        }
+        return promise.futureResult
+    }
+
+    /// `send`, awaited.
+    public func request<Answer>(_ request: StoreRequest<Answer>) async throws(StoreClientError) -> Answer {
+        do {
+            return try await send(request).get()
+        } catch {
+            throw Self.clientError(error)
+        }
+    }
+
+    private static func clientError(_ error: any Error) -> StoreClientError {
+        error as? StoreClientError ?? .unavailable("\(error)")
+    }
+
+    /// Fetches trained dictionaries the first time a record needs one; they are kept for good.
+    private func fetchDictionaries(_ ids: [UInt32], lane: Int?, preferring loop: (any EventLoop)?) -> EventLoopFuture<Void> {
+        let inflater = self.inflater
+        let fetches = ids.map { id in
+            send(.dictionary(id: id), lane: lane, preferring: loop).map { bytes in inflater.add(dictionaryID: id, bytes: bytes) }
+        }
+        return EventLoopFuture.andAllSucceed(fetches, on: fetches[0].eventLoop)
+    }
+
+    public func ping() async throws(StoreClientError) { try await request(.ping("client")) }
+
+    public func get(id: String) async throws(StoreClientError) -> Record { try await request(.get(id: id)) }
+
+    public func find(_ filter: RecordFilter, limit: Int, offset: Int = 0) async throws(StoreClientError) -> RecordPage {
+        try await request(.find(filter, limit: limit, offset: offset))
+    }
+
+    public func search(_ text: String, _ filter: RecordFilter = RecordFilter(), limit: Int, offset: Int = 0,
+                       fuzzy: Bool = false) async throws(StoreClientError) -> SearchResultPage {
+        try await request(.search(text, filter, limit: limit, offset: offset, fuzzy: fuzzy))
+    }
+
+    @discardableResult
+    public func put(id: String, content: RecordContent, expectedVersion: UInt64? = nil) async throws(StoreClientError) -> (version: UInt64, updatedAt: Int64) {
+        try await request(.put(id: id, content: content, expectedVersion: expectedVersion))
+    }
+
+    @discardableResult
+    public func delete(id: String, expectedVersion: UInt64? = nil) async throws(StoreClientError) -> UInt64 {
+        try await request(.delete(id: id, expectedVersion: expectedVersion))
+    }
+
+    public func films() async throws(StoreClientError) -> [FilmSummary] { try await request(.films) }
+
+    public func themes(film: String? = nil) async throws(StoreClientError) -> [ThemeCount] { try await request(.themes(film: film)) }
+
+    public func stats() async throws(StoreClientError) -> [StatEntry] { try await request(.stats) }
+
+    public func export(_ filter: RecordFilter = RecordFilter()) async throws(StoreClientError) -> [Record] { try await request(.export(filter)) }
+
+    /// Applies one IMPORT batch all or nothing; a refused item is `.refused` naming its line.
+    public func `import`(_ existing: ImportExisting, _ items: [ImportItem], lane: Int? = nil) async throws(StoreClientError) -> (written: Int, skipped: Int) {
+        do {
+            return try await send(.import(existing, items), lane: lane).get()
+        } catch {
+            throw Self.clientError(error)
+        }
+    }
+
+    /// BACKUP: `receive` gets each chunk (a data file's bytes at an offset) on the connection's
+    /// event loop as it arrives, and is not kept, so a slow `receive` slows the store's stream
+    /// (TCP backpressure). Returns the files the store listed, with their lengths and CRC-32s.
+    public func backup(receive: @escaping @Sendable (_ file: String, _ offset: UInt64, _ data: ByteBuffer) -> Void) async throws(StoreClientError) -> [BackupFile] {
+        let answers: [ServerMessage]
+        do {
+            answers = try await pool.send(.backup, onFrame: { message in
+                if case .backupChunk(let file, let offset, let data) = message { receive(file, offset, data) }
+            }).get()
+        } catch {
+            throw Self.clientError(error)
+        }
+        if let refusal = storeRefusal(in: answers) { throw refusal }
+        switch answers.last {
+        case .backupEnd(let files)?: return files
+        default: throw .protocolError("unexpected answer to BACKUP: \(answers.map { "\($0.type)" }.joined(separator: ", "))")
+        }
+    }
+}
