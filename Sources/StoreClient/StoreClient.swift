@@ -39,12 +39,11 @@ public final class StoreClient: Service, Sendable {
         }
     }
 
-
     private let pool: StorePool
     let inflater: RecordInflater
 
-    /// `clientName` goes into HELLO (the store logs it). `dictionaries`: trained dictionary ids to
-    /// announce from the first connection on (by default only those an earlier READY listed).
+    /// `clientName` goes into HELLO. `dictionaries`: trained dictionary ids to announce from the
+    /// first connection on (by default only those an earlier READY listed).
     public init(configuration: Configuration, clientName: String = "epilogue-gateway", dictionaries: [UInt32] = [],
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
         let inflater = RecordInflater(alsoAnnounced: dictionaries)
