@@ -1,5 +1,4 @@
 import CZlib
-import EpilogueShared
 
 /// Errors from the zlib wrapper. Corrupt input is always an error, never a trap.
 public enum ZlibError: Error, Equatable, CustomStringConvertible {
@@ -25,7 +24,8 @@ public enum ZlibError: Error, Equatable, CustomStringConvertible {
 /// dictionary is detected by its Adler-32 id instead of producing garbage.
 ///
 /// `compress`/`decompress` set up a fresh stream per call; for many records with one dictionary,
-/// `PrimedDeflater`/`PrimedInflater` pay for the dictionary once and produce the same bytes.
+/// `PrimedDeflater` pays for hashing the dictionary once and writes the same bytes, and
+/// `DictionaryInflater` skips zlib's per-record checksum of the dictionary.
 public enum Zlib {
     /// Compresses `input`. With a dictionary, the stream references it by Adler-32 id.
     /// `raw` leaves out the zlib header and Adler-32 trailer (RFC 1951 only): 6 bytes less per
@@ -44,23 +44,14 @@ public enum Zlib {
     /// Inflates a zlib stream (or a raw deflate stream, `raw`). `limit` bounds the output so a
     /// hostile stream can't exhaust memory.
     public static func decompress(_ input: [UInt8], dictionary: [UInt8]? = nil, limit: Int = 16 << 20, raw: Bool = false) throws -> [UInt8] {
-        try withUnsafeTemporaryAllocation(of: z_stream.self, capacity: 1) { buffer in
-            let stream = buffer.baseAddress!
-            try initInflate(stream, raw: raw)
-            defer { inflateEnd(stream) }
-            // A raw stream never asks for its dictionary: set it up front.
-            if raw { try setDictionary(dictionary, on: stream, with: inflateSetDictionary) }
-            return try input.withUnsafeBufferPointer { try inflateWhole(stream, $0, limit: limit, dictionary: dictionary) }
-        }
+        try input.withUnsafeBufferPointer { try inflatePrefix($0, dictionary: dictionary, limit: limit, raw: raw).output }
     }
 
     // MARK: Steps shared by the one-shot calls and the primed streams
 
-    /// `stream` may be uninitialised memory; zero it so zlib uses its own allocator unless told otherwise.
-    static func initDeflate(_ stream: UnsafeMutablePointer<z_stream>, level: Int32, raw: Bool,
-                            memory: StreamMemory? = nil) throws {
+    /// `stream` may be uninitialised memory; zeroed, it makes zlib use its default allocator.
+    static func initDeflate(_ stream: UnsafeMutablePointer<z_stream>, level: Int32, raw: Bool) throws {
         stream.initialize(to: z_stream())
-        memory?.install(on: stream)
         // memLevel 9: what every stored body so far was written with (it shapes the hash chains,
         // so it is part of what makes the bytes come out the same).
         let rc = deflateInit2_(stream, level, Z_DEFLATED, raw ? -MAX_WBITS : MAX_WBITS, 9, Z_DEFAULT_STRATEGY,
@@ -68,11 +59,20 @@ public enum Zlib {
         guard rc == Z_OK else { throw ZlibError.initFailed(code: rc) }
     }
 
-    static func initInflate(_ stream: UnsafeMutablePointer<z_stream>, raw: Bool, memory: StreamMemory? = nil) throws {
-        stream.initialize(to: z_stream())
-        memory?.install(on: stream)
-        let rc = inflateInit2_(stream, raw ? -MAX_WBITS : MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
-        guard rc == Z_OK else { throw ZlibError.initFailed(code: rc) }
+    /// Inflates the stream at the start of `input` and returns it with the bytes that followed it.
+    static func inflatePrefix(_ input: UnsafeBufferPointer<UInt8>, dictionary: [UInt8]?, limit: Int, raw: Bool)
+        throws -> (output: [UInt8], rest: UnsafeBufferPointer<UInt8>) {
+        try withUnsafeTemporaryAllocation(of: z_stream.self, capacity: 1) { buffer in
+            let stream = buffer.baseAddress!
+            stream.initialize(to: z_stream())
+            let rc = inflateInit2_(stream, raw ? -MAX_WBITS : MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+            guard rc == Z_OK else { throw ZlibError.initFailed(code: rc) }
+            defer { inflateEnd(stream) }
+            // A raw stream never asks for its dictionary: set it up front.
+            if raw { try setDictionary(dictionary, on: stream, with: inflateSetDictionary) }
+            let output = try inflateWhole(stream, input, limit: limit, dictionary: dictionary)
+            return (output, UnsafeBufferPointer(rebasing: input[(input.count - Int(stream.pointee.avail_in))...]))
+        }
     }
 
     static func setDictionary(_ dictionary: [UInt8]?, on stream: UnsafeMutablePointer<z_stream>,
@@ -164,22 +164,32 @@ public enum Zlib {
 
 extension Zlib {
     /// A deflate stream given its preset dictionary once; each `compress` works on a copy of it
-    /// (`deflateCopy`). Setting a 32 KiB dictionary hashes all of it, which cost more than
-    /// compressing a 1.3 KB record; copying the primed stream costs less than either (measured in
-    /// docs/PERFORMANCE.md). The bytes are the same as `Zlib.compress` writes with that dictionary.
+    /// (`deflateCopy`). A fresh stream costs its allocation and, with a 32 KiB dictionary, hashing
+    /// all 32 Ki positions: ~20 of the ~107 µs of a 1.3 KB record here; the copy costs a few µs
+    /// (docs/PERFORMANCE.md). The bytes are the same as `Zlib.compress` writes with that dictionary.
     ///
     /// Never changed after `init` (`deflateCopy` only reads the stream it copies), so one instance
     /// serves any number of threads at once.
     public final class PrimedDeflater: @unchecked Sendable {
         private let primed: UnsafeMutablePointer<z_stream>
-        private let memory: StreamMemory
 
         public init(dictionary: [UInt8], level: Int32, raw: Bool) throws {
-            let memory = StreamMemory()
-            primed = try Zlib.primedStream(dictionary: dictionary, set: deflateSetDictionary, end: deflateEnd) {
-                try Zlib.initDeflate($0, level: level, raw: raw, memory: memory)
+            // Set up before the stored property, so a throw leaves nothing for deinit to undo.
+            let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+            do {
+                try Zlib.initDeflate(stream, level: level, raw: raw)
+            } catch {
+                stream.deallocate()
+                throw error
             }
-            self.memory = memory
+            do {
+                try Zlib.setDictionary(dictionary, on: stream, with: deflateSetDictionary)
+            } catch {
+                deflateEnd(stream)
+                stream.deallocate()
+                throw error
+            }
+            primed = stream
         }
 
         deinit {
@@ -198,42 +208,32 @@ extension Zlib {
         }
     }
 
-    /// A raw inflate stream given its preset dictionary once; each `decompress` works on a copy of
-    /// it (`inflateCopy`). Takes raw deflate (RFC 1951) and zlib streams (RFC 1950) made with that
-    /// dictionary: for the latter the zlib header and Adler-32 trailer are checked here, which
-    /// spares zlib's per-record Adler-32 of the whole dictionary (its id check) as well.
-    ///
-    /// Never changed after `init` (`inflateCopy` only reads the stream it copies), so one instance
-    /// serves any number of threads at once.
-    public final class PrimedInflater: @unchecked Sendable {
-        private let primed: UnsafeMutablePointer<z_stream>
-        private let memory: StreamMemory
+    /// Inflates raw deflate (RFC 1951) and zlib streams (RFC 1950) made with one preset
+    /// dictionary. For the zlib format it checks the header and Adler-32 trailer itself, against
+    /// the dictionary's id computed once: zlib's own check computes the Adler-32 of the whole
+    /// dictionary for every record, half the cost of inflating one with a 20 KiB dictionary.
+    /// A copy of a primed stream (`inflateCopy`) measured slower than setting the dictionary on a
+    /// fresh raw stream (a 32 KiB memcpy either way; docs/PERFORMANCE.md), so this does the latter.
+    public struct DictionaryInflater: Sendable {
+        private let dictionary: [UInt8]
         private let dictionaryID: UInt32
 
-        public init(dictionary: [UInt8]) throws {
-            let memory = StreamMemory()
-            primed = try Zlib.primedStream(dictionary: dictionary, set: inflateSetDictionary, end: inflateEnd) {
-                try Zlib.initInflate($0, raw: true, memory: memory)
-            }
-            self.memory = memory
+        public init(dictionary: [UInt8]) {
+            self.dictionary = dictionary
             dictionaryID = Zlib.adler32(dictionary)
-        }
-
-        deinit {
-            inflateEnd(primed)
-            primed.deallocate()
         }
 
         /// Same results and errors as `Zlib.decompress(input, dictionary:, limit:, raw:)` with this
         /// dictionary.
         public func decompress(_ input: [UInt8], limit: Int = 16 << 20, raw: Bool) throws -> [UInt8] {
-            try input.withUnsafeBufferPointer { all in
-                guard !raw else { return try inflateRaw(all, limit: limit).output }
+            guard !raw else { return try Zlib.decompress(input, dictionary: dictionary, limit: limit, raw: true) }
+            return try input.withUnsafeBufferPointer { all in
                 let header = try ZlibHeader(all)
                 // A stream made without a dictionary needs none (as zlib itself treats it).
                 guard let id = header.dictionaryID else { return try Zlib.decompress(input, limit: limit) }
                 guard id == dictionaryID else { throw ZlibError.dictionaryMismatch }
-                let (output, rest) = try inflateRaw(UnsafeBufferPointer(rebasing: all[header.length...]), limit: limit)
+                let (output, rest) = try Zlib.inflatePrefix(UnsafeBufferPointer(rebasing: all[header.length...]), dictionary: dictionary,
+                                                      limit: limit, raw: true)
                 guard rest.count >= 4 else { throw ZlibError.truncatedInput }
                 let check = rest.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
                 guard check == Zlib.adler32(output) else {
@@ -242,42 +242,6 @@ extension Zlib {
                 return output
             }
         }
-
-        /// The inflated deflate stream at the start of `input`, and the bytes after it.
-        private func inflateRaw(_ input: UnsafeBufferPointer<UInt8>, limit: Int)
-            throws -> (output: [UInt8], rest: UnsafeBufferPointer<UInt8>) {
-            try withUnsafeTemporaryAllocation(of: z_stream.self, capacity: 1) { buffer in
-                let stream = buffer.baseAddress!
-                let rc = inflateCopy(stream, primed)
-                guard rc == Z_OK else { throw ZlibError.streamError(code: rc, message: "inflateCopy") }
-                defer { inflateEnd(stream) }
-                let output = try Zlib.inflateWhole(stream, input, limit: limit, dictionary: nil)
-                return (output, UnsafeBufferPointer(rebasing: input[(input.count - Int(stream.pointee.avail_in))...]))
-            }
-        }
-    }
-
-    /// A stream on the heap (zlib's state points back at it, so it must not move), set up by
-    /// `initialize` and given `dictionary`. Nothing stays allocated if this throws.
-    static func primedStream(dictionary: [UInt8],
-                             set: (UnsafeMutablePointer<z_stream>?, UnsafePointer<Bytef>?, uInt) -> Int32,
-                             end: (UnsafeMutablePointer<z_stream>?) -> Int32,
-                             initialize: (UnsafeMutablePointer<z_stream>) throws -> Void) throws -> UnsafeMutablePointer<z_stream> {
-        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-        do {
-            try initialize(stream)
-        } catch {
-            stream.deallocate()
-            throw error
-        }
-        do {
-            try setDictionary(dictionary, on: stream, with: set)
-        } catch {
-            _ = end(stream)
-            stream.deallocate()
-            throw error
-        }
-        return stream
     }
 
     /// The zlib format's header (RFC 1950 §2.2), checked as zlib's own `inflate` checks it.
@@ -303,53 +267,5 @@ extension Zlib {
         }
 
         private static func invalid(_ message: String) -> ZlibError { .streamError(code: Z_DATA_ERROR, message: message) }
-    }
-
-    /// Keeps the buffers of streams copied from one primed stream for the next copy. A deflate
-    /// copy takes ~390 KB (window, hash chains, pending buffer) in blocks big enough that malloc
-    /// maps them fresh each time, and faulting those pages in cost about as much as the copy saves.
-    /// Installed as the stream's zalloc/zfree; `deflateCopy`/`inflateCopy` pass it on to the copy.
-    final class StreamMemory: @unchecked Sendable {
-        /// Free blocks by size. More are never in use at once than threads compress at once; the
-        /// cap only bounds what a burst leaves behind.
-        private let free = Locked<[Int: [UnsafeMutableRawPointer]]>([:])
-        private static let keptPerSize = 16
-        /// Room before each block for its size, keeping the block 16-byte aligned.
-        private static let header = 16
-
-        deinit {
-            free.withLock { blocks in
-                for pointer in blocks.values.joined() { pointer.deallocate() }
-            }
-        }
-
-        func install(on stream: UnsafeMutablePointer<z_stream>) {
-            stream.pointee.opaque = Unmanaged.passUnretained(self).toOpaque()
-            stream.pointee.zalloc = { opaque, items, size in
-                Unmanaged<StreamMemory>.fromOpaque(opaque!).takeUnretainedValue().allocate(Int(items) * Int(size))
-            }
-            stream.pointee.zfree = { opaque, block in
-                guard let block else { return }
-                Unmanaged<StreamMemory>.fromOpaque(opaque!).takeUnretainedValue().release(block)
-            }
-        }
-
-        private func allocate(_ size: Int) -> UnsafeMutableRawPointer {
-            if let block = free.withLock({ $0[size]?.popLast() }) { return block + Self.header }
-            let block = UnsafeMutableRawPointer.allocate(byteCount: Self.header + size, alignment: Self.header)
-            block.storeBytes(of: size, as: Int.self)
-            return block + Self.header
-        }
-
-        private func release(_ pointer: UnsafeMutableRawPointer) {
-            let block = pointer - Self.header
-            let size = block.load(as: Int.self)
-            let kept = free.withLock { blocks in
-                guard blocks[size, default: []].count < Self.keptPerSize else { return false }
-                blocks[size, default: []].append(block)
-                return true
-            }
-            if !kept { block.deallocate() }
-        }
     }
 }

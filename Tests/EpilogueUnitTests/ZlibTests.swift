@@ -71,7 +71,7 @@ import EpilogueTestSupport
         #expect(Zlib.adler32(check) == 0x091E_01DE)
     }
 
-    // MARK: Primed streams
+    // MARK: Primed deflate, dictionary inflate
 
     private static let dictionary = Array("the ending of the film a last look a smile what was given up".utf8)
 
@@ -84,8 +84,8 @@ import EpilogueTestSupport
         (false, "eD+HAhVXbY7dCYAwDIRXyQDFaVwgaPoDtpE0Km5vWkQEfQlHLpf7xv9syhhSodq/LclTF3rw3ZAhpxAVIu5kY3bNLyCkmxRLcb8X5myVJD1+Qo1o8sXlHjBtYDhNtGr9UoJneW3R0ObhAnvhQsA="),
     ]
 
-    @Test func primedStreamsInflateBytesWrittenBeforeThem() throws {
-        let inflater = try Zlib.PrimedInflater(dictionary: Self.dictionary)
+    @Test func dictionaryInflaterInflatesBytesWrittenBeforePrimedStreams() throws {
+        let inflater = Zlib.DictionaryInflater(dictionary: Self.dictionary)
         for (raw, base64) in Self.writtenBefore {
             let packed = try #require(Data(base64Encoded: base64)).map { $0 }
             #expect(try inflater.decompress(packed, raw: raw) == Self.prose, "\(base64.prefix(8))")
@@ -108,7 +108,7 @@ import EpilogueTestSupport
 
     @Test func oneTemplateCarriesManyRecordsUnchanged() throws {
         let deflater = try Zlib.PrimedDeflater(dictionary: Self.dictionary, level: 6, raw: true)
-        let inflater = try Zlib.PrimedInflater(dictionary: Self.dictionary)
+        let inflater = Zlib.DictionaryInflater(dictionary: Self.dictionary)
         let first = try deflater.compress(Self.prose)
         for length in 0..<500 {
             let input = sample(length: length * 7)
@@ -119,8 +119,8 @@ import EpilogueTestSupport
         #expect(try inflater.decompress(first, raw: true) == Self.prose)
     }
 
-    @Test func primedInflaterTakesZlibStreamsOfEveryLevelAndWithoutADictionary() throws {
-        let inflater = try Zlib.PrimedInflater(dictionary: Self.dictionary)
+    @Test func dictionaryInflaterTakesZlibStreamsOfEveryLevelAndWithoutADictionary() throws {
+        let inflater = Zlib.DictionaryInflater(dictionary: Self.dictionary)
         for level: Int32 in 0...9 {
             let packed = try Zlib.compress(Self.prose, dictionary: Self.dictionary, level: level)
             #expect(try inflater.decompress(packed, raw: false) == Self.prose, "level \(level)")
@@ -129,8 +129,8 @@ import EpilogueTestSupport
         #expect(try inflater.decompress(Zlib.compress(Self.prose), raw: false) == Self.prose)
     }
 
-    @Test func primedInflaterFailsAsAFreshStreamDoes() throws {
-        let inflater = try Zlib.PrimedInflater(dictionary: Self.dictionary)
+    @Test func dictionaryInflaterFailsAsZlibsOwnCheckDoes() throws {
+        let inflater = Zlib.DictionaryInflater(dictionary: Self.dictionary)
         let packed = try Zlib.compress(sample(length: 5_000), dictionary: Self.dictionary)
         let other = try Zlib.compress(Self.prose, dictionary: Array("other".utf8))
         #expect(throws: ZlibError.dictionaryMismatch) { try inflater.decompress(other, raw: false) }
@@ -155,7 +155,7 @@ import EpilogueTestSupport
         let input = sample(length: 5_000)
         #expect(try Zlib.decompress(Zlib.compress(input), limit: 5_000) == input)
         #expect(throws: ZlibError.outputTooLarge(limit: 4_999)) { try Zlib.decompress(Zlib.compress(input), limit: 4_999) }
-        let inflater = try Zlib.PrimedInflater(dictionary: Self.dictionary)
+        let inflater = Zlib.DictionaryInflater(dictionary: Self.dictionary)
         let packed = try Zlib.compress(input, dictionary: Self.dictionary, raw: true)
         #expect(try inflater.decompress(packed, limit: 5_000, raw: true) == input)
         #expect(throws: ZlibError.outputTooLarge(limit: 4_999)) { try inflater.decompress(packed, limit: 4_999, raw: true) }
