@@ -1,6 +1,5 @@
 import EpilogueProtocol
 import EpilogueModel
-import EpilogueCompression
 import EpilogueServerKit
 import EpilogueStoreClient
 import Foundation
