@@ -92,29 +92,7 @@ up3() {
   done
 }
 
-ACKED="$E2E_WORK/acked"
-: >"$ACKED"
-
-# writer PORT PREFIX : PUTs PREFIX-1, PREFIX-2, … one at a time; appends each acknowledged id to ACKED.
-writer() {
-  local port=$1 prefix=$2 i=0 answer
-  while :; do
-    i=$((i + 1))
-    answer=$(put_record "$port" "$prefix-$i" || true)
-    if [[ $answer == "OK $prefix-$i version "* ]]; then echo "$prefix-$i" >>"$ACKED"; fi
-    sleep 0.05
-  done
-}
-acked_more_than() { (($(wc -l <"$ACKED") > $1)); }
-WRITER_PID=""
-start_writer() { writer "$1" "$2" & WRITER_PID=$!; }
-stop_writer() {
-  [[ -n $WRITER_PID ]] || return 0
-  kill "$WRITER_PID" 2>/dev/null || true
-  wait "$WRITER_PID" 2>/dev/null || true
-  WRITER_PID=""
-}
-e2e_on_exit stop_writer
+e2e_track_acked_writes
 
 # --- 1. up, healthy ---------------------------------------------------------------------------------
 step "up -d --scale gateway=3 (healthchecks every 2 s)"

@@ -6,7 +6,8 @@
 #   - builds the base image debian:bookworm-slim with debootstrap when it is missing (no registry
 #     pulls here), and the release binaries when they are missing,
 #   - stages the binaries as a build context for the Dockerfile's `prebuilt` target,
-#   - small helpers: pass/fail/step, a text-protocol client on top of nc, bounded waits.
+#   - small helpers: pass/fail/step, a text-protocol client on top of nc, bounded waits, a
+#     background writer that records each acknowledged write (ACKED) for check_records.
 # The caller sets E2E_NAME (log prefix) and registers its own cleanup with e2e_on_exit.
 
 E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -192,6 +193,37 @@ check_records() {
     grep -qxF "OK $id" <<<"$answers" || { echo "  missing: $id" >&2; missing=$((missing + 1)); }
   done <"$file"
   ((missing == 0)) || fail "$missing of $n acknowledged writes are missing (via port $port)"
+}
+
+# --- acknowledged writes ------------------------------------------------------------------------
+# e2e_track_acked_writes : starts ACKED, the file of acknowledged ids (one a line), and registers
+# stop_writer as a cleanup (call it after the cleanups the writer must stop before).
+ACKED=""
+WRITER_PID=""
+e2e_track_acked_writes() {
+  ACKED="$E2E_WORK/acked"
+  : >"$ACKED"
+  e2e_on_exit stop_writer
+}
+
+# writer PORT PREFIX : PUTs PREFIX-1, PREFIX-2, … one at a time; appends each acknowledged id to ACKED.
+writer() {
+  local port=$1 prefix=$2 i=0 answer
+  while :; do
+    i=$((i + 1))
+    answer=$(put_record "$port" "$prefix-$i" || true)
+    if [[ $answer == "OK $prefix-$i version "* ]]; then echo "$prefix-$i" >>"$ACKED"; fi
+    sleep 0.05
+  done
+}
+acked_more_than() { (($(wc -l <"$ACKED") > $1)); }
+# start_writer PORT PREFIX / stop_writer : one background writer at a time.
+start_writer() { writer "$1" "$2" & WRITER_PID=$!; }
+stop_writer() {
+  [[ -n $WRITER_PID ]] || return 0
+  kill "$WRITER_PID" 2>/dev/null || true
+  wait "$WRITER_PID" 2>/dev/null || true
+  WRITER_PID=""
 }
 
 # wait_until SECONDS DESCRIPTION COMMAND... : polls every 0.2 s; fails after SECONDS.
