@@ -31,8 +31,9 @@ import Testing
                         while !stop.isSet {
                             let id = "w\(w)/\(n % 100)"
                             let content = TestSupport.content(film: "Writers Room", reading: "writer \(w) write \(n)")
+                            let sent = ContinuousClock.now
                             if let written = try? await client.put(id: id, content: content) {
-                                acks.add(id, written.version)
+                                acks.add(id, written.version, sent: sent)
                             }
                             n += 1
                         }

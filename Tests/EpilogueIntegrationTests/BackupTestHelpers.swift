@@ -7,14 +7,24 @@ import Foundation
 import NIOCore
 import Testing
 @testable import EpilogueStore
-/// Acknowledged writes, shared by writer tasks.
+
+/// Acknowledged writes, shared by writer tasks: when each was sent and when it was acknowledged.
 final class AckLog: @unchecked Sendable {
     private let lock = NSLock()
-    private var acked: [(id: String, version: UInt64, at: ContinuousClock.Instant)] = []
-    func add(_ id: String, _ version: UInt64) { lock.lock(); acked.append((id, version, .now)); lock.unlock() }
+    private var acked: [(id: String, version: UInt64, sent: ContinuousClock.Instant, at: ContinuousClock.Instant)] = []
+    func add(_ id: String, _ version: UInt64, sent: ContinuousClock.Instant) {
+        lock.lock(); acked.append((id, version, sent, .now)); lock.unlock()
+    }
+    /// Acknowledged before `instant`: durable before it, so in any copy started after it.
     func before(_ instant: ContinuousClock.Instant) -> [(id: String, version: UInt64)] {
         lock.lock(); defer { lock.unlock() }
         return acked.filter { $0.at < instant }.map { ($0.id, $0.version) }
+    }
+    /// Sent after `instant`: appended after it, so in no copy finished before it. (A write sent
+    /// earlier but acknowledged later may be in the copy: its append can precede the copy's cut.)
+    func sent(after instant: ContinuousClock.Instant) -> [(id: String, version: UInt64)] {
+        lock.lock(); defer { lock.unlock() }
+        return acked.filter { $0.sent > instant }.map { ($0.id, $0.version) }
     }
     var count: Int { lock.lock(); defer { lock.unlock() }; return acked.count }
 }

@@ -33,8 +33,9 @@ import Testing
                             var n = 0
                             while !stop.isSet {
                                 let id = "w\(w)/\(n % 50)"
+                                let sent = ContinuousClock.now
                                 if let written = try? await store.put(id: id, content: TestSupport.content(film: "Writers Room", reading: "writer \(w) write \(n)"), expectedVersion: nil) {
-                                    acks.add(id, written.version)
+                                    acks.add(id, written.version, sent: sent)
                                 }
                                 n += 1
                             }
@@ -59,8 +60,8 @@ import Testing
                 let got = try? restored.get(id: id)
                 #expect((got?.version ?? 0) >= version, "\(id) v\(version), acknowledged before the backup, is missing from it")
             }
-            // Nothing written after the backup answered is in it.
-            for (id, version) in acks.before(.now) where !acks.before(afterBackup).contains(where: { $0.id == id && $0.version == version }) {
+            // Nothing sent after the backup answered is in it.
+            for (id, version) in acks.sent(after: afterBackup) {
                 #expect((try? restored.get(id: id).version) ?? 0 < version, "\(id) v\(version) was written after the backup")
             }
             // Bundled-dataset answers are the same.
