@@ -81,6 +81,12 @@ def main():
             q, f = med("qps", ours), med("qps", fts)
             out.append(f"| {size:,} | SEARCH in-process, queries/s (p99 µs) | {q:,.0f} ({med('p99_us', ours):,.0f}) | "
                        f"SQLite FTS5 {f:,.0f} ({med('p99_us', fts):,.0f}) | {q / f:.1f}× | ≥ 1.0× — {'met' if q >= f else '**missed**'} |")
+        sqlite, put = runs.get((size, "put-durable", "sqlite")), runs.get((size, "put-64x1", "epilogue"))
+        if sqlite and put:
+            ours, theirs = med("ops_per_s", put), med("ops_per_s", sqlite)
+            out.append(f"| {size:,} | durable PUT, writes/s (Epilogue 64 × 1 `--fsync always`; SQLite table + FTS5, WAL, "
+                       f"synchronous=FULL, one writer, a transaction per record) | {ours:,.0f} | SQLite {theirs:,.0f} | "
+                       f"{ours / theirs:.1f}× | ≥ 5× — {'met' if ours >= 5 * theirs else '**missed**'} |")
         storage = runs.get((size, "storage", "epilogue"))
         if storage:
             s = storage[0]

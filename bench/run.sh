@@ -228,6 +228,11 @@ for N in "${SIZE_LIST[@]}"; do
     log "$N records: PUT (fsync always) and the 90/10 mix"
     cell "$N" put-64x1 epilogue --port "$GW_PORT" --cmd 'PUT {record}' --corpus "$CORPUS" --corpus-records "$PUT_RECORDS" --conns 64
     cell "$N" put-64x1 redis --protocol redis --port "$REDIS_PORT" --cmd 'SET {id} {json}' --corpus "$CORPUS" --corpus-records "$PUT_RECORDS" --conns 64
+    # SQLite's durable write (table + FTS5, WAL, synchronous=FULL, a transaction per record), the
+    # second peer of the durable-PUT target; printed, never asserted.
+    line=$(result_of python3 bench/sqlite-put-bench.py "$CORPUS" "$PUT_RECORDS" "$WORK/sqlite") || true
+    [ -n "$line" ] && record "$N" put-durable sqlite 1 "$(kv_json "$line")"
+    rm -rf "$WORK/sqlite"
     cell "$N" mix-64x1 epilogue --port "$GW_PORT" --cmd 'GET {id}' --cmd 'PUT {record}' --weights 90,10 --keyfile "$IDS" \
         --corpus "$CORPUS" --corpus-records "$PUT_RECORDS" --conns 64
     cell "$N" mix-64x1 redis --protocol redis --port "$REDIS_PORT" --cmd 'GET {id}' --cmd 'SET {id} {json}' --weights 90,10 \
