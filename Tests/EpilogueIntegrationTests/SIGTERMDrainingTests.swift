@@ -33,7 +33,11 @@ import Testing
         let heldStore = try await HeldStore()
         defer { heldStore.close() }
         let gateway = try await ServiceProcess(.gateway, arguments: ["--store", "127.0.0.1:\(heldStore.port)", "--metrics-port", "0",
-                                                                     "--store-connections", "1", "--log-level", "error"])
+                                                                     "--store-connections", "1", "--log-level", "error",
+                                                                     // The held store answers nothing until released; a slow machine
+                                                                     // must not time the warm-up PING out (a timeout drops the link
+                                                                     // and fails every request pending on it).
+                                                                     "--request-timeout-ms", "120000"])
         defer { gateway.stop() }
         // Until its pool has completed a handshake with the held store.
         for _ in 0..<600 where heldStore.requestsReceived == 0 {
