@@ -7,7 +7,7 @@
 #       the default (last) target, `runtime`: compiles in the Swift image, ships in Debian slim.
 #   docker build --target prebuilt -t epilogue:local CONTEXT
 #       binaries already built on a bookworm host (`swift build -c release --static-swift-stdlib`),
-#       put in CONTEXT/prebuilt/ (both executables and Epilogue_EpilogueStore.resources/); no Swift
+#       put in CONTEXT/prebuilt/ (both executables and Epilogue_EpilogueStorage.resources/); no Swift
 #       image needed. CI does this (scripts/compose-e2e.sh, scripts/swarm-e2e.sh), because it cannot
 #       pull swift:6.3.1-bookworm.
 # `prebuilt` comes before the Swift stage on purpose: the classic (non-BuildKit) builder builds
@@ -93,8 +93,8 @@ RUN swift build -c release --static-swift-stdlib
 RUN bin="$(swift build -c release --static-swift-stdlib --show-bin-path)" \
     && mkdir -p /staging \
     && cp "$bin/epilogue-store" "$bin/epilogue-gateway" /staging/ \
-    && cp -R "$bin/Epilogue_EpilogueStore.resources" /staging/ \
-    && test -f /staging/Epilogue_EpilogueStore.resources/dataset.json
+    && cp -R "$bin/Epilogue_EpilogueStorage.resources" /staging/ \
+    && test -f /staging/Epilogue_EpilogueStorage.resources/dataset.json
 
 # ---- runtime (the default target) --------------------------------------------------------------
 FROM runtime-base AS runtime

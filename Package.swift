@@ -8,6 +8,7 @@ let testedModules: [Target.Dependency] = [
     "EpilogueCompression",
     "EpilogueServerKit",
     "EpilogueProtocol",
+    "EpilogueStorage",
     "EpilogueStore",
     "EpilogueGateway",
     "EpilogueStoreClient",
@@ -25,6 +26,7 @@ let package = Package(
         .executable(name: "epilogue-bench", targets: ["epilogue-bench"]),
         .library(name: "EpilogueProtocol", targets: ["EpilogueProtocol"]),
         // For the fuzz targets in Fuzz/ (a separate package).
+        .library(name: "EpilogueStorage", targets: ["EpilogueStorage"]),
         .library(name: "EpilogueStore", targets: ["EpilogueStore"]),
         .library(name: "EpilogueGateway", targets: ["EpilogueGateway"]),
     ],
@@ -93,6 +95,26 @@ let package = Package(
             ],
             path: "Sources/ServerKit"
         ),
+        // The store's engine: record log, durability gate, dictionary files, record index, search,
+        // recovery, index snapshot, maintenance, backup, import, and the RecordStore façade. It
+        // answers in domain types and never sees the wire protocol or NIO: the server layer
+        // (EpilogueStore, in the Server/ folder, excluded here) maps both ways. Logging for its messages,
+        // ServiceLifecycle because RecordStore is a Service (run() does maintenance, then closes).
+        .target(
+            name: "EpilogueStorage",
+            dependencies: [
+                "EpilogueModel",
+                "EpilogueShared",
+                "EpilogueCompression",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/StoreService",
+            exclude: ["Server"],
+            resources: [.copy("Resources/dataset.json")]
+        ),
+        // The store's server layer: listener, connection state machine and handler, request
+        // handler, wire mapping of the engine's answers, backup frames, metrics.
         .target(
             name: "EpilogueStore",
             dependencies: [
@@ -101,6 +123,7 @@ let package = Package(
                 "EpilogueCompression",
                 "EpilogueServerKit",
                 "EpilogueProtocol",
+                "EpilogueStorage",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -108,8 +131,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
-            path: "Sources/StoreService",
-            resources: [.copy("Resources/dataset.json")]
+            path: "Sources/StoreService/Server"
         ),
         // The client side of wire protocol v1: pooled, pipelined, reconnecting.
         .target(
@@ -162,6 +184,7 @@ let package = Package(
             name: "epilogue-store",
             dependencies: [
                 "EpilogueCommandLine",
+                "EpilogueStorage",
                 "EpilogueStore",
                 "EpilogueServerKit",
                 "EpilogueStoreClient",
@@ -187,7 +210,7 @@ let package = Package(
                 "EpilogueBenchWire",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                "EpilogueStore",
+                "EpilogueStorage",
                 "EpilogueModel",
                 "EpilogueShared",
                 "EpilogueCompression",

@@ -17,8 +17,8 @@ let package = Package(
         .target(name: "FuzzDriver"),
         .executableTarget(name: "FuzzFrameDecoder", dependencies: ["FuzzDriver", .product(name: "EpilogueProtocol", package: epilogue)]),
         .executableTarget(name: "FuzzTextCommand", dependencies: ["FuzzDriver", .product(name: "EpilogueGateway", package: epilogue)]),
-        .executableTarget(name: "FuzzLogRecovery", dependencies: ["FuzzDriver", .product(name: "EpilogueStore", package: epilogue)]),
-        .executableTarget(name: "FuzzSearchQuery", dependencies: ["FuzzDriver", .product(name: "EpilogueStore", package: epilogue)]),
+        .executableTarget(name: "FuzzLogRecovery", dependencies: ["FuzzDriver", .product(name: "EpilogueStorage", package: epilogue)]),
+        .executableTarget(name: "FuzzSearchQuery", dependencies: ["FuzzDriver", .product(name: "EpilogueStorage", package: epilogue)]),
     ],
     swiftLanguageModes: [.v6]
 )

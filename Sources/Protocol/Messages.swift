@@ -45,15 +45,6 @@ public struct Ready: Sendable, Equatable {
     }
 }
 
-/// How a record body travels: as is, or compressed exactly as the store keeps it on disk.
-public enum BodyEncoding: UInt8, Sendable {
-    case plain = 0
-    /// A zlib stream (RFC 1950) made with the preset dictionary `dictionaryID` (built-in ids).
-    case zlib = 1
-    /// Raw deflate (RFC 1951) made with the preset dictionary `dictionaryID` (trained ids, >= 1000).
-    case deflate = 2
-}
-
 /// A record on the wire. The body is `RecordContent` in its binary form (see `RecordBody`),
 /// possibly compressed — the store forwards what it has on disk so it never inflates on reads;
 /// the gateway inflates.
@@ -84,49 +75,6 @@ public struct StatEntry: Sendable, Equatable {
         self.name = name
         self.value = value
     }
-}
-
-/// One record of an IMPORT batch.
-public struct ImportItem: Sendable, Equatable {
-    /// Where it came from (a line of the client's file), named when the store refuses it.
-    public var line: UInt32
-    public var id: String
-    public var content: RecordContent
-    /// Compare-and-set, as PUT's.
-    public var expectedVersion: UInt64?
-    /// Write exactly this version (a restore keeps an export's versions); it must be above the
-    /// id's last version. Absent: the next version, as PUT.
-    public var version: UInt64?
-    /// Keep this `updated_at` (ms since the epoch); absent: now.
-    public var updatedAt: Int64?
-
-    public init(line: UInt32, id: String, content: RecordContent, expectedVersion: UInt64? = nil, version: UInt64? = nil, updatedAt: Int64? = nil) {
-        self.line = line
-        self.id = id
-        self.content = content
-        self.expectedVersion = expectedVersion
-        self.version = version
-        self.updatedAt = updatedAt
-    }
-}
-
-/// One file of a BACKUP as BACKUP_END lists it: its whole length and CRC-32.
-public struct BackupFile: Sendable, Equatable {
-    public var name: String
-    public var length: UInt64
-    public var crc32: UInt32
-
-    public init(name: String, length: UInt64, crc32: UInt32) {
-        self.name = name
-        self.length = length
-        self.crc32 = crc32
-    }
-}
-
-/// What IMPORT does with an id that already holds a live record.
-public enum ImportExisting: UInt8, Sendable {
-    case replace = 0
-    case skip = 1
 }
 
 /// Everything a client may send.

@@ -1,48 +1,43 @@
 import EpilogueModel
 import NIOCore
 
-/// The binary form of `RecordContent`, used on the wire (PUT, RECORD) and, compressed, on disk:
-/// string film, u16 year, string director, string subject, string reading, string source,
-/// u8 sourceKind, list<string> themes.
-public enum RecordBody {
+// The record body (EpilogueModel's `RecordBody`, the store's on-disk form too) inside frames:
+// PUT and IMPORT carry it inline, RECORD as its `body`.
+extension RecordBody {
     public static func write(_ content: RecordContent, to buffer: inout ByteBuffer) {
-        buffer.writeWireString(content.film)
-        buffer.writeInteger(UInt16(clamping: content.year))
-        buffer.writeWireString(content.director)
-        buffer.writeWireString(content.subject)
-        buffer.writeWireString(content.reading)
-        buffer.writeWireString(content.source)
-        buffer.writeInteger(content.sourceKind.rawValue)
-        buffer.writeWireList(content.themes) { $0.writeWireString($1) }
+        buffer.writeBytes(bytes(of: content))
     }
 
     public static func encode(_ content: RecordContent) -> ByteBuffer {
-        var buffer = ByteBuffer()
-        write(content, to: &buffer)
-        return buffer
+        ByteBuffer(bytes: bytes(of: content))
     }
 
-    public static func read(from reader: inout WireReader) throws -> RecordContent {
-        let film = try reader.string("film")
-        let year = Int(try reader.u16("year"))
-        let director = try reader.string("director")
-        let subject = try reader.string("subject")
-        let reading = try reader.string("reading")
-        let source = try reader.string("source")
-        let kind = try reader.sourceKind()
-        let themes = try reader.list("themes", minimumItemSize: 4) { try $0.string("theme") }
-        return RecordContent(film: film, year: year, director: director, subject: subject, reading: reading,
-                             source: source, sourceKind: kind, themes: themes)
+    /// The body at the reader's position; the reader moves past it.
+    public static func read(from reader: inout WireReader) throws(ProtocolError) -> RecordContent {
+        let (content, consumed) = try decodePrefix(reader.buffer)
+        reader.buffer.moveReaderIndex(forwardBy: consumed)
+        return content
     }
 
     /// Decodes a whole body; bytes left over are an error.
-    public static func decode(_ buffer: ByteBuffer) throws -> RecordContent {
-        var reader = WireReader(buffer)
-        let content = try read(from: &reader)
-        guard reader.buffer.readableBytes == 0 else {
-            throw ProtocolError.invalidValue(field: "body", reason: "\(reader.buffer.readableBytes) trailing bytes")
+    public static func decode(_ buffer: ByteBuffer) throws(ProtocolError) -> RecordContent {
+        let (content, consumed) = try decodePrefix(buffer)
+        guard consumed == buffer.readableBytes else {
+            throw .invalidValue(field: "body", reason: "\(buffer.readableBytes - consumed) trailing bytes")
         }
         return content
+    }
+
+    private static func decodePrefix(_ buffer: ByteBuffer) throws(ProtocolError) -> (content: RecordContent, consumed: Int) {
+        let read = buffer.withUnsafeReadableBytes { bytes in Result { () throws(RecordBodyError) in try RecordBody.read(bytes) } }
+        switch read {
+        case .success(let body): return body
+        // The same cases and field names as the wire reader's, so a bad body inside a frame reads as before.
+        case .failure(.truncated(let field)): throw .truncated(field)
+        case .failure(.invalidUTF8(let field)): throw .invalidUTF8(field)
+        case .failure(.invalidValue(let field, let reason)): throw .invalidValue(field: field, reason: reason)
+        case .failure(.trailingBytes(let count)): throw .invalidValue(field: "body", reason: "\(count) trailing bytes")
+        }
     }
 }
 

@@ -1,20 +1,20 @@
-import EpilogueProtocol
 import EpilogueModel
 import EpilogueCompression
-import NIOCore
 
 /// What the store keeps in memory per record: the compressed body as it sits on disk plus the
 /// few fields that filters, FILMS and THEMES need without inflating anything. Those fields live
 /// in a shared `Facets`, so a million records cost one pointer each for them, not six strings.
-struct StoredRecord: Sendable {
-    var id: String
-    var body: [UInt8]
-    var version: UInt64
-    var updatedAt: Int64
+public struct StoredRecord: Sendable {
+    public var id: String
+    /// Compressed as `dictionaryID` says (see `DictionarySet`), exactly as in the log.
+    public var body: [UInt8]
+    public var version: UInt64
+    public var updatedAt: Int64
     var facets: Facets
     var docID: UInt32
-    var dictionaryID: UInt32
-    var rawLength: UInt32
+    public var dictionaryID: UInt32
+    /// The body's length once inflated.
+    public var rawLength: UInt32
     var logBytes: UInt32
 
     /// A record read from the log but not yet indexed (recovery only): `docID` holds its position
@@ -37,12 +37,12 @@ struct StoredRecord: Sendable {
         self.logBytes = logBytes
     }
 
-    var film: String { facets.film }
-    var year: Int { facets.year }
-    var director: String { facets.director }
-    var subject: String { facets.subject }
-    var sourceKind: SourceKind { facets.sourceKind }
-    var themes: [String] { facets.themes }
+    public var film: String { facets.film }
+    public var year: Int { facets.year }
+    public var director: String { facets.director }
+    public var subject: String { facets.subject }
+    public var sourceKind: SourceKind { facets.sourceKind }
+    public var themes: [String] { facets.themes }
 
     /// Whether the record passes `filter`, which must be `folded` (callers fold it once per
     /// request, not once per record).
@@ -54,9 +54,9 @@ struct StoredRecord: Sendable {
         return true
     }
 
-    func content(_ dictionaries: DictionarySet) throws -> RecordContent {
+    public func content(_ dictionaries: DictionarySet) throws -> RecordContent {
         let raw = try dictionaries.decompress(body, dictionaryID: dictionaryID)
-        return try RecordBody.decode(ByteBuffer(bytes: raw))
+        return try RecordBody.content(of: raw)
     }
 }
 

@@ -1,10 +1,8 @@
-import EpilogueProtocol
 import EpilogueModel
 import EpilogueCompression
 import EpilogueShared
 import Foundation
 import Logging
-import NIOCore
 import ServiceLifecycle
 
 /// The store's data: the durable log plus the in-memory `RecordIndex`, behind one lock.
@@ -70,7 +68,7 @@ public final class RecordStore: Service, Sendable {
     /// `sync()`, which `DurabilityGate` keeps apart from a file swap.
     let log: RecordLog
     /// Built-in and trained dictionaries; new writes use the newest.
-    let dictionaries: DictionarySet
+    public let dictionaries: DictionarySet
     let gate: DurabilityGate
     let maintenance = StoreMaintenance()
     private let recoveryState: Locked<RecoveryReport>
@@ -181,7 +179,7 @@ public final class RecordStore: Service, Sendable {
         } catch {
             throw .invalidRecord(error)
         }
-        let raw = Array(buffer: RecordBody.encode(content))
+        let raw = RecordBody.bytes(of: content)
         // The record was valid: a failure here is the store's, not the client's.
         do {
             let packed = try compress(raw)
@@ -255,7 +253,7 @@ public final class RecordStore: Service, Sendable {
 
     /// Fixes what a BACKUP copies, in one short hold of the lock (writers wait only for a dup(2)):
     /// the log's length now and the trained dictionaries now. See `Backup.Source`.
-    func beginBackup() throws(StoreError) -> Backup.Source {
+    public func beginBackup() throws(StoreError) -> Backup.Source {
         try state.withLock { _ throws(StoreError) -> Backup.Source in
             let fd = dup(log.fd)
             guard fd >= 0 else { throw .storage(.fromErrno("dup", log.path)) }
@@ -367,7 +365,7 @@ public final class RecordStore: Service, Sendable {
 
     // MARK: Reads
 
-    func record(id: String) -> StoredRecord? {
+    public func record(id: String) -> StoredRecord? {
         state.withLock { $0.index.records[id] }
     }
 
@@ -376,7 +374,7 @@ public final class RecordStore: Service, Sendable {
         return try decode(stored)
     }
 
-    func decode(_ stored: StoredRecord) throws(StoreError) -> Record {
+    public func decode(_ stored: StoredRecord) throws(StoreError) -> Record {
         do {
             return Record(id: stored.id, content: try stored.content(dictionaries), version: stored.version, updatedAt: stored.updatedAt)
         } catch {
@@ -385,7 +383,7 @@ public final class RecordStore: Service, Sendable {
     }
 
     /// Records matching `filter`, ordered by id.
-    func query(_ filter: RecordFilter, limit: Int, offset: Int) -> (records: [StoredRecord], total: Int) {
+    public func query(_ filter: RecordFilter, limit: Int, offset: Int) -> (records: [StoredRecord], total: Int) {
         let filter = filter.folded
         return state.withLock { $0.index.query(filter, limit: limit, offset: offset) }
     }
@@ -421,15 +419,10 @@ public final class RecordStore: Service, Sendable {
     /// copied: each `StoredRecord` shares its compressed body with the store (copy-on-write, and a
     /// later write replaces the entry rather than the bytes), so this costs about a hundred
     /// bytes a record and JSON is made a chunk at a time by whoever streams it. Sorted off the lock.
-    func exportRecords(_ filter: RecordFilter) -> [StoredRecord] {
+    public func exportRecords(_ filter: RecordFilter) -> [StoredRecord] {
         let filter = filter.folded
         let taken = state.withLock { $0.index.matching(filter) }
         return taken.sorted { $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }
-    }
-
-    /// Up to `limit` record ids, in no particular order (benchmarks pick from them).
-    public func ids(limit: Int) -> [String] {
-        state.withLock { Array($0.index.records.keys.prefix(limit)) }
     }
 
     /// One row per film in UTF-8 byte order of the title (see `RecordIndex.films`).

@@ -1,7 +1,8 @@
 import ArgumentParser
 import EpilogueProtocol
 import EpilogueCompression
-import EpilogueStore
+import EpilogueModel
+import EpilogueStorage
 import Foundation
 import NIOCore
 
@@ -19,7 +20,7 @@ struct CompressionBench: ParsableCommand {
 
     func run() throws {
         let records = try Corpus.load(corpus, limit: count).records
-        let bodies = records.map { Array(buffer: RecordBody.encode($0.content)) }
+        let bodies = records.map { RecordBody.bytes(of: $0.content) }
         let raw = bodies.reduce(0) { $0 + $1.count }
         // Per-entry framing in records.log besides the body: crc, length, kind, id, version, time, encoding, dictionary, raw length.
         let framing = records.reduce(0) { $0 + 8 + 1 + 2 + $1.id.utf8.count + 8 + 8 + 1 + 4 + 4 }

@@ -1,7 +1,8 @@
 import ArgumentParser
 import EpilogueProtocol
 import EpilogueCompression
-import EpilogueStore
+import EpilogueModel
+import EpilogueStorage
 import Foundation
 import NIOCore
 
@@ -79,12 +80,12 @@ struct CompressionCostBench: ParsableCommand {
     /// records, timed on its odd ones, repeated up to `count`).
     private func bodies() throws -> (training: [[UInt8]], timed: [[UInt8]]) {
         guard let corpus else {
-            let dataset = try BundledDataset.load().map { Array(buffer: RecordBody.encode($0.content)) }
+            let dataset = try BundledDataset.load().map { RecordBody.bytes(of: $0.content) }
             let (even, odd) = (stride(from: 0, to: dataset.count, by: 2), stride(from: 1, to: dataset.count, by: 2))
             let held = odd.map { dataset[$0] }
             return (even.map { dataset[$0] }, (0..<count).map { held[$0 % held.count] })
         }
-        let all = try Corpus.load(corpus, limit: sample + count).records.map { Array(buffer: RecordBody.encode($0.content)) }
+        let all = try Corpus.load(corpus, limit: sample + count).records.map { RecordBody.bytes(of: $0.content) }
         return (Array(all.prefix(sample)), Array(all.dropFirst(sample)))
     }
 

@@ -1,7 +1,7 @@
 import ArgumentParser
 import EpilogueModel
 import EpilogueShared
-import EpilogueStore
+import EpilogueStorage
 import Foundation
 import Logging
 

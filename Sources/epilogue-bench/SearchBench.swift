@@ -1,7 +1,7 @@
 import ArgumentParser
 import EpilogueProtocol
 import EpilogueModel
-import EpilogueStore
+import EpilogueStorage
 import Foundation
 import Logging
 
@@ -63,7 +63,7 @@ struct SearchBench: AsyncParsableCommand {
         let cpuQPS = Double(done) / max(1e-9, ProcessMemory.cpuSeconds() - cpuStart)
         latencies.sort()
         let p50 = latencies[latencies.count / 2], p99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
-        if ids.isEmpty { ids = store.ids(limit: 100_000) }
+        if ids.isEmpty { ids = store.query(RecordFilter(), limit: 100_000, offset: 0).records.map(\.id) }
         let gets = try Self.getRate(store, ids: ids, seconds: seconds)
         print(String(format: "loaded %d records in %.1f s (RSS %d MiB, peak %d MiB); %d queries in %.2f s: %.0f queries/s, p50 %.0f µs, p99 %.0f µs, %d hits; GET %.0f per CPU-second, search %.0f per CPU-second",
                      records, Double(loadTime.components.seconds), memory.rss >> 20, memory.peak >> 20, done, secs, Double(done) / secs, p50, p99, hits, gets, cpuQPS))

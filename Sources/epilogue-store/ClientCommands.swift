@@ -2,7 +2,7 @@ import ArgumentParser
 import EpilogueCommandLine
 import EpilogueProtocol
 import EpilogueServerKit
-import EpilogueStore
+import EpilogueStorage
 import EpilogueStoreClient
 import Foundation
 import Logging
@@ -116,8 +116,8 @@ struct BackupCommand: AsyncParsableCommand {
         let box = LockedBackupWriter(writer)
         try await address.withClient { client in
             do {
-                let files = try await client.backup { file, offset, data in box.receive(.backupChunk(file: file, offset: offset, data: data)) }
-                try box.finish(.backupEnd(files))
+                let files = try await client.backup { file, offset, data in box.receive(file: file, offset: offset, bytes: Array(buffer: data)) }
+                try box.finish(files: files)
             } catch {
                 FileHandle.standardError.write(Data("epilogue-store backup: failed, \(to) is incomplete (it keeps \(Backup.incompleteName)): \(error)\n".utf8))
                 throw ExitCode(2)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EpilogueCommandLine
 import EpilogueServerKit
+import EpilogueStorage
 import EpilogueStore
 import EpilogueStoreClient
 import Foundation

@@ -6,6 +6,7 @@ import EpilogueTestSupport
 import Foundation
 import NIOCore
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// Acknowledged writes, shared by writer tasks: when each was sent and when it was acknowledged.

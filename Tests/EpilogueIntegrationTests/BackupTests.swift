@@ -6,6 +6,7 @@ import EpilogueTestSupport
 import Foundation
 import NIOCore
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 @Suite struct BackupTests {
     /// A BACKUP through a `StoreClient` into `directory`, as `epilogue-store backup` does.
@@ -13,8 +14,8 @@ import Testing
         try await withStoreClient(port: port) { client in
             let writer = try BackupWriter(directory: directory)
             let box = LockedBackupWriter(writer)
-            let files = try await client.backup { file, offset, data in box.receive(.backupChunk(file: file, offset: offset, data: data)) }
-            try box.finish(.backupEnd(files))
+            let files = try await client.backup { file, offset, data in box.receive(file: file, offset: offset, bytes: Array(buffer: data)) }
+            try box.finish(files: files)
             return writer.files
         }
     }
@@ -65,7 +66,7 @@ import Testing
                 #expect((try? restored.get(id: id).version) ?? 0 < version, "\(id) v\(version) was written after the backup")
             }
             // Bundled-dataset answers are the same.
-            for id in store.ids(limit: 1_000) where !id.hasPrefix("w") {
+            for id in store.query(RecordFilter(), limit: 1_000, offset: 0).records.map(\.id) where !id.hasPrefix("w") {
                 #expect(try restored.get(id: id) == store.get(id: id))
             }
             let filter = RecordFilter(film: "La La Land")

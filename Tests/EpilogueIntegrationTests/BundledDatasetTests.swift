@@ -4,6 +4,7 @@ import EpilogueCompression
 import EpilogueTestSupport
 import Foundation
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 @Suite struct BundledDatasetTests {
@@ -87,7 +88,7 @@ import Testing
     @Test func compressionWithTheDictionaryBeatsPlainZlibOnTheDataset() throws {
         var raw = 0, plain = 0, withDictionary = 0
         for entry in try BundledDataset.load() {
-            let body = Array(buffer: RecordBody.encode(entry.content))
+            let body = RecordBody.bytes(of: entry.content)
             raw += body.count
             plain += try Zlib.compress(body, level: 9).count
             withDictionary += try Zlib.compress(body, dictionary: CompressionDictionary.current.bytes, level: 9).count

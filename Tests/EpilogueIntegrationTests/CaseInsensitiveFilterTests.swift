@@ -3,6 +3,7 @@ import EpilogueModel
 import EpilogueTestSupport
 import Foundation
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// Filters ignore case for film, subject, theme and source kind; answers keep the stored spelling.

@@ -5,6 +5,7 @@ import EpilogueTestSupport
 import Foundation
 import NIOCore
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 @Suite struct DictionaryFileTests {

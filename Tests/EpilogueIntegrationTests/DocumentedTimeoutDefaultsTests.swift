@@ -8,6 +8,7 @@ import NIOEmbedded
 import NIOPosix
 import Testing
 @testable import EpilogueGateway
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// The documented defaults (docs/TEXT_PROTOCOL.md "Limits", docs/OPERATIONS.md) against the code's,

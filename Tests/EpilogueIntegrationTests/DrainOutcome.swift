@@ -8,6 +8,7 @@ import NIOEmbedded
 import NIOPosix
 import ServiceLifecycle
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// What a client that pipelines PUTs into a draining store saw: every request answered at most

@@ -4,6 +4,7 @@ import EpilogueCompression
 import EpilogueTestSupport
 import Foundation
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 @Suite struct DurabilityTests {

@@ -4,6 +4,7 @@ import EpilogueTestSupport
 import Foundation
 import NIOCore
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// Over a real connection: which request id an ERROR frame carries.

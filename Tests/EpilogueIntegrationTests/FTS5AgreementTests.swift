@@ -1,6 +1,7 @@
 import EpilogueTestSupport
 import Foundation
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// Ranking must equal SQLite FTS5's `bm25()` on the same documents and queries.

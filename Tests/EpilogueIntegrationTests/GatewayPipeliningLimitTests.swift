@@ -8,6 +8,7 @@ import NIOEmbedded
 import NIOPosix
 import Testing
 @testable import EpilogueGateway
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 @Suite(.timeLimit(.minutes(1))) struct GatewayPipeliningLimitTests {

@@ -9,6 +9,7 @@ import NIOEmbedded
 import NIOPosix
 import Testing
 @testable import EpilogueGateway
+@testable import EpilogueStorage
 @testable import EpilogueStore
 @testable import EpilogueStoreClient
 

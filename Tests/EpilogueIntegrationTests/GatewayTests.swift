@@ -6,6 +6,7 @@ import NIOCore
 import NIOPosix
 import Testing
 @testable import EpilogueGateway
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 private let putLaLaLand = #"PUT lll/epilogue film="La La Land" year=2016 director="Damien Chazelle" subject=epilogue reading="The montage is a \"what if\": the life they gave up." source="Damien Chazelle, interview" sourceKind=director themes=what-if,sacrifice"#

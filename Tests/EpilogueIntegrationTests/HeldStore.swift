@@ -8,6 +8,7 @@ import NIOEmbedded
 import NIOPosix
 import Testing
 @testable import EpilogueGateway
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// A store stand-in that completes the handshake and then holds every request until the test

@@ -5,6 +5,7 @@ import Foundation
 import NIOCore
 import Testing
 @testable import EpilogueGateway
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 @Suite struct ImportCommandTests {

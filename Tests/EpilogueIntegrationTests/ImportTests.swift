@@ -1,3 +1,4 @@
+import EpilogueModel
 import EpilogueProtocol
 import EpilogueStoreClient
 import EpilogueTestSupport
@@ -5,6 +6,7 @@ import Foundation
 import NIOCore
 import Testing
 @testable import EpilogueGateway
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 @Suite struct ImportTests {
@@ -48,7 +50,7 @@ import Testing
                 #expect(reasons[6]?.contains("year") == true)
                 #expect(reasons[8]?.hasPrefix("CONFLICT") == true)
                 #expect(reasons[10]?.contains("no newline at the end") == true)
-                #expect(store.ids(limit: 10).sorted() == ["a", "e", "h"])
+                #expect(store.query(RecordFilter(), limit: 10, offset: 0).records.map(\.id) == ["a", "e", "h"])
             }
         }
     }
@@ -68,7 +70,7 @@ import Testing
         #expect(error.code == .conflict)
         #expect(error.description.hasPrefix("line 2: "))
         #expect(store.figures().logBytes == before.logBytes)
-        #expect(store.ids(limit: 10) == ["held"])
+        #expect(store.query(RecordFilter(), limit: 10, offset: 0).records.map(\.id) == ["held"])
     }
 
     @Test func skipKeepsExistingRecordsReplaceWritesTheNextVersionAndKeepVersionsRestoresThem() async throws {

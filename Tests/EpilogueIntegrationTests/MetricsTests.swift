@@ -1,3 +1,4 @@
+import EpilogueStorage
 import EpilogueStore
 import EpilogueStoreClient
 import EpilogueTestSupport

@@ -1,6 +1,7 @@
 import EpilogueTestSupport
 import Foundation
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// `PorterStemmer` against SQLite FTS5's `porter` tokenizer (python3's sqlite3) on every word of a

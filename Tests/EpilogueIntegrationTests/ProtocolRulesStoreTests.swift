@@ -5,6 +5,7 @@ import EpilogueTestSupport
 import Foundation
 import NIOCore
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 @Suite(.timeLimit(.minutes(2))) struct ProtocolRulesStoreTests {
@@ -137,7 +138,7 @@ import Testing
                 guard case .dictionary(let id, let bytes) = try await client.receive().message else { Issue.record("no dictionary"); return }
                 #expect(id == trained)
                 let raw = try Zlib.decompress(Array(buffer: record.body), dictionary: bytes, raw: true)
-                #expect(try RecordBody.decode(ByteBuffer(bytes: raw)).reading == "Reading number 7 of the dream that ends.")
+                #expect(try RecordBody.content(of: raw).reading == "Reading number 7 of the dream that ends.")
                 try await client.send(.getDictionary(id: 1), id: 3)
                 #expect(try await client.receive().message == .dictionary(id: 1, bytes: CompressionDictionary.v1.bytes))
                 try await client.send(.getDictionary(id: 999), id: 4)

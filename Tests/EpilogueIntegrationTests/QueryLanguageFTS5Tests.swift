@@ -1,6 +1,7 @@
 import EpilogueTestSupport
 import Foundation
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// The query language ranks as SQLite FTS5 does (python3's sqlite3 as the oracle), for phrases,

@@ -4,6 +4,7 @@ import EpilogueTestSupport
 import Foundation
 import NIOCore
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// QUERY's cap (docs/PROTOCOL.md "the store caps limit at 1,000"), over a real connection.

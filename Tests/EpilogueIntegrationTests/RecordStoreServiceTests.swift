@@ -6,6 +6,7 @@ import EpilogueTestSupport
 import Foundation
 import ServiceLifecycle
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// `RecordStore` as a ServiceLifecycle service: maintenance runs while it runs, and graceful

@@ -3,6 +3,7 @@ import EpilogueTestSupport
 import Foundation
 import NIOCore
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// SIGTERM to the real executables (docs/PROTOCOL.md "Graceful shutdown", docs/OPERATIONS.md):

@@ -4,6 +4,7 @@ import EpilogueModel
 import EpilogueTestSupport
 import NIOCore
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 @testable import EpilogueStoreClient
 

@@ -8,6 +8,7 @@ import NIOEmbedded
 import NIOPosix
 import ServiceLifecycle
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// Graceful shutdown of the store (what SIGTERM triggers through ServiceLifecycle, see
@@ -85,10 +86,11 @@ import Testing
         #expect(try await channel.readOutbound(as: Frame.self) == nil)
     }
 
-    /// Over TCP, with the server in a ServiceGroup whose graceful shutdown is triggered (SIGTERM's
-    /// path) while a client pipelines writes: every answer is WRITTEN or SHUTTING_DOWN, each request
-    /// is answered at most once, the connection then closes, and exactly the WRITTEN ids are in the
-    /// reopened store.
+    /// Over TCP, with the store and the server in a ServiceGroup as `epilogue-store` runs them (the
+    /// store listed first, so it stops last and closes itself), graceful shutdown triggered
+    /// (SIGTERM's path) while a client pipelines writes: every answer is WRITTEN or SHUTTING_DOWN,
+    /// each request is answered at most once, the connection then closes, the group ends, and
+    /// exactly the WRITTEN ids are in the reopened store.
     @Test func gracefulShutdownAnswersOrRefusesEveryRequestItReadsAndLosesNoAcknowledgedWrite() async throws {
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeDirectory(dir) }
@@ -96,7 +98,7 @@ import Testing
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let server = StoreServer(configuration: .init(host: "127.0.0.1", port: 0), store: store, logger: TestSupport.logger,
                                  onListening: { continuation.yield($0.port ?? 0) })
-        let group = ServiceGroup(configuration: .init(services: [server], logger: TestSupport.logger))
+        let group = ServiceGroup(configuration: .init(services: [store, server], logger: TestSupport.logger))
         let running = Task { try await group.run() }
         var iterator = ports.makeAsyncIterator()
         let port = try #require(await iterator.next())
@@ -105,7 +107,6 @@ import Testing
             await group.triggerGracefulShutdown()
         }
         try await running.value
-        store.close()
         print("StoreDrainingTests: \(outcome.written.count) written, \(outcome.refused.count) refused with SHUTTING_DOWN, "
               + "the rest of 600 unread at close")
         #expect(outcome.written.count >= 20)

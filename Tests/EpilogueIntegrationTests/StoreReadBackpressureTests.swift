@@ -8,6 +8,7 @@ import NIOEmbedded
 import NIOPosix
 import ServiceLifecycle
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// The store's read gate (StoreConnectionHandler): it stops reading while `maximumInFlightWrites`

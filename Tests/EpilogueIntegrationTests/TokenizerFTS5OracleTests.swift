@@ -1,6 +1,7 @@
 import EpilogueTestSupport
 import Foundation
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// The tokenizer and ranking against SQLite FTS5 itself (python3's sqlite3, `tokenize='unicode61

@@ -6,6 +6,7 @@ import EpilogueTestSupport
 import Foundation
 import NIOCore
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 /// A backup onto a filesystem that fills up: a clear error, the copy keeps `backup.incomplete`
 /// (so it never looks complete and no store starts on it), and the store keeps serving. Mounting

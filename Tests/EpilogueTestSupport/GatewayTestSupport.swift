@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 @testable import EpilogueGateway
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// A text-protocol client for tests: raw bytes out, whole responses (up to the `.` line) in.

@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// Runs a store server on an ephemeral port for the duration of `body`.

@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// A bare wire-protocol client for tests: raw frames, no pooling, no retries.

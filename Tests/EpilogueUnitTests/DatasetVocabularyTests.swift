@@ -1,6 +1,7 @@
 import EpilogueTestSupport
 import Foundation
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// The bundled dataset as a reference work (docs/DATASET.md): every record keeps to the controlled

@@ -1,5 +1,6 @@
 import EpilogueTestSupport
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 @Suite struct FirstInOrderTests {

@@ -8,6 +8,7 @@ import NIOEmbedded
 import NIOPosix
 import Testing
 @testable import EpilogueGateway
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// The handler's read gate on an EmbeddedChannel: a read is held while the client does not read

@@ -3,6 +3,7 @@ import EpilogueModel
 import EpilogueTestSupport
 import Foundation
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 @Suite struct PostingListTests {

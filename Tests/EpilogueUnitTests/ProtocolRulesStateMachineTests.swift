@@ -5,6 +5,7 @@ import EpilogueTestSupport
 import Foundation
 import NIOCore
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// The rules of docs/PROTOCOL.md that issue 16 settled, one test each: request ids, unknown

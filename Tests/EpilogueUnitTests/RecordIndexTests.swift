@@ -5,6 +5,7 @@ import EpilogueShared
 import EpilogueTestSupport
 import Logging
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// `RecordIndex` on its own: log entries applied in memory, no log, no lock, no disk.
@@ -13,7 +14,7 @@ import Testing
 
     /// A put entry of `content` as the store writes it (compressed with the newest dictionary).
     func put(_ id: String, version: UInt64, _ content: RecordContent) throws -> LogEntry {
-        let raw = Array(buffer: RecordBody.encode(content))
+        let raw = RecordBody.bytes(of: content)
         let packed = try dictionaries.compress(raw)
         return LogEntry.put(id: id, version: version, updatedAt: Int64(version), encoding: .zlib, dictionaryID: packed.dictionaryID,
                             rawLength: UInt32(raw.count), body: packed.bytes)

@@ -1,6 +1,7 @@
 import EpilogueTestSupport
 import Foundation
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 @Suite struct SearchQueryParserTests {

@@ -1,5 +1,6 @@
 import EpilogueProtocol
 import EpilogueServerKit
+import EpilogueStorage
 import EpilogueStore
 import EpilogueTestSupport
 import NIOCore

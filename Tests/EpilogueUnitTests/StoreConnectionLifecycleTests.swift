@@ -3,6 +3,7 @@ import EpilogueModel
 import EpilogueTestSupport
 import NIOCore
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// `StoreConnectionStateMachine` past the handshake: what it tracks in flight, when reads wait,

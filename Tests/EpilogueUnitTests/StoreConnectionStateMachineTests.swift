@@ -6,6 +6,7 @@ import EpilogueTestSupport
 import Foundation
 import NIOCore
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 @Suite struct StoreConnectionStateMachineTests {

@@ -4,6 +4,7 @@ import EpilogueProtocol
 import EpilogueShared
 import EpilogueTestSupport
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// Which side a failure is blamed on, and that no failure reads "Success".

@@ -4,6 +4,7 @@ import EpilogueTestSupport
 import Foundation
 import NIOCore
 import Testing
+@testable import EpilogueStorage
 @testable import EpilogueStore
 
 /// docs/PROTOCOL.md §1–2 rules that had no test: TRACED is for requests only, STREAM_CONTINUES for

@@ -143,7 +143,7 @@ e2e_binaries_dir() {
   local bin
   bin=$(cd "$E2E_ROOT" && swift build -c release --static-swift-stdlib --show-bin-path 2>/dev/null) \
     || fail "swift build --show-bin-path failed"
-  if [[ ! -x $bin/epilogue-store || ! -x $bin/epilogue-gateway || ! -f $bin/Epilogue_EpilogueStore.resources/dataset.json ]]; then
+  if [[ ! -x $bin/epilogue-store || ! -x $bin/epilogue-gateway || ! -f $bin/Epilogue_EpilogueStorage.resources/dataset.json ]]; then
     step "release binaries missing in $bin: swift build -c release --static-swift-stdlib" >&2
     (cd "$E2E_ROOT" && swift build -c release --static-swift-stdlib --product epilogue-store >&2 \
       && swift build -c release --static-swift-stdlib --product epilogue-gateway >&2) || fail "swift build failed"
@@ -161,7 +161,7 @@ e2e_stage_prebuilt_context() {
   rm -rf "$ctx"
   mkdir -p "$ctx/prebuilt"
   cp -p "$bin/epilogue-store" "$bin/epilogue-gateway" "$ctx/prebuilt/"
-  cp -Rp "$bin/Epilogue_EpilogueStore.resources" "$ctx/prebuilt/"
+  cp -Rp "$bin/Epilogue_EpilogueStorage.resources" "$ctx/prebuilt/"
   echo "$ctx"
 }
 

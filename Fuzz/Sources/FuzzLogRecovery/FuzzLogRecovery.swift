@@ -1,4 +1,4 @@
-import EpilogueStore
+import EpilogueStorage
 import FuzzDriver
 
 /// Arbitrary bytes as the entries of a record log: recovery reads entry after entry until the

@@ -1,4 +1,4 @@
-import EpilogueStore
+import EpilogueStorage
 import FuzzDriver
 
 /// Arbitrary bytes as a SEARCH query: the parser must answer a query or an error whose position

@@ -1,9 +1,7 @@
 import EpilogueCompression
 import EpilogueModel
-import EpilogueProtocol
 import EpilogueShared
 import Logging
-import NIOCore
 
 /// The store's records in memory and every index over them, as one value: live records,
 /// tombstones, the field indexes (filters, FILMS, THEMES), the search index and byte counts.
@@ -98,7 +96,7 @@ struct RecordIndex: Sendable {
         } else {
             do {
                 let raw = try dictionaries.decompress(entry.body, dictionaryID: entry.dictionaryID)
-                content = try RecordBody.decode(ByteBuffer(bytes: raw))
+                content = try RecordBody.content(of: raw)
             } catch {
                 // The checksum passed, so this is a bug or an unknown dictionary; keep going without it.
                 logger.error("skipping undecodable record body", metadata: ["id": "\(entry.id)", "error": "\(error)"])

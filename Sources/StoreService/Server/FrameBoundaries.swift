@@ -1,3 +1,4 @@
+import EpilogueStorage
 import EpilogueServerKit
 import NIOCore
 

@@ -1,3 +1,4 @@
+import EpilogueStorage
 import EpilogueProtocol
 import EpilogueModel
 import EpilogueCompression

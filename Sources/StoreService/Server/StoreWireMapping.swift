@@ -1,3 +1,4 @@
+import EpilogueStorage
 import EpilogueCompression
 import EpilogueModel
 import EpilogueProtocol

@@ -1,8 +1,7 @@
-import EpilogueProtocol
 import EpilogueCompression
+import EpilogueModel
 import EpilogueShared
 import Foundation
-import NIOCore
 
 /// Online backup (docs/STORAGE.md, "Backup"): what the store copies, how a copy is written and
 /// checked, and how a store refuses a copy that is not whole.
@@ -14,7 +13,7 @@ public enum Backup {
     public static let manifestName = "backup.manifest"
     public static let incompleteName = "backup.incomplete"
     static let manifestMagic = "epilogue-backup 1"
-    /// Bytes of a file per BACKUP_CHUNK.
+    /// Bytes of a file per piece (a BACKUP_CHUNK on the wire).
     static let chunkSize = 256 << 10
 
     /// Manifest text: a magic line, then `<name> <length> <crc32 as 8 hex digits>` per file.
@@ -126,7 +125,7 @@ public enum Backup {
     /// entry boundary: every write applied before it, none after) read through a descriptor of
     /// its own (a compaction that renames a new log in meanwhile leaves this file, and so this
     /// prefix, intact), and the trained dictionaries then (files never change once written).
-    final class Source: @unchecked Sendable {
+    public final class Source: @unchecked Sendable {
         let logFD: Int32
         let logLength: Int
         let dictionaryIDs: [UInt32]
@@ -159,29 +158,37 @@ extension String {
     fileprivate var leftPadded8: String { count >= 8 ? self : String(repeating: "0", count: 8 - count) + self }
 }
 
-/// A BACKUP being sent (owned by the connection handler, like `ExportStream`): the dictionary
-/// files first, then the log prefix a chunk at a time, then BACKUP_END with every file's length
-/// and CRC-32.
-struct BackupStream {
-    let requestID: UInt32
+/// A backup being read (for BACKUP: the server's `BackupStream` sends each piece as a frame): the
+/// dictionary files first, then the log prefix a chunk at a time, then every file's length and
+/// CRC-32. A failure to read ends it with `.failed`.
+public struct BackupReader {
+    public enum Piece: Equatable, Sendable {
+        /// `bytes` of `file` from `offset` on.
+        case chunk(file: String, offset: UInt64, bytes: [UInt8])
+        /// The last piece: every file sent, with its whole length and CRC-32.
+        case end([BackupFile])
+        /// The last piece: the backup could not be read (the reason, for the client).
+        case failed(String)
+    }
+
     private let source: Backup.Source
     private var dictionaries: [UInt32]
     private var logOffset = 0
     private var logCRC: UInt32 = 0
     private var files: [BackupFile] = []
-    private(set) var isFinished = false
+    public private(set) var isFinished = false
 
-    init(source: Backup.Source, requestID: UInt32) {
+    public init(source: Backup.Source) {
         self.source = source
-        self.requestID = requestID
         self.dictionaries = source.dictionaryIDs
     }
 
-    mutating func nextFrames(maximum: Int) -> [Frame] {
+    /// Up to `maximum` pieces; none once finished.
+    public mutating func nextPieces(maximum: Int) -> [Piece] {
         guard !isFinished else { return [] }
-        var frames: [Frame] = []
+        var pieces: [Piece] = []
         do {
-            while frames.count < maximum {
+            while pieces.count < maximum {
                 if let id = dictionaries.first {
                     dictionaries.removeFirst()
                     let name = DictionaryFile.fileName(id: id)
@@ -189,33 +196,30 @@ struct BackupStream {
                     guard let data = FileManager.default.contents(atPath: path) else { throw StorageError.io(operation: "read", path: path, errno: ENOENT) }
                     let bytes = [UInt8](data)
                     files.append(BackupFile(name: name, length: UInt64(bytes.count), crc32: Zlib.crc32(bytes)))
-                    frames.append(ServerMessage.backupChunk(file: name, offset: 0, data: ByteBuffer(bytes: bytes))
-                        .frame(requestID: requestID, flags: .streamContinues))
+                    pieces.append(.chunk(file: name, offset: 0, bytes: bytes))
                     continue
                 }
                 guard logOffset < source.logLength else {
                     files.append(BackupFile(name: RecordLog.fileName, length: UInt64(source.logLength), crc32: logCRC))
-                    frames.append(ServerMessage.backupEnd(files).frame(requestID: requestID))
+                    pieces.append(.end(files))
                     isFinished = true
-                    return frames
+                    return pieces
                 }
                 let bytes = try source.readLog(at: logOffset, count: min(Backup.chunkSize, source.logLength - logOffset))
                 logCRC = Zlib.crc32(bytes, seed: logCRC)
-                frames.append(ServerMessage.backupChunk(file: RecordLog.fileName, offset: UInt64(logOffset), data: ByteBuffer(bytes: bytes))
-                    .frame(requestID: requestID, flags: .streamContinues))
+                pieces.append(.chunk(file: RecordLog.fileName, offset: UInt64(logOffset), bytes: bytes))
                 logOffset += bytes.count
             }
         } catch {
             isFinished = true
-            let message = (error as? StorageError)?.description ?? "\(error)"
-            frames.append(ServerMessage.error(code: .internalError, message: "backup failed: \(message)").frame(requestID: requestID))
+            pieces.append(.failed((error as? StorageError)?.description ?? "\(error)"))
         }
-        return frames
+        return pieces
     }
 }
 
-/// Writes a BACKUP's frames into a directory as they arrive (the client side: `epilogue-store
-/// backup`). `backup.incomplete` is created first; each log chunk is checked entry by entry as it
+/// Writes a backup's pieces into a directory as they arrive (the client side: `epilogue-store
+/// backup`, through `LockedBackupWriter`). `backup.incomplete` is created first; each log chunk is checked entry by entry as it
 /// is written (header, lengths, CRC-32s) and each file's CRC-32 and length must match BACKUP_END;
 /// then every file is fsynced, `backup.manifest` written (temp file, fsync, rename) and only then
 /// `backup.incomplete` removed. A copy that fails anywhere — a damaged chunk, a full disk — keeps
@@ -246,13 +250,11 @@ public final class BackupWriter {
 
     deinit { for handle in handles.values { close(handle.fd) } }
 
-    /// Takes one BACKUP_CHUNK; throws (and remembers) the first failure.
-    public func receive(_ message: ServerMessage) throws {
+    /// Takes `bytes` of the file `name` from `offset` on (a BACKUP_CHUNK); throws (and remembers)
+    /// the first failure.
+    public func receive(file name: String, offset: UInt64, bytes: [UInt8]) throws {
         if let failure { throw failure }
         do {
-            guard case .backupChunk(let name, let offset, let data) = message else {
-                throw StorageError.damagedBackup(path: directory, offset: nil, reason: "unexpected \(message.type) in a backup stream")
-            }
             guard !name.isEmpty, !name.contains("/"), name != Backup.manifestName, name != Backup.incompleteName else {
                 throw StorageError.damagedBackup(path: directory, offset: nil, reason: "the store sent a file named '\(name)'")
             }
@@ -262,7 +264,6 @@ public final class BackupWriter {
             guard offset == handle.length else {
                 throw StorageError.damagedBackup(path: path, offset: Int(handle.length), reason: "the store sent bytes for offset \(offset)")
             }
-            let bytes = Array(buffer: data)
             if name == RecordLog.fileName { try verifier.feed(bytes) }
             try RecordLog.writeAll(fd: handle.fd, bytes, path: path, at: Int(offset))
             handle.length += UInt64(bytes.count)
@@ -275,13 +276,10 @@ public final class BackupWriter {
         }
     }
 
-    /// Takes BACKUP_END: checks every file against it, makes the copy durable and complete.
-    public func finish(_ message: ServerMessage) throws {
+    /// Takes the list of files the backup ended with (BACKUP_END): checks every file against it,
+    /// makes the copy durable and complete.
+    public func finish(files listed: [BackupFile]) throws {
         if let failure { throw failure }
-        guard case .backupEnd(let listed) = message else {
-            if case .error(let code, let text) = message { throw StorageError.damagedBackup(path: directory, offset: nil, reason: "the store answered \(code.name): \(text)") }
-            throw StorageError.damagedBackup(path: directory, offset: nil, reason: "unexpected \(message.type) at the end of a backup")
-        }
         for file in listed {
             let path = directory + "/" + file.name
             if handles[file.name] == nil, file.length == 0 {
@@ -321,15 +319,15 @@ public final class LockedBackupWriter: @unchecked Sendable {
     public init(_ writer: BackupWriter) { self.writer = writer }
 
     /// A failure is kept by the writer and thrown by `finish`.
-    public func receive(_ message: ServerMessage) {
+    public func receive(file: String, offset: UInt64, bytes: [UInt8]) {
         lock.lock()
         defer { lock.unlock() }
-        _ = try? writer.receive(message)
+        _ = try? writer.receive(file: file, offset: offset, bytes: bytes)
     }
 
-    public func finish(_ message: ServerMessage) throws {
+    public func finish(files: [BackupFile]) throws {
         lock.lock()
         defer { lock.unlock() }
-        try writer.finish(message)
+        try writer.finish(files: files)
     }
 }

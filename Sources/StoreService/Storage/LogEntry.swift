@@ -1,6 +1,5 @@
-import EpilogueProtocol
 import EpilogueCompression
-import NIOCore
+import EpilogueModel
 
 /// One entry of the append-only record log. Layout (big-endian), see docs/STORAGE.md:
 ///
@@ -42,33 +41,24 @@ public struct LogEntry: Sendable, Equatable {
     /// Largest entry accepted when reading: a 64 KiB reading plus generous room for the rest.
     static let maximumLength: UInt32 = 1 << 20
 
-    public func encode(into buffer: inout ByteBuffer) {
-        let start = buffer.writerIndex
-        buffer.writeInteger(UInt32(0))  // crc, patched below
-        buffer.writeInteger(UInt32(0))  // length, patched below
-        buffer.writeInteger(kind.rawValue)
-        buffer.writeInteger(UInt16(id.utf8.count))
-        buffer.writeString(id)
-        buffer.writeInteger(version)
-        buffer.writeInteger(updatedAt)
-        if kind == .put {
-            buffer.writeInteger(encoding.rawValue)
-            buffer.writeInteger(dictionaryID)
-            buffer.writeInteger(rawLength)
-            buffer.writeBytes(body)
-        }
-        let length = buffer.writerIndex - start - Self.prefixSize
-        buffer.setInteger(UInt32(length), at: start + 4)
-        let crc = buffer.withUnsafeReadableBytes { raw in
-            Zlib.crc32(UnsafeRawBufferPointer(rebasing: raw[(start - buffer.readerIndex + 4)...]).bindMemory(to: UInt8.self))
-        }
-        buffer.setInteger(crc, at: start)
-    }
-
     public func encoded() -> [UInt8] {
-        var buffer = ByteBuffer()
-        encode(into: &buffer)
-        return Array(buffer: buffer)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Self.prefixSize + 1 + 2 + id.utf8.count + 8 + 8 + (kind == .put ? 1 + 4 + 4 + body.count : 0))
+        bytes.append(contentsOf: [0, 0, 0, 0, 0, 0, 0, 0])  // crc and length, patched below
+        bytes.append(kind.rawValue)
+        bytes.appendBigEndian(UInt16(id.utf8.count))
+        bytes.append(contentsOf: id.utf8)
+        bytes.appendBigEndian(version)
+        bytes.appendBigEndian(updatedAt)
+        if kind == .put {
+            bytes.append(encoding.rawValue)
+            bytes.appendBigEndian(dictionaryID)
+            bytes.appendBigEndian(rawLength)
+            bytes.append(contentsOf: body)
+        }
+        bytes.setBigEndian(UInt32(bytes.count - Self.prefixSize), at: 4)
+        bytes.setBigEndian(Zlib.crc32(bytes[4...]), at: 0)
+        return bytes
     }
 
     /// The outcome of reading at one position of a log.
@@ -90,21 +80,21 @@ public struct LogEntry: Sendable, Equatable {
         let covered = UnsafeRawBufferPointer(rebasing: bytes[4..<(prefixSize + Int(length))])
         guard Zlib.crc32(covered.bindMemory(to: UInt8.self)) == crc else { return .corrupt("checksum mismatch") }
 
-        var cursor = ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: bytes[prefixSize..<(prefixSize + Int(length))]))
-        guard let rawKind: UInt8 = cursor.readInteger(), let kind = Kind(rawValue: rawKind) else { return .corrupt("unknown entry kind") }
-        guard let idLength: UInt16 = cursor.readInteger(), let id = cursor.readString(length: Int(idLength)),
-              let version: UInt64 = cursor.readInteger(), let updatedAt: Int64 = cursor.readInteger() else {
+        var cursor = Cursor(bytes: UnsafeRawBufferPointer(rebasing: bytes[prefixSize..<(prefixSize + Int(length))]))
+        guard let rawKind = cursor.read(UInt8.self), let kind = Kind(rawValue: rawKind) else { return .corrupt("unknown entry kind") }
+        guard let idLength = cursor.read(UInt16.self), let id = cursor.readString(length: Int(idLength)),
+              let version = cursor.read(UInt64.self), let updatedAt = cursor.read(Int64.self) else {
             return .corrupt("entry header is cut short")
         }
         var entry = LogEntry.delete(id: id, version: version, updatedAt: updatedAt)
         if kind == .put {
-            guard let rawEncoding: UInt8 = cursor.readInteger(), let encoding = BodyEncoding(rawValue: rawEncoding),
-                  let dictionaryID: UInt32 = cursor.readInteger(), let rawLength: UInt32 = cursor.readInteger() else {
+            guard let rawEncoding = cursor.read(UInt8.self), let encoding = BodyEncoding(rawValue: rawEncoding),
+                  let dictionaryID = cursor.read(UInt32.self), let rawLength = cursor.read(UInt32.self) else {
                 return .corrupt("put entry is cut short")
             }
             entry = .put(id: id, version: version, updatedAt: updatedAt, encoding: encoding, dictionaryID: dictionaryID,
-                         rawLength: rawLength, body: cursor.readBytes(length: cursor.readableBytes) ?? [])
-        } else if cursor.readableBytes != 0 {
+                         rawLength: rawLength, body: cursor.readRest())
+        } else if cursor.remaining != 0 {
             return .corrupt("delete entry has trailing bytes")
         }
         return .entry(entry, size: prefixSize + Int(length))
@@ -114,5 +104,41 @@ public struct LogEntry: Sendable, Equatable {
 extension UnsafeRawBufferPointer {
     func loadBigEndian<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
         T(bigEndian: loadUnaligned(fromByteOffset: offset, as: T.self))
+    }
+}
+
+/// Reads an entry's fields in order; nil when the bytes end first.
+private struct Cursor {
+    let bytes: UnsafeRawBufferPointer
+    var offset = 0
+
+    var remaining: Int { bytes.count - offset }
+
+    mutating func read<T: FixedWidthInteger>(_: T.Type) -> T? {
+        guard MemoryLayout<T>.size <= remaining else { return nil }
+        defer { offset += MemoryLayout<T>.size }
+        return bytes.loadBigEndian(T.self, at: offset)
+    }
+
+    /// `length` bytes of UTF-8 (invalid sequences repaired, as ByteBuffer.readString did).
+    mutating func readString(length: Int) -> String? {
+        guard length <= remaining else { return nil }
+        defer { offset += length }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + length)]), as: UTF8.self)
+    }
+
+    mutating func readRest() -> [UInt8] {
+        defer { offset = bytes.count }
+        return [UInt8](UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+    }
+}
+
+extension [UInt8] {
+    mutating func appendBigEndian<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value.bigEndian) { append(contentsOf: $0) }
+    }
+
+    mutating func setBigEndian<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+        Swift.withUnsafeBytes(of: value.bigEndian) { replaceSubrange(offset..<(offset + $0.count), with: $0) }
     }
 }
