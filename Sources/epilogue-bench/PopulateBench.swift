@@ -26,6 +26,9 @@ struct PopulateBench: AsyncParsableCommand {
         let store = try await RecordStore(
             configuration: .init(dataDirectory: dataDirectory, fsync: .never, loadBundledDataset: bundledDataset),
             logger: logger)
+        // Maintenance (dictionary training, compaction) runs in the store's `run()`, as in the
+        // server: without it the log would be written with the built-in dictionary only.
+        let maintenance = Task { try await store.run() }
         let lines = try CorpusLines(path: corpus)
         let clock = ContinuousClock()
         let start = clock.now
@@ -51,7 +54,9 @@ struct PopulateBench: AsyncParsableCommand {
             }
             written += batch.count
         }
-        store.close()
+        // Ends maintenance: a job in progress (a training) finishes, then the store closes.
+        maintenance.cancel()
+        try await maintenance.value
         try Self.syncFile(dataDirectory + "/records.log")
         let elapsed = clock.now - start
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
