@@ -11,7 +11,9 @@ import NIOCore
 /// (their bytes never change for an id, so a fetched one is kept for good).
 final class RecordInflater: Sendable {
     private struct State {
-        var dictionaries: [UInt32: [UInt8]]
+        /// By id; a `DictionaryInflater` checks a zlib body's dictionary against an Adler-32
+        /// computed once, not once per record (docs/PERFORMANCE.md, "Compression that costs little").
+        var dictionaries: [UInt32: Zlib.DictionaryInflater]
         /// Trained ids some READY listed: announced from the next handshake on (as the Python client does).
         var listedByStore: Set<UInt32> = []
     }
@@ -24,8 +26,8 @@ final class RecordInflater: Sendable {
     private let alsoAnnounced: [UInt32]
 
     init(alsoAnnounced: [UInt32] = []) {
-        var builtIn: [UInt32: [UInt8]] = [:]
-        for dictionary in CompressionDictionary.all { builtIn[dictionary.id] = dictionary.bytes }
+        var builtIn: [UInt32: Zlib.DictionaryInflater] = [:]
+        for dictionary in CompressionDictionary.all { builtIn[dictionary.id] = Zlib.DictionaryInflater(dictionary: dictionary.bytes) }
         self.state = NIOLockedValueBox(State(dictionaries: builtIn))
         self.alsoAnnounced = alsoAnnounced
     }
@@ -56,7 +58,8 @@ final class RecordInflater: Sendable {
     }
 
     func add(dictionaryID: UInt32, bytes: [UInt8]) {
-        state.withLockedValue { $0.dictionaries[dictionaryID] = bytes }
+        let inflater = Zlib.DictionaryInflater(dictionary: bytes)
+        state.withLockedValue { $0.dictionaries[dictionaryID] = inflater }
     }
 
     /// The record a RECORD frame carries, its body inflated and decoded.
@@ -67,15 +70,16 @@ final class RecordInflater: Sendable {
             case .plain:
                 body = wire.body
             case .zlib, .deflate:
-                var dictionary: [UInt8]?
-                if wire.dictionaryID != 0 {
-                    dictionary = state.withLockedValue { $0.dictionaries[wire.dictionaryID] }
-                    guard dictionary != nil else {
+                let raw = wire.encoding == .deflate
+                let limit = Self.maximumBodyBytes
+                if wire.dictionaryID == 0 {
+                    body = ByteBuffer(bytes: try Zlib.decompress(Array(buffer: wire.body), limit: limit, raw: raw))
+                } else {
+                    guard let inflater = state.withLockedValue({ $0.dictionaries[wire.dictionaryID] }) else {
                         throw StoreClientError.protocolError("record '\(wire.id)' needs dictionary \(wire.dictionaryID), which this client does not have")
                     }
+                    body = ByteBuffer(bytes: try inflater.decompress(Array(buffer: wire.body), limit: limit, raw: raw))
                 }
-                body = ByteBuffer(bytes: try Zlib.decompress(Array(buffer: wire.body), dictionary: dictionary,
-                                                             limit: Self.maximumBodyBytes, raw: wire.encoding == .deflate))
             }
             return Record(id: wire.id, content: try RecordBody.decode(body), version: wire.version, updatedAt: wire.updatedAt)
         } catch let error as StoreClientError {
