@@ -154,7 +154,6 @@ let package = Package(
             dependencies: [
                 "EpilogueModel",
                 "EpilogueShared",
-                "EpilogueCompression",
                 "EpilogueServerKit",
                 "EpilogueProtocol",
                 "EpilogueStoreClient",
