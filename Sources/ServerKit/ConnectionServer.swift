@@ -88,6 +88,16 @@ public final class ConnectionServer: Sendable {
         await drainConnections()
     }
 
+    /// `serve`, saying in `logger` where `service` listens (the address, and `metadata`) and when it
+    /// has stopped accepting and drained its connections.
+    public func serve(_ listener: any Channel, service: String, logger: Logger, metadata: Logger.Metadata = [:]) async throws {
+        let address = listener.localAddress.map { "\($0)" } ?? "?"
+        logger.info("\(service) listening", metadata: metadata.merging(["address": "\(address)"]) { _, new in new })
+        // Stop taking requests at shutdown; those already read are still answered.
+        try await serve(listener)
+        logger.info("\(service) stopped accepting; connections drained")
+    }
+
     /// Asks every open connection to drain and waits until all of them have closed.
     public func drainConnections() async {
         let channels = live.withLockedValue { Array($0.values) }

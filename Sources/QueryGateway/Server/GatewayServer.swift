@@ -91,12 +91,7 @@ public final class GatewayServer: Service, Sendable {
             let reply = TextResponse.error(code: .busy, message: "too many connections (limit \(configuration.maximumConnections)); try again later")
             channel.writeAndFlush(channel.allocator.buffer(string: reply.serialized())).whenComplete { _ in channel.close(promise: nil) }
         })
-        logger.info("gateway listening", metadata: [
-            "address": "\(server.localAddress.map { "\($0)" } ?? "?")",
-            "store": "\(store.configuration.host):\(store.configuration.port)",
-        ])
-        // Stop taking requests at shutdown; those already read are still answered.
-        try await listener.serve(server)
-        logger.info("gateway stopped")
+        try await listener.serve(server, service: "gateway", logger: logger,
+                                 metadata: ["store": "\(store.configuration.host):\(store.configuration.port)"])
     }
 }

@@ -87,9 +87,6 @@ public final class StoreServer: Service, Sendable {
             metrics.update(store.figures())
         }
         defer { refresher.cancel() }
-        logger.info("store listening", metadata: ["address": "\(server.localAddress.map { "\($0)" } ?? "?")"])
-        // Stop taking requests at shutdown; those already read are still answered.
-        try await listener.serve(server)
-        logger.info("store stopped accepting; connections drained")
+        try await listener.serve(server, service: "store", logger: logger)
     }
 }

@@ -219,8 +219,8 @@ public struct BackupReader {
 }
 
 /// Writes a backup's pieces into a directory as they arrive (the client side: `epilogue-store
-/// backup`, through `LockedBackupWriter`). `backup.incomplete` is created first; each log chunk is checked entry by entry as it
-/// is written (header, lengths, CRC-32s) and each file's CRC-32 and length must match BACKUP_END;
+/// backup`, through `LockedBackupWriter`). `backup.incomplete` is created first; each log chunk is
+/// checked entry by entry as it is written (header, lengths, CRC-32s) and each file's CRC-32 and length must match BACKUP_END;
 /// then every file is fsynced, `backup.manifest` written (temp file, fsync, rename) and only then
 /// `backup.incomplete` removed. A copy that fails anywhere — a damaged chunk, a full disk — keeps
 /// its `backup.incomplete`, so no store starts on it.

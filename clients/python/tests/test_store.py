@@ -72,7 +72,7 @@ class Store:
                     match = re.search(r"^port=(\d+)$", f.read(), re.MULTILINE)  # "port=N" lines
                 if match:
                     return int(match.group(1))
-            # "... address=[IPv4]127.0.0.1/127.0.0.1:PORT [EpilogueStore] store listening"
+            # "... address=[IPv4]127.0.0.1/127.0.0.1:PORT [EpilogueServerKit] store listening"
             match = re.search(r"address=\S*:(\d+)\s.*store listening", self.output())
             if match:
                 return int(match.group(1))
