@@ -24,23 +24,8 @@ import Testing
         client.start()
         defer { client.shutdown() }
         _ = await client.waitUntilConnected(timeout: .seconds(3))
-        let writers = Task {
-            await withTaskGroup(of: Void.self) { group in
-                for w in 0..<8 {
-                    group.addTask {
-                        var n = 0
-                        while !stop.isSet {
-                            let id = "w\(w)/\(n % 100)"
-                            let content = TestSupport.content(film: "Writers Room", reading: "writer \(w) write \(n)")
-                            let sent = ContinuousClock.now
-                            if let written = try? await client.put(id: id, content: content) {
-                                acks.add(id, written.version, sent: sent)
-                            }
-                            n += 1
-                        }
-                    }
-                }
-            }
+        let writers = acks.startWriters(8, keys: 100, until: stop) { id, content in
+            try? await client.put(id: id, content: content).version
         }
         while acks.count < 500 { try await Task.sleep(for: .milliseconds(5)) }
         let point = ContinuousClock.now

@@ -28,6 +28,29 @@ final class AckLog: @unchecked Sendable {
         return acked.filter { $0.sent > instant }.map { ($0.id, $0.version) }
     }
     var count: Int { lock.lock(); defer { lock.unlock() }; return acked.count }
+
+    /// Starts `writers` tasks, each putting ids `w<writer>/<n % keys>` until `stop` is set and
+    /// recording every write `put` acknowledged (it answers the version, or nil if refused).
+    func startWriters(_ writers: Int, keys: Int, until stop: ManagedAtomicFlag,
+                      put: @escaping @Sendable (String, RecordContent) async -> UInt64?) -> Task<Void, Never> {
+        Task {
+            await withTaskGroup(of: Void.self) { group in
+                for w in 0..<writers {
+                    group.addTask {
+                        var n = 0
+                        while !stop.isSet {
+                            let id = "w\(w)/\(n % keys)"
+                            let sent = ContinuousClock.now
+                            if let version = await put(id, TestSupport.content(film: "Writers Room", reading: "writer \(w) write \(n)")) {
+                                self.add(id, version, sent: sent)
+                            }
+                            n += 1
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A flag set once, read by many tasks.

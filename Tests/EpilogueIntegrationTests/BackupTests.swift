@@ -27,22 +27,8 @@ import Testing
         try await withStoreServer(directory: dir + "/data", dataset: true) { port, store in
             let acks = AckLog()
             let stop = ManagedAtomicFlag()
-            let writers = Task {
-                await withTaskGroup(of: Void.self) { group in
-                    for w in 0..<8 {
-                        group.addTask {
-                            var n = 0
-                            while !stop.isSet {
-                                let id = "w\(w)/\(n % 50)"
-                                let sent = ContinuousClock.now
-                                if let written = try? await store.put(id: id, content: TestSupport.content(film: "Writers Room", reading: "writer \(w) write \(n)"), expectedVersion: nil) {
-                                    acks.add(id, written.version, sent: sent)
-                                }
-                                n += 1
-                            }
-                        }
-                    }
-                }
+            let writers = acks.startWriters(8, keys: 50, until: stop) { id, content in
+                try? await store.put(id: id, content: content, expectedVersion: nil).version
             }
             while acks.count < 300 { try await Task.sleep(for: .milliseconds(5)) }
             let point = ContinuousClock.now

@@ -56,22 +56,7 @@ private func withSecretStack<T: Sendable>(storeSecret: String, gatewaySecret: St
     let dir = TestSupport.temporaryDirectory()
     defer { TestSupport.removeDirectory(dir) }
     return try await withStoreServer(directory: dir, secret: storeSecret) { storePort, _ in
-        let logger = logs.logger(label: "epilogue.gateway")
-        let store = StoreClient(configuration: .init(host: "127.0.0.1", port: storePort, secret: gatewaySecret, connections: 2,
-                                                     requestTimeout: .seconds(5), initialBackoff: .milliseconds(20),
-                                                     maximumBackoff: .milliseconds(200)),
-                                logger: logger)
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let server = GatewayServer(configuration: .init(host: "127.0.0.1", port: 0), store: store, logger: logger,
-                                   onListening: { continuation.yield($0.port ?? 0) })
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await store.run(); return nil }
-            group.addTask { try await server.run(); return nil }
-            var iterator = ports.makeAsyncIterator()
-            let port = await iterator.next() ?? 0
-            defer { group.cancelAll() }
-            return try await body(port, server)
-        }
+        try await withGateway(storePort: storePort, storeSecret: gatewaySecret, logger: logs.logger(label: "epilogue.gateway"), body)
     }
 }
 

@@ -1,6 +1,7 @@
 import EpilogueProtocol
 import EpilogueStoreClient
 import Foundation
+import Logging
 import NIOCore
 import NIOPosix
 @testable import EpilogueGateway
@@ -107,22 +108,23 @@ public func withTextClient<T: Sendable>(port: Int, host: String = "127.0.0.1", _
     }
 }
 
-/// Runs a gateway on an ephemeral port in front of the store at `storePort`.
+/// Runs a gateway on an ephemeral port in front of the store at `storePort`; `logger` is the
+/// gateway's and its store client's.
 public func withGateway<T: Sendable>(
     storePort: Int, storeSecret: String? = nil, writeToken: String? = nil, maximumLineLength: Int = 64 * 1024,
     maximumConnections: Int = 64, idleTimeout: TimeAmount = .seconds(30), lineTimeout: TimeAmount = .seconds(30),
-    requestTimeout: TimeAmount = .seconds(5),
+    requestTimeout: TimeAmount = .seconds(5), logger: Logger = TestSupport.logger,
     _ body: @Sendable (Int, GatewayServer) async throws -> T
 ) async throws -> T {
     let store = StoreClient(configuration: .init(host: "127.0.0.1", port: storePort, secret: storeSecret, connections: 2,
                                                  requestTimeout: requestTimeout, initialBackoff: .milliseconds(20),
                                                  maximumBackoff: .milliseconds(200)),
-                            logger: TestSupport.logger)
+                            logger: logger)
     let (ports, continuation) = AsyncStream<Int>.makeStream()
     let server = GatewayServer(
         configuration: .init(host: "127.0.0.1", port: 0, maximumLineLength: maximumLineLength, maximumConnections: maximumConnections,
                              idleTimeout: idleTimeout, lineTimeout: lineTimeout, writeToken: writeToken),
-        store: store, logger: TestSupport.logger, onListening: { continuation.yield($0.port ?? 0) })
+        store: store, logger: logger, onListening: { continuation.yield($0.port ?? 0) })
     return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask { try await store.run(); return nil }
         group.addTask { try await server.run(); return nil }
