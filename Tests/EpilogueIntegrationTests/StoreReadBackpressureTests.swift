@@ -14,14 +14,6 @@ import Testing
 /// The store's read gate (StoreConnectionHandler): it stops reading while `maximumInFlightWrites`
 /// writes wait for the disk or while the client does not read its answers, and reads again after.
 @Suite(.timeLimit(.minutes(1))) struct StoreReadBackpressureTests {
-    final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
-        typealias OutboundIn = Any
-        var reads = 0
-        func read(context: ChannelHandlerContext) {
-            reads += 1
-            context.read()
-        }
-    }
 
     private func channel(store: RecordStore, maximumInFlightWrites: Int) async throws -> (NIOAsyncTestingChannel, ReadCounter) {
         let channel = NIOAsyncTestingChannel()

@@ -14,14 +14,6 @@ import Testing
 /// The handler's read gate on an EmbeddedChannel: a read is held while the client does not read
 /// its replies (the channel is not writable) and issued once it is writable again.
 @Suite struct GatewayReadBackpressureTests {
-    final class ReadCounter: ChannelOutboundHandler, @unchecked Sendable {
-        typealias OutboundIn = Any
-        var reads = 0
-        func read(context: ChannelHandlerContext) {
-            reads += 1
-            context.read()
-        }
-    }
 
     @Test func readsStopWhileTheClientDoesNotReadItsRepliesAndResumeAfter() throws {
         let channel = EmbeddedChannel()
