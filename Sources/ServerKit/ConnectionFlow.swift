@@ -71,8 +71,8 @@ public struct ConnectionFlow: Sendable {
 /// reads, one flush per read burst, and draining on shutdown or half-close. A conforming handler
 /// says when reads may go on and how it drains; these defaults do the rest.
 public protocol FlowControlledConnectionHandler: ChannelDuplexHandler {
-    /// From `read(context:)`: true when the read may go ahead now (a false one is held until
-    /// `resumeReads`).
+    /// From `read(context:)`: true when the read may go ahead now. A false one is held, and the
+    /// handler issues it itself once it may (from `writabilityChanged` or when its work drains).
     func readRequested(context: ChannelHandlerContext) -> Bool
     /// The channel's writability changed: resume held reads (and whatever else was waiting).
     func writabilityChanged(context: ChannelHandlerContext)
