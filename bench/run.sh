@@ -1,34 +1,51 @@
 #!/usr/bin/env bash
-# Reproduces docs/PERFORMANCE.md's table in one command: Epilogue (gateway → store) next to Redis,
-# memcached and SQLite FTS5, all on loopback, same record bytes, same client (`epilogue-bench load`).
+# Reproduces docs/PERFORMANCE.md's tables in one command: Epilogue (gateway → store) next to Redis,
+# memcached, SQLite and Tantivy, all on loopback, same record bytes.
 #
 #   bench/run.sh [--quick] [--sizes 10000,100000] [--repeat 3] [--seconds 5] [--warmup 1]
+#                [--data N=DIR] [--cache-mb MB] [--no-tantivy]
 #
-# --quick: 10k records, 1 repetition, 2 s cells (a smoke run). Each cell is run --repeat times and
-# the median is reported. Writes bench/results/latest.jsonl (every run) and bench/results/latest.md
-# (the table). Installs redis-server, memcached and debian-handbook (the corpus prose) when
-# missing. Stops everything it started. Env: EPILOGUE_BENCH_PORT_BASE (17800),
-# EPILOGUE_BENCH_CACHE (corpora, /tmp/epilogue-bench-cache), LINEBENCH (a built
-# ../shared/tools/linebench: adds the cross-check cells).
+# The headline cells (GET 64 × 1, GET 16 × 16, the 90/10 GET/PUT mix, durable PUT 64 × 1, SEARCH and
+# FIND 16 × 1) run under linebench (../shared/tools/linebench, C and epoll: built into the cache
+# directory when missing), against every system in turn within each repetition, so the ratios
+# compare figures taken a few seconds apart. `epilogue-bench load` (HDR histogram) gives the latency
+# percentiles of GET and PUT 64 × 1. Each cell runs --repeat times; medians are reported.
+# --quick: 10k records, 1 repetition, 2 s cells, no Tantivy (a smoke run).
+# --data N=DIR: serve size N from a copy of DIR (a directory `epilogue-bench populate` wrote from
+# the same corpus) instead of loading it; above 100k records a populated directory is otherwise
+# made once per commit and kept in the cache directory.
+# --cache-mb MB: when the gateway has a record cache (`epilogue-gateway --cache-mb`), the GET and
+# mix cells also run through a second gateway with that much cache (default 256): rows
+# "epilogue+cache"; the plain gateway runs with --cache-mb 0.
+# Writes bench/results/latest.jsonl (every run) and bench/results/latest.md (bench/report.py's
+# tables) and docs/perf-*.png (its plots, when matplotlib is installed). Installs redis-server,
+# memcached and debian-handbook when missing. Stops everything it started.
+# Env: EPILOGUE_BENCH_PORT_BASE (17800), EPILOGUE_BENCH_CACHE (corpora, request files, linebench,
+# populated directories: /tmp/epilogue-bench-cache), LINEBENCH (a linebench binary to use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-SIZES=10000,100000 REPEAT=3 SECS=5 WARMUP=1 QUICK=0
+SIZES=10000,100000 REPEAT=3 SECS=5 WARMUP=1 QUICK=0 CACHE_MB=256 TANTIVY=1
+declare -A DATA_FOR=()
+usage() { echo "usage: bench/run.sh [--quick] [--sizes N,N] [--repeat N] [--seconds S] [--warmup S] [--data N=DIR] [--cache-mb MB] [--no-tantivy]" >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case "$1" in
-        --quick) QUICK=1 SIZES=10000 REPEAT=1 SECS=2 WARMUP=0.5 ;;
+        --quick) QUICK=1 SIZES=10000 REPEAT=1 SECS=2 WARMUP=0.5 TANTIVY=0 ;;
         --sizes) SIZES=$2; shift ;;
         --repeat) REPEAT=$2; shift ;;
         --seconds) SECS=$2; shift ;;
         --warmup) WARMUP=$2; shift ;;
-        *) echo "usage: bench/run.sh [--quick] [--sizes N,N] [--repeat N] [--seconds S] [--warmup S]" >&2; exit 2 ;;
+        --data) [[ "$2" == *=* ]] || usage; DATA_FOR[${2%%=*}]=${2#*=}; shift ;;
+        --cache-mb) CACHE_MB=$2; shift ;;
+        --no-tantivy) TANTIVY=0 ;;
+        *) usage ;;
     esac
     shift
 done
 
 BASE=${EPILOGUE_BENCH_PORT_BASE:-17800}
-GW_PORT=$BASE STORE_PORT=$((BASE + 1)) REDIS_PORT=$((BASE + 2)) MC_PORT=$((BASE + 3))
+GW_PORT=$BASE STORE_PORT=$((BASE + 1)) REDIS_PORT=$((BASE + 2)) MC_PORT=$((BASE + 3)) GW_CACHE_PORT=$((BASE + 4))
 CACHE=${EPILOGUE_BENCH_CACHE:-/tmp/epilogue-bench-cache}
 WORK=$(mktemp -d /tmp/epilogue-bench-run.XXXXXX)
 OUT=$ROOT/bench/results
@@ -52,20 +69,31 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v memcached >/dev/null || missing+=(memcached)
 [ -d /usr/share/doc/debian-handbook/html/en-US ] || missing+=(debian-handbook)
 command -v python3 >/dev/null || missing+=(python3)
+command -v cc >/dev/null || missing+=(gcc)
 if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
-for port in $GW_PORT $STORE_PORT $REDIS_PORT $MC_PORT; do
+for port in $GW_PORT $STORE_PORT $REDIS_PORT $MC_PORT $GW_CACHE_PORT; do
     if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then echo "port $port is in use; set EPILOGUE_BENCH_PORT_BASE" >&2; exit 2; fi
 done
+if [ -z "${LINEBENCH:-}" ]; then
+    LINEBENCH=$CACHE/linebench
+    [ -x "$LINEBENCH" ] || sh "$ROOT/../shared/tools/linebench/build.sh" "$LINEBENCH" >&2
+fi
+if [ "$TANTIVY" = 1 ] && ! python3 -c 'import tantivy' 2>/dev/null; then
+    echo "no tantivy Python package (pip install tantivy): the Tantivy comparison is skipped" >&2
+    TANTIVY=0
+fi
 
 log "release build"
 swift build -c release 2>&1 | grep -E 'error|warning: |Compiling|Build' | tail -5
 BIN=$(swift build -c release --show-bin-path)
+HAS_CACHE=0
+"$BIN/epilogue-gateway" --help 2>&1 | grep -q -- '--cache-mb' && HAS_CACHE=1
 
 PIDS=()
-STORE_PID="" GW_PID=""
+STORE_PID="" GW_PID="" GW_CACHE_PID=""
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
@@ -97,63 +125,32 @@ stop_store() {
     kill -TERM "$STORE_PID" 2>/dev/null || true
     wait "$STORE_PID" 2>/dev/null || true
 }
-start_gateway() {
+# The plain gateway (no record cache) and, when the gateway has one, a second gateway with it.
+start_gateways() {
+    local flags=()
+    [ "$HAS_CACHE" = 1 ] && flags=(--cache-mb 0)
     "$BIN/epilogue-gateway" --host 127.0.0.1 --port "$GW_PORT" --store "127.0.0.1:$STORE_PORT" --metrics-port 0 \
-        --log-level warning >>"$WORK/gateway.log" 2>&1 &
+        --log-level warning "${flags[@]}" >>"$WORK/gateway.log" 2>&1 &
     GW_PID=$!
     PIDS+=("$GW_PID")
     wait_for 30 "$BIN/epilogue-gateway" --check --host 127.0.0.1 --port "$GW_PORT"
+    if [ "$HAS_CACHE" = 1 ]; then
+        "$BIN/epilogue-gateway" --host 127.0.0.1 --port "$GW_CACHE_PORT" --store "127.0.0.1:$STORE_PORT" --metrics-port 0 \
+            --log-level warning --cache-mb "$CACHE_MB" >>"$WORK/gateway-cache.log" 2>&1 &
+        GW_CACHE_PID=$!
+        PIDS+=("$GW_CACHE_PID")
+        wait_for 30 "$BIN/epilogue-gateway" --check --host 127.0.0.1 --port "$GW_CACHE_PORT"
+    fi
 }
-stop_gateway() {
-    kill -TERM "$GW_PID" 2>/dev/null || true
-    wait "$GW_PID" 2>/dev/null || true
+stop_gateways() {
+    kill -TERM "$GW_PID" ${GW_CACHE_PID:+"$GW_CACHE_PID"} 2>/dev/null || true
+    wait "$GW_PID" ${GW_CACHE_PID:+"$GW_CACHE_PID"} 2>/dev/null || true
+    GW_CACHE_PID=""
 }
-# Appends one figure line to the results: size, cell, system, then a JSON object.
-record() { printf '{"size":%s,"cell":"%s","system":"%s","rep":%s,"result":%s}\n' "$1" "$2" "$3" "${4:-1}" "$5" >>"$RESULTS"; }
-
-# Runs one load cell --repeat times: cell SIZE NAME SYSTEM load-args…
-cell() {
-    local size=$1 name=$2 system=$3; shift 3
-    local rep line status
-    for rep in $(seq 1 "$REPEAT"); do
-        status=0
-        line=$(result_of "$BIN/epilogue-bench" load --warmup "$WARMUP" --duration "$SECS" --label "$size/$name/$system/$rep" "$@") || status=$?
-        [ $status -eq 0 ] || echo "!!! $name/$system run $rep exited $status (errors are in its RESULT line)" >&2
-        [ -n "$line" ] && record "$size" "$name" "$system" "$rep" "$line"
-    done
-}
+# Appends one figure line to the results: size, cell, system, client, repetition, then a JSON object.
+record() { printf '{"size":%s,"cell":"%s","system":"%s","client":"%s","rep":%s,"result":%s}\n' "$1" "$2" "$3" "$4" "$5" "$6" >>"$RESULTS"; }
 # A `RESULT k=v k=v` payload (linebench, epilogue-bench search, fts5-bench.py) as JSON.
 kv_json() { python3 -c 'import json, sys; print(json.dumps({k: (float(v) if v.replace(".", "", 1).isdigit() else v) for k, v in (p.split("=", 1) for p in sys.argv[1].split())}))' "$1"; }
-# The cross-check: the same cell with linebench (whose RESULT is key=value), --repeat times.
-linebench_cell() {
-    local size=$1 name=$2 system=$3; shift 3
-    [ -n "${LINEBENCH:-}" ] || return 0
-    local rep line
-    for rep in $(seq 1 "$REPEAT"); do
-        line=$("$LINEBENCH" --warmup "$WARMUP" --duration "$SECS" --quiet "$@" | sed -n 's/^RESULT //p') || true
-        [ -n "$line" ] && record "$size" "$name" "$system" "$rep" "$(kv_json "$line")"
-    done
-}
-# The same without the cross-check (sizes after the first).
-noxcell() {
-    local size=$1 name=$2 system=$3; shift 3
-    while [ "$1" != "--" ]; do shift; done
-    shift
-    cell "$size" "$name" "$system" "$@"
-}
-# A cell whose every repetition is followed at once by the same cell under linebench, so the two
-# clients see the same machine: xcell SIZE NAME SYSTEM LINEBENCH-ARGS… -- LOAD-ARGS…
-xcell() {
-    local size=$1 name=$2 system=$3; shift 3
-    local lb=()
-    while [ "$1" != "--" ]; do lb+=("$1"); shift; done
-    shift
-    local repeat=$REPEAT rep
-    for rep in $(seq 1 "$repeat"); do
-        REPEAT=1 cell "$size" "$name" "$system" "$@"
-        REPEAT=1 linebench_cell "$size" "$name" "linebench-$system" "${lb[@]}"
-    done
-}
 gateway_stats() {  # STATS through the gateway as name value lines
     exec 3<>/dev/tcp/127.0.0.1/$GW_PORT
     printf 'STATS\r\nQUIT\r\n' >&3
@@ -161,6 +158,82 @@ gateway_stats() {  # STATS through the gateway as name value lines
     exec 3<&-
 }
 stat_value() { gateway_stats | awk -v n="$1" '$1 == n || $1 == n":" { print $2; exit }'; }
+rss_json() { python3 -c 'import json, sys; print(json.dumps({l.split(":")[0]: int(l.split()[1]) * 1024 for l in open(f"/proc/{sys.argv[1]}/status") if l.startswith(("VmHWM", "VmRSS"))}))' "$1"; }
+
+# linebench's arguments for one cell on one system (LB), or nothing when that pair is not run.
+lb_args() {
+    local cell=$1 system=$2 port=$GW_PORT
+    [ "$system" = epilogue+cache ] && port=$GW_CACHE_PORT
+    LB=()
+    case "$cell/$system" in
+        get-*/epilogue*) LB=(--port "$port" --until-line . --cmd 'GET {k}' --keyfile "$IDS") ;;
+        get-*/redis) LB=(--port "$REDIS_PORT" --redis --cmd 'GET {k}' --keyfile "$IDS") ;;
+        get-*/memcached) LB=(--port "$MC_PORT" --until-line END --cmd 'get {k}' --keyfile "$IDS") ;;
+        mix-*/epilogue*) LB=(--port "$port" --until-line . --cmd '{k}' --keyfile "$REQS/mix-epilogue.txt") ;;
+        mix-*/redis) LB=(--port "$REDIS_PORT" --redis --cmd '{k}' --keyfile "$REQS/mix-redis.txt") ;;
+        put-*/epilogue) LB=(--port "$port" --until-line . --cmd '{k}' --keyfile "$REQS/put-epilogue.txt") ;;
+        put-*/redis) LB=(--port "$REDIS_PORT" --redis --cmd '{k}' --keyfile "$REQS/put-redis.txt") ;;
+        search-*/epilogue) LB=(--port "$port" --until-line . --cmd '{k}' --keyfile "$REQS/search-epilogue.txt") ;;
+        find-*/epilogue) LB=(--port "$port" --until-line . --cmd 'FIND film=Whiplash limit=10' --keys 1) ;;
+        *) return 0 ;;
+    esac
+    case "$cell" in
+        *-64x1) LB+=(--conns 64) ;;
+        *-16x16) LB+=(--conns 16 --pipeline 16) ;;
+        *-16x1) LB+=(--conns 16) ;;
+    esac
+}
+# One cell for several systems, --repeat times, the systems taking turns within each repetition:
+# matrix SIZE CELL SYSTEM…
+matrix() {
+    local size=$1 cell=$2; shift 2
+    local rep system line status
+    for rep in $(seq 1 "$REPEAT"); do
+        for system in "$@"; do
+            lb_args "$cell" "$system"
+            [ ${#LB[@]} -gt 0 ] || continue
+            status=0
+            line=$("$LINEBENCH" --warmup "$WARMUP" --duration "$SECS" --quiet "${LB[@]}" | sed -n 's/^RESULT //p') || status=$?
+            [ $status -eq 0 ] || echo "!!! $size $cell $system run $rep: linebench exited $status" >&2
+            if [ -n "$line" ]; then
+                echo "$size $cell $system #$rep: $line" >&2
+                record "$size" "$cell" "$system" linebench "$rep" "$(kv_json "$line")"
+            fi
+        done
+    done
+}
+# Latency percentiles from `epilogue-bench load` (HDR histogram, p50 to max) of GET and PUT
+# 64 × 1, Epilogue and Redis taking turns: percentiles SIZE
+percentiles() {
+    local size=$1 rep line status
+    for rep in $(seq 1 "$REPEAT"); do
+        for spec in "get-64x1 epilogue" "get-64x1 redis" "put-64x1 epilogue" "put-64x1 redis"; do
+            set -- $spec
+            local args=()
+            case "$1/$2" in
+                get-64x1/epilogue) args=(--port "$GW_PORT" --cmd 'GET {id}' --keyfile "$IDS") ;;
+                get-64x1/redis) args=(--protocol redis --port "$REDIS_PORT" --cmd 'GET {id}' --keyfile "$IDS") ;;
+                put-64x1/epilogue) args=(--port "$GW_PORT" --cmd 'PUT {record}' --corpus "$CORPUS" --corpus-records "$PUT_RECORDS") ;;
+                put-64x1/redis) args=(--protocol redis --port "$REDIS_PORT" --cmd 'SET {id} {json}' --corpus "$CORPUS" --corpus-records "$PUT_RECORDS") ;;
+            esac
+            status=0
+            line=$(result_of "$BIN/epilogue-bench" load --warmup "$WARMUP" --duration "$SECS" --conns 64 \
+                --label "$size/$1/$2/$rep" "${args[@]}") || status=$?
+            [ $status -eq 0 ] || echo "!!! $size $1 $2 load run $rep exited $status (errors are in its RESULT line)" >&2
+            [ -n "$line" ] && record "$size" "$1" "$2" load "$rep" "$line"
+        done
+    done
+}
+# Waits (at most $1 s) until the store's log stops changing for 3 s: training and its re-compression
+# done, so the storage figures are the store's settled state.
+wait_settled() {
+    local deadline=$((SECONDS + $1)) last="" now same=0
+    while [ $SECONDS -lt $deadline ] && [ $same -lt 3 ]; do
+        now=$(stat_value store_log_bytes)
+        if [ "$now" = "$last" ]; then same=$((same + 1)); else same=0; last=$now; fi
+        sleep 1
+    done
+}
 
 HAS_POPULATE=0
 "$BIN/epilogue-bench" populate --help >/dev/null 2>&1 && HAS_POPULATE=1
@@ -176,9 +249,11 @@ wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$REDIS_PORT"
 wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$MC_PORT"
 
 IFS=, read -ra SIZE_LIST <<<"$SIZES"
-LARGEST=$(printf '%s\n' "${SIZE_LIST[@]}" | sort -n | tail -1)
 MAIN_COMMIT=$(git rev-parse --short HEAD)
-record 0 run machine 1 "$(python3 -c 'import json,os,sys; print(json.dumps({"commit": sys.argv[1], "date": sys.argv[2], "cpus": os.cpu_count(), "repeat": int(sys.argv[3]), "seconds": float(sys.argv[4]), "warmup": float(sys.argv[5]), "quick": sys.argv[6] == "1", "populate": sys.argv[7] == "1"}))' "$MAIN_COMMIT" "$(date -u +%FT%TZ)" "$REPEAT" "$SECS" "$WARMUP" "$QUICK" "$HAS_POPULATE")"
+record 0 run machine none 1 "$(python3 -c 'import json,os,sys; print(json.dumps({"commit": sys.argv[1], "date": sys.argv[2], "cpus": os.cpu_count(), "repeat": int(sys.argv[3]), "seconds": float(sys.argv[4]), "warmup": float(sys.argv[5]), "quick": sys.argv[6] == "1", "load_average": open("/proc/loadavg").read().split()[:3], "cache_mb": int(sys.argv[7]) if sys.argv[8] == "1" else None}))' "$MAIN_COMMIT" "$(date -u +%FT%TZ)" "$REPEAT" "$SECS" "$WARMUP" "$QUICK" "$CACHE_MB" "$HAS_CACHE")"
+
+EPILOGUE=(epilogue)
+[ "$HAS_CACHE" = 1 ] && EPILOGUE+=(epilogue+cache)
 
 for N in "${SIZE_LIST[@]}"; do
     CORPUS=$CACHE/corpus-$N.jsonl IDS=$CACHE/ids-$N.txt QUERIES=$CACHE/queries-$N.txt
@@ -186,20 +261,37 @@ for N in "${SIZE_LIST[@]}"; do
     [ -s "$QUERIES" ] || python3 bench/make-keys.py "$CORPUS" "$IDS" "$QUERIES"
     JSON_BYTES=$(head -n "$N" "$CORPUS" | wc -c)
     DATA=$WORK/store-$N
-    # PUT cells draw their "new version of a random record" from the first 20k (parsing the whole
-    # corpus per run would cost more than the run).
+    # PUT cells write a new version of a random one of the first 20k records (the request files
+    # hold them; the mix's GETs draw from every id).
     PUT_RECORDS=$((N < 20000 ? N : 20000))
+    # SQLite writes ~200-1,500 records/s here: 2,000 of them are enough for its rate.
+    SQLITE_RECORDS=2000
+    REQS=$CACHE/requests-$N
+    [ -s "$REQS/mix-redis.txt" ] || python3 bench/make-requests.py "$CORPUS" "$IDS" "$PUT_RECORDS" "$REQS"
+    sed 's/^/SEARCH /; s/$/ limit=10/' "$QUERIES" >"$REQS/search-epilogue.txt"
     rm -rf "$DATA"
 
     log "$N records: loading the store"
-    if [ "$HAS_POPULATE" = 1 ] && [ "$N" -gt 100000 ]; then
-        "$BIN/epilogue-bench" populate --corpus "$CORPUS" --count "$N" --data-dir "$DATA"
-        start_store "$DATA"; start_gateway
+    SOURCE=${DATA_FOR[$N]:-}
+    if [ -z "$SOURCE" ] && [ "$HAS_POPULATE" = 1 ] && [ "$N" -gt 100000 ]; then
+        # Per commit: a directory written by other code may not be what this build reads fastest
+        # (a snapshot it does not accept is rebuilt at start, which the restart figure would count).
+        SOURCE=$CACHE/data-$N-$MAIN_COMMIT
+        if [ ! -s "$SOURCE/records.log" ]; then
+            log "populating $SOURCE once (kept for later runs)"
+            rm -rf "$SOURCE.partial"
+            "$BIN/epilogue-bench" populate --corpus "$CORPUS" --count "$N" --data-dir "$SOURCE.partial"
+            mv "$SOURCE.partial" "$SOURCE"
+        fi
+    fi
+    if [ -n "$SOURCE" ]; then
+        cp -r "$SOURCE" "$DATA"
+        start_store "$DATA"; start_gateways
     else
-        start_store "$DATA"; start_gateway
+        start_store "$DATA"; start_gateways
         line=$(result_of "$BIN/epilogue-bench" load --port "$GW_PORT" --once --cmd 'PUT {record}' --corpus "$CORPUS" \
             --corpus-records "$N" --conns 64 --label "$N/load/epilogue") || true
-        record "$N" load epilogue 1 "$line"
+        record "$N" load epilogue load 1 "$line"
     fi
     log "$N records: loading Redis and memcached"
     "$BIN/epilogue-bench" load --protocol redis --port "$REDIS_PORT" --once --cmd 'SET {id} {json}' --corpus "$CORPUS" \
@@ -207,63 +299,71 @@ for N in "${SIZE_LIST[@]}"; do
     "$BIN/epilogue-bench" load --protocol memcached --port "$MC_PORT" --once --cmd 'set {id} 0 0 {jsonlen}\r\n{json}' \
         --corpus "$CORPUS" --corpus-records "$N" --conns 16 --pipeline 16 --quiet >/dev/null
 
-    # Storage before the PUT cells add versions: the whole data directory vs the raw record bytes.
-    sleep 1
-    record "$N" storage epilogue 1 "{\"disk_bytes\":$(du -sb "$DATA" | cut -f1),\"raw_bytes\":$(stat_value store_raw_bytes),\"json_bytes\":$JSON_BYTES,\"records\":$(stat_value store_records)}"
+    # Restart to serving and memory, then storage, before the PUT cells add versions.
+    log "$N records: settle, restart to serving, storage"
+    wait_settled 120
+    before=$(rss_json "$STORE_PID")
+    stop_gateways
+    stop_store
+    t0=$(date +%s.%N)
+    start_store "$DATA"
+    t1=$(date +%s.%N)
+    after=$(rss_json "$STORE_PID")
+    start_gateways
+    RAW=$(stat_value store_raw_bytes)
+    LOG=$(stat -c %s "$DATA/records.log")
+    DICTS=$(cat "$DATA"/dictionary-*.zdict 2>/dev/null | wc -c)
+    record "$N" restart epilogue none 1 "{\"seconds\":$(python3 -c "print(round($t1 - $t0, 3))"),\"after_load\":$before,\"after_restart\":$after}"
+    record "$N" storage epilogue none 1 "{\"disk_bytes\":$(du -sb "$DATA" | cut -f1),\"log_bytes\":$LOG,\"dictionary_bytes\":$DICTS,\"raw_bytes\":$RAW,\"json_bytes\":$JSON_BYTES,\"records\":$(stat_value store_records)}"
 
-    log "$N records: GET"
-    if [ "$N" = "${SIZE_LIST[0]}" ]; then X=xcell; else X=noxcell; fi
-    $X "$N" get-64x1 epilogue --port "$GW_PORT" --until-line . --cmd 'GET {k}' --keyfile "$IDS" --conns 64 \
-        -- --port "$GW_PORT" --cmd 'GET {id}' --keyfile "$IDS" --conns 64
-    $X "$N" get-64x1 redis --port "$REDIS_PORT" --redis --cmd 'GET {k}' --keyfile "$IDS" --conns 64 \
-        -- --protocol redis --port "$REDIS_PORT" --cmd 'GET {id}' --keyfile "$IDS" --conns 64
-    cell "$N" get-64x1 memcached --protocol memcached --port "$MC_PORT" --cmd 'get {id}' --keyfile "$IDS" --conns 64
-    cell "$N" get-16x16 epilogue --port "$GW_PORT" --cmd 'GET {id}' --keyfile "$IDS" --conns 16 --pipeline 16
-    $X "$N" get-16x16 redis --port "$REDIS_PORT" --redis --cmd 'GET {k}' --keyfile "$IDS" --conns 16 --pipeline 16 \
-        -- --protocol redis --port "$REDIS_PORT" --cmd 'GET {id}' --keyfile "$IDS" --conns 16 --pipeline 16
-    cell "$N" get-16x16 memcached --protocol memcached --port "$MC_PORT" --cmd 'get {id}' --keyfile "$IDS" --conns 16 --pipeline 16
-    log "$N records: FIND, SEARCH"
-    cell "$N" find-16x1 epilogue --port "$GW_PORT" --cmd 'FIND film=Whiplash limit=10' --conns 16
-    cell "$N" search-16x1 epilogue --port "$GW_PORT" --cmd 'SEARCH {query} limit=10' --queries "$QUERIES" --conns 16
-    log "$N records: PUT (fsync always) and the 90/10 mix"
-    cell "$N" put-64x1 epilogue --port "$GW_PORT" --cmd 'PUT {record}' --corpus "$CORPUS" --corpus-records "$PUT_RECORDS" --conns 64
-    cell "$N" put-64x1 redis --protocol redis --port "$REDIS_PORT" --cmd 'SET {id} {json}' --corpus "$CORPUS" --corpus-records "$PUT_RECORDS" --conns 64
+    record "$N" loadavg machine none 1 "$(python3 -c 'import json; print(json.dumps({"load_average": open("/proc/loadavg").read().split()[:3]}))')"
+    log "$N records: GET (linebench)"
+    matrix "$N" get-64x1 "${EPILOGUE[@]}" redis memcached
+    matrix "$N" get-16x16 "${EPILOGUE[@]}" redis memcached
+    log "$N records: FIND, SEARCH (linebench)"
+    matrix "$N" find-16x1 epilogue
+    matrix "$N" search-16x1 epilogue
+    log "$N records: the 90/10 mix and durable PUT (linebench; fsync always, Redis appendfsync always)"
+    matrix "$N" mix-64x1 "${EPILOGUE[@]}" redis
+    matrix "$N" put-64x1 epilogue redis
     # SQLite's durable write (table + FTS5, WAL, synchronous=FULL, a transaction per record), the
     # second peer of the durable-PUT target; printed, never asserted.
-    line=$(result_of python3 bench/sqlite-put-bench.py "$CORPUS" "$PUT_RECORDS" "$WORK/sqlite") || true
-    [ -n "$line" ] && record "$N" put-durable sqlite 1 "$(kv_json "$line")"
+    line=$(result_of python3 bench/sqlite-put-bench.py "$CORPUS" "$SQLITE_RECORDS" "$WORK/sqlite") || true
+    [ -n "$line" ] && record "$N" put-durable sqlite none 1 "$(kv_json "$line")"
     rm -rf "$WORK/sqlite"
-    cell "$N" mix-64x1 epilogue --port "$GW_PORT" --cmd 'GET {id}' --cmd 'PUT {record}' --weights 90,10 --keyfile "$IDS" \
-        --corpus "$CORPUS" --corpus-records "$PUT_RECORDS" --conns 64
-    cell "$N" mix-64x1 redis --protocol redis --port "$REDIS_PORT" --cmd 'GET {id}' --cmd 'SET {id} {json}' --weights 90,10 \
-        --keyfile "$IDS" --corpus "$CORPUS" --corpus-records "$PUT_RECORDS" --conns 64
+    log "$N records: latency percentiles (epilogue-bench load)"
+    percentiles "$N"
+    record "$N" rss epilogue none 1 "$(rss_json "$STORE_PID")"
+    stop_gateways
+    stop_store
 
-    if [ "$N" = "$LARGEST" ]; then
-        log "$N records: store RSS, restart to serving"
-        rss() { python3 -c 'import json, sys; print(json.dumps({l.split(":")[0]: int(l.split()[1]) * 1024 for l in open(f"/proc/{sys.argv[1]}/status") if l.startswith(("VmHWM", "VmRSS"))}))' "$STORE_PID"; }
-        before=$(rss)
-        stop_gateway
-        stop_store
-        t0=$(date +%s.%N)
-        start_store "$DATA"
-        t1=$(date +%s.%N)
-        record "$N" restart epilogue 1 "{\"seconds\":$(python3 -c "print(round($t1 - $t0, 3))"),\"disk_bytes\":$(du -sb "$DATA" | cut -f1),\"after_load\":$before,\"after_restart\":$(rss)}"
-        stop_store
-    else
-        stop_gateway
-        stop_store
+    # In-process search opens the store's directory (the corpus, with new versions of the same
+    # records from the PUT cells) rather than loading the corpus again.
+    log "$N records: search in-process"
+    line=$(result_of "$BIN/epilogue-bench" search --data-dir "$DATA" --queries "$QUERIES" --seconds "$SECS") || true
+    [ -n "$line" ] && record "$N" search-inproc epilogue none 1 "$(kv_json "$line")"
+    if [ "$N" -le 100000 ]; then
+        line=$(result_of python3 bench/fts5-bench.py "$CORPUS" "$N" "$QUERIES" "$SECS") || true
+        [ -n "$line" ] && record "$N" search-inproc fts5 none 1 "$(kv_json "$line")"
+    fi
+    if [ "$TANTIVY" = 1 ]; then
+        log "$N records: search in-process by query set, Epilogue vs Tantivy"
+        : >"$WORK/search-sets"
+        bench/search-compare.sh --count "$N" --seconds "$SECS" --bin "$BIN" --data-dir "$DATA" --results "$WORK/search-sets" >&2 \
+            || echo "!!! search-compare.sh at $N failed" >&2
+        while read -r line; do
+            set_json=$(kv_json "${line#RESULT }")
+            engine=$(python3 -c 'import json, sys; r = json.loads(sys.argv[1]); print(r["engine"] + ("" if r.get("snippets", 1) in (1, "1") else "-nosnippets"))' "$set_json")
+            record "$N" "search-$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["set"])' "$set_json")" "$engine" none 1 "$set_json"
+        done <"$WORK/search-sets"
     fi
     rm -rf "$DATA"
-
-    log "$N records: search in-process, the store's path vs SQLite FTS5"
-    line=$(result_of "$BIN/epilogue-bench" search --corpus "$CORPUS" --count "$N" --queries "$QUERIES" --seconds "$SECS")
-    record "$N" search-inproc epilogue 1 "$(kv_json "$line")"
-    line=$(result_of python3 bench/fts5-bench.py "$CORPUS" "$N" "$QUERIES" "$SECS")
-    record "$N" search-inproc fts5 1 "$(kv_json "$line")"
     redis-cli -p "$REDIS_PORT" FLUSHALL >/dev/null 2>&1 || true
     printf 'flush_all\r\n' | timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$MC_PORT; cat >&3; head -1 <&3" >/dev/null || true
 done
 
-python3 bench/report.py "$RESULTS" >"$OUT/latest.md"
-log "done: $OUT/latest.md"
+PLOT_PY=python3
+python3 -c 'import matplotlib' 2>/dev/null || { /usr/bin/python3 -c 'import matplotlib' 2>/dev/null && PLOT_PY=/usr/bin/python3; }
+"$PLOT_PY" bench/report.py "$RESULTS" --plots docs >"$OUT/latest.md"
+log "done: $OUT/latest.md, plots docs/perf-*.png"
 cat "$OUT/latest.md"

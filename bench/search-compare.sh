@@ -5,16 +5,22 @@
 # Epilogue/Tantivy ratio. A benchmark, not a test: on a shared machine, read the ratios, not the
 # absolute rates.
 #
-#   bench/search-compare.sh [--count 10000] [--seconds 3] [--bin .build/release]
+#   bench/search-compare.sh [--count 10000] [--seconds 3] [--bin .build/release] [--data-dir DIR] [--results FILE]
+#
+# --data-dir: Epilogue opens this populated directory (`epilogue-bench populate` of the same
+# corpus's first --count records) instead of loading the corpus through PUT first (at 1M records
+# that load alone takes minutes). --results: also append every RESULT line (set=… engine=…) to FILE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-COUNT=10000 SECS=3 BIN=""
+COUNT=10000 SECS=3 BIN="" DATA_DIR="" RESULTS=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --count) COUNT=$2; shift ;;
         --seconds) SECS=$2; shift ;;
         --bin) BIN=$2; shift ;;
-        *) echo "usage: bench/search-compare.sh [--count N] [--seconds S] [--bin DIR]" >&2; exit 2 ;;
+        --data-dir) DATA_DIR=$2; shift ;;
+        --results) RESULTS=$2; shift ;;
+        *) echo "usage: bench/search-compare.sh [--count N] [--seconds S] [--bin DIR] [--data-dir DIR] [--results FILE]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -32,10 +38,11 @@ CORPUS=$CACHE/corpus-$COUNT.jsonl QUERIES=$CACHE/queries-$COUNT.txt SETS=$CACHE/
 python3 bench/make-query-sets.py "$CORPUS" "$QUERIES" "$SETS"
 OUT=$(mktemp /tmp/epilogue-search-compare.XXXXXX)
 trap 'rm -f "$OUT" "$OUT.one"' EXIT
+if [ -n "$DATA_DIR" ]; then FROM=(--data-dir "$DATA_DIR"); else FROM=(--corpus "$CORPUS" --count "$COUNT"); fi
 for set in plain stemmed phrase prefix; do
     echo "== epilogue $set" >&2
     # (Not `tee /dev/stderr`: that reopens stderr and truncates a log file it is redirected to.)
-    "$BIN/epilogue-bench" search --corpus "$CORPUS" --count "$COUNT" --queries "$SETS/$set.txt" --seconds "$SECS" >"$OUT.one"
+    "$BIN/epilogue-bench" search "${FROM[@]}" --queries "$SETS/$set.txt" --seconds "$SECS" >"$OUT.one"
     cat "$OUT.one" >&2
     sed -n "s/^RESULT /RESULT set=$set snippets=1 /p" "$OUT.one" >>"$OUT"
 done
@@ -44,6 +51,7 @@ python3 bench/tantivy-bench.py "$CORPUS" "$COUNT" "$SECS" plain="$SETS/plain.txt
     phrase="$SETS/phrase.txt" prefix="$SETS/prefix.txt" >"$OUT.one"
 cat "$OUT.one" >&2
 grep '^RESULT ' "$OUT.one" >>"$OUT"
+[ -z "$RESULTS" ] || cat "$OUT" >>"$RESULTS"
 python3 - "$OUT" "$COUNT" <<'EOF'
 import sys
 rows = [dict(kv.split("=", 1) for kv in line.split()[1:]) for line in open(sys.argv[1])]
