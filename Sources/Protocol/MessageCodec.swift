@@ -55,6 +55,8 @@ extension ClientMessage {
                 b.writeWireOptional(item.version) { $0.writeInteger($1) }
                 b.writeWireOptional(item.updatedAt) { $0.writeInteger($1) }
             }
+        case .track(let mode):
+            buffer.writeInteger(mode.rawValue)
         }
     }
 
@@ -140,6 +142,8 @@ extension ClientMessage {
                                   updatedAt: try r.optional("updatedAt") { try $0.i64("updatedAt") })
             }
             self = .import(existing, items)
+        case .track:
+            self = .track(try r.trackingMode())
         default:
             throw ProtocolError.unexpectedMessageType(frame.type)
         }
@@ -218,6 +222,10 @@ extension ServerMessage {
                 b.writeInteger(file.length)
                 b.writeInteger(file.crc32)
             }
+        case .tracking(let mode):
+            buffer.writeInteger(mode.rawValue)
+        case .invalidate(let ids):
+            buffer.writeWireList(ids) { $0.writeWireString($1) }
         case .error(let code, let message):
             buffer.writeInteger(code.rawValue)
             buffer.writeWireString(message)
@@ -309,6 +317,10 @@ extension ServerMessage {
             self = .backupEnd(try r.list("files", minimumItemSize: 16) { r in
                 BackupFile(name: try r.string("name"), length: try r.u64("length"), crc32: try r.u32("crc32"))
             })
+        case .tracking:
+            self = .tracking(try r.trackingMode())
+        case .invalidate:
+            self = .invalidate(ids: try r.list("ids", minimumItemSize: 4) { try $0.string("id") })
         case .error:
             let rawCode = try r.u16("code")
             // Unknown codes from a newer server still surface as an error rather than a decode failure.
@@ -325,6 +337,14 @@ extension ServerMessage {
             throw ProtocolError.unexpectedMessageType(frame.type)
         }
         try r.expectEnd(messageType: frame.type)
+    }
+}
+
+extension WireReader {
+    mutating func trackingMode() throws -> TrackingMode {
+        let raw = try u8("mode")
+        guard let mode = TrackingMode(rawValue: raw) else { throw ProtocolError.invalidValue(field: "mode", reason: "unknown tracking mode \(raw)") }
+        return mode
     }
 }
 

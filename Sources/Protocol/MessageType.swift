@@ -19,6 +19,7 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case export = 0x1A
     case `import` = 0x1B
     case backup = 0x1C
+    case track = 0x1D
     // Responses
     case pong = 0x90
     case record = 0x91
@@ -33,6 +34,9 @@ public enum MessageType: UInt8, Sendable, CaseIterable {
     case imported = 0x9A
     case backupChunk = 0x9B
     case backupEnd = 0x9C
+    case tracking = 0x9D
+    /// Unsolicited (request id 0): records that changed, to a connection that sent TRACK.
+    case invalidate = 0x9E
     case error = 0xFF
 
     public var isRequest: Bool { rawValue < 0x80 }

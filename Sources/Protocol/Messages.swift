@@ -67,6 +67,14 @@ public struct WireRecord: Sendable, Equatable {
     }
 }
 
+/// TRACK's mode (PROTOCOL.md, "Tracking"): which changes the store pushes to the connection.
+public enum TrackingMode: UInt8, Sendable, Equatable {
+    /// No pushes (the default of every connection).
+    case off = 0
+    /// An INVALIDATE for every record any client changes, whether or not this connection read it.
+    case broadcast = 1
+}
+
 public struct StatEntry: Sendable, Equatable {
     public var name: String
     public var value: Int64
@@ -99,6 +107,8 @@ public enum ClientMessage: Sendable, Equatable {
     case `import`(ImportExisting, [ImportItem])
     /// A consistent copy of the data files, streamed as BACKUP_CHUNK frames and a BACKUP_END.
     case backup
+    /// Asks for INVALIDATE pushes on this connection (or stops them), answered TRACKING.
+    case track(TrackingMode)
 
     public var type: MessageType {
         switch self {
@@ -117,6 +127,7 @@ public enum ClientMessage: Sendable, Equatable {
         case .export: return .export
         case .import: return .import
         case .backup: return .backup
+        case .track: return .track
         }
     }
 }
@@ -143,6 +154,11 @@ public enum ServerMessage: Sendable, Equatable {
     case backupChunk(file: String, offset: UInt64, data: ByteBuffer)
     /// The backup's files, whole: lengths and checksums.
     case backupEnd([BackupFile])
+    /// TRACK's answer: the mode now in force on the connection.
+    case tracking(TrackingMode)
+    /// Pushed with request id 0 to a tracking connection: these records changed (written,
+    /// deleted, imported) and durable. An empty list means every record: drop everything cached.
+    case invalidate(ids: [String])
     case error(code: ErrorCode, message: String)
     /// ERROR VERSION_UNSUPPORTED, which also lists the versions the server speaks (as data, so a
     /// newer client can pick one and reconnect).
@@ -174,6 +190,8 @@ public enum ServerMessage: Sendable, Equatable {
         case .imported: return .imported
         case .backupChunk: return .backupChunk
         case .backupEnd: return .backupEnd
+        case .tracking: return .tracking
+        case .invalidate: return .invalidate
         case .error, .versionUnsupported: return .error
         }
     }

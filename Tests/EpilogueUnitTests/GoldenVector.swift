@@ -55,6 +55,10 @@ struct GoldenVector: CustomTestStringConvertible, Sendable {
         .init(name: "backup", requestID: 14, message: .client(.backup)),
         .init(name: "backup-chunk", requestID: 14, flags: .streamContinues, message: .server(.backupChunk(file: "records.log", offset: 0, data: ByteBuffer(bytes: Array("EPILOG".utf8) + [0, 1])))),
         .init(name: "backup-end", requestID: 14, message: .server(.backupEnd([BackupFile(name: "records.log", length: 8, crc32: 0x0A1B_2C3D)]))),
+        .init(name: "track", requestID: 15, message: .client(.track(.broadcast))),
+        .init(name: "tracking", requestID: 15, message: .server(.tracking(.broadcast))),
+        .init(name: "invalidate", requestID: 0, message: .server(.invalidate(ids: ["x", "la-la-land/epilogue"]))),
+        .init(name: "invalidate-all", requestID: 0, message: .server(.invalidate(ids: []))),
         .init(name: "challenge", requestID: 0, message: .server(.challenge(Challenge(version: 1, nonce: Array(repeating: 0xAB, count: 32), authRequired: true, serverName: "store")))),
         .init(name: "ready", requestID: 0, message: .server(.ready(Ready(maximumFrameSize: 1_048_576, dictionaries: [1])))),
         // The handshake of PROTOCOL.md §5: HMAC proof of the known-answer vector of §3 for this nonce.

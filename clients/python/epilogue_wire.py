@@ -36,9 +36,10 @@ FIRST_TRAINED_DICTIONARY = 1000
 TYPES = {
     "HELLO": 0x01, "AUTHENTICATE": 0x02, "CHALLENGE": 0x81, "READY": 0x82,
     "PING": 0x10, "GET": 0x11, "PUT": 0x12, "DELETE": 0x13, "QUERY": 0x14, "SEARCH": 0x15,
-    "LIST_FILMS": 0x16, "LIST_THEMES": 0x17, "STATS": 0x18, "GET_DICTIONARY": 0x19, "EXPORT": 0x1A, "IMPORT": 0x1B, "BACKUP": 0x1C,
+    "LIST_FILMS": 0x16, "LIST_THEMES": 0x17, "STATS": 0x18, "GET_DICTIONARY": 0x19, "EXPORT": 0x1A, "IMPORT": 0x1B, "BACKUP": 0x1C, "TRACK": 0x1D,
     "PONG": 0x90, "RECORD": 0x91, "WRITTEN": 0x92, "DELETED": 0x93, "HIT": 0x94, "RESULT_END": 0x95,
-    "FILMS": 0x96, "THEMES": 0x97, "STATS_RESULT": 0x98, "DICTIONARY": 0x99, "IMPORTED": 0x9A, "BACKUP_CHUNK": 0x9B, "BACKUP_END": 0x9C, "ERROR": 0xFF,
+    "FILMS": 0x96, "THEMES": 0x97, "STATS_RESULT": 0x98, "DICTIONARY": 0x99, "IMPORTED": 0x9A, "BACKUP_CHUNK": 0x9B, "BACKUP_END": 0x9C, "TRACKING": 0x9D,
+    "INVALIDATE": 0x9E, "ERROR": 0xFF,
 }
 TYPE_NAMES = {value: name for name, value in TYPES.items()}
 
@@ -53,6 +54,9 @@ ERROR_CODES = {
 ERROR_NUMBERS = {name: code for code, name in ERROR_CODES.items()}
 
 ENCODING_PLAIN, ENCODING_ZLIB, ENCODING_DEFLATE = 0, 1, 2
+
+TRACKING_MODES = {"off": 0, "broadcast": 1}
+TRACKING_MODE_NAMES = {value: name for name, value in TRACKING_MODES.items()}
 
 
 class DecodeError(Exception):
@@ -314,6 +318,10 @@ def encode_payload(m):
             w.optional(i.get("version"), w.u64)
             w.optional(i.get("updated_at"), w.i64)
         w.list(m["items"], item)
+    elif t in ("TRACK", "TRACKING"):
+        w.u8(TRACKING_MODES[m["mode"]])
+    elif t == "INVALIDATE":
+        w.list(m["ids"], w.string)
     elif t == "CHALLENGE":
         w.u16(m["version"]).bytes(m["nonce"]).bool(m["auth_required"]).string(m["server_name"])
     elif t == "READY":
@@ -415,6 +423,13 @@ def decode_payload(type_code, payload):
             i["updated_at"] = r.optional("updated_at", lambda: r.i64("updated_at"))
             return i
         m["items"] = r.list("items", 11, item)
+    elif t in ("TRACK", "TRACKING"):
+        mode = r.u8("mode")
+        if mode not in TRACKING_MODE_NAMES:
+            raise DecodeError(f"mode: unknown tracking mode {mode}")
+        m["mode"] = TRACKING_MODE_NAMES[mode]
+    elif t == "INVALIDATE":
+        m["ids"] = r.list("ids", 4, lambda: r.string("id"))  # empty: every record
     elif t == "CHALLENGE":
         m["version"] = r.u16("version")
         m["nonce"] = r.bytes("nonce")

@@ -32,6 +32,8 @@ final class StoreConnectionHandler: FlowControlledConnectionHandler {
     private var pumping = false
     /// Several answers (or requests) usually complete in one loop tick: one flush after them.
     private let flusher = TickFlusher()
+    /// Set while the client tracks (TRACK 1): its INVALIDATE pushes arrive through this.
+    private var tracking: TrackingTable.Subscription?
 
     init(machine: StoreConnectionStateMachine, requests: StoreRequestHandler, metrics: StoreMetrics,
          maximumFrameSize: UInt32 = WireProtocol.defaultMaximumFrameSize, logger: Logger) {
@@ -69,6 +71,13 @@ final class StoreConnectionHandler: FlowControlledConnectionHandler {
 
     private func serve(context: ChannelHandlerContext, _ request: ClientMessage, requestID: UInt32, traceID: UInt64?) {
         let started = NIODeadline.now()
+        if case .track(let mode) = request {
+            setTracking(mode, context: context)
+            let frames = [ServerMessage.tracking(mode).frame(requestID: requestID)]
+            served(request, requestID: requestID, traceID: traceID, frames: frames, started: started)
+            context.write(wrapOutboundOut(frames[0]), promise: nil)
+            return
+        }
         if StoreRequestHandler.isStream(request) {
             exports.append(requests.startStream(request, requestID: requestID, clientDictionaries: machine.clientDictionaries))
             metrics.served(request.type, frames: [], nanoseconds: (NIODeadline.now() - started).nanoseconds)
@@ -92,6 +101,42 @@ final class StoreConnectionHandler: FlowControlledConnectionHandler {
                                        frames: frames, started: started)
             }
         }
+    }
+
+    /// TRACK: subscribes before TRACKING is answered, so every write made durable after the client
+    /// reads TRACKING is pushed to it (PROTOCOL.md, "Tracking").
+    private func setTracking(_ mode: TrackingMode, context: ChannelHandlerContext) {
+        switch mode {
+        case .broadcast where tracking == nil:
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            tracking = requests.tracking.subscribe(loop: context.eventLoop) { messages in
+                let (handler, context) = bound.value
+                handler.push(messages, context: context)
+            }
+        case .off:
+            stopTracking()
+        case .broadcast:
+            break
+        }
+        metrics.trackingConnections.record(requests.tracking.count)
+    }
+
+    private func stopTracking() {
+        guard let subscription = tracking else { return }
+        requests.tracking.unsubscribe(subscription)
+        tracking = nil
+        metrics.trackingConnections.record(requests.tracking.count)
+    }
+
+    /// INVALIDATE pushes (request id 0), flushed at once: a writer's answer queued after them on
+    /// this loop must not overtake them.
+    private func push(_ messages: [ServerMessage], context: ChannelHandlerContext) {
+        guard tracking != nil, !machine.isClosed else { return }
+        for message in messages {
+            if case .invalidate(let ids) = message { metrics.invalidationsPushed.increment(by: max(ids.count, 1)) }
+            context.write(wrapOutboundOut(message.frame(requestID: 0)), promise: nil)
+        }
+        context.flush()
     }
 
     /// Sends the current EXPORT a chunk at a time: while the channel is writable, one chunk per
@@ -194,6 +239,7 @@ final class StoreConnectionHandler: FlowControlledConnectionHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        stopTracking()
         machine.channelClosed()
         context.fireChannelInactive()
     }

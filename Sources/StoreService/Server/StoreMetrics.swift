@@ -10,6 +10,10 @@ struct StoreMetrics: Sendable {
     let rawBytes = Gauge(label: "epilogue_store_raw_bytes")
     let storedBytes = Gauge(label: "epilogue_store_stored_bytes")
     let logBytes = Gauge(label: "epilogue_store_log_bytes")
+    /// Connections that sent TRACK 1 (PROTOCOL.md, "Tracking").
+    let trackingConnections = Gauge(label: "epilogue_store_tracking_connections")
+    /// Ids pushed in INVALIDATE frames, over all tracking connections (an empty INVALIDATE counts 1).
+    let invalidationsPushed = Counter(label: "epilogue_store_invalidations_pushed_total")
 
     private struct Instruments {
         var requests: Counter

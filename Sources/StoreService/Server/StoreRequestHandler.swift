@@ -14,11 +14,15 @@ public struct StoreRequestHandler: Sendable {
     let store: RecordStore
     let connections: @Sendable () -> Int
     let startedAt: Date
+    /// Who is told which records a durable write changed (PROTOCOL.md, "Tracking").
+    let tracking: TrackingTable
 
-    public init(store: RecordStore, connections: @escaping @Sendable () -> Int = { 0 }, startedAt: Date = Date()) {
+    public init(store: RecordStore, connections: @escaping @Sendable () -> Int = { 0 }, startedAt: Date = Date(),
+                tracking: TrackingTable = TrackingTable()) {
         self.store = store
         self.connections = connections
         self.startedAt = startedAt
+        self.tracking = tracking
     }
 
     /// Requests that must wait for the disk; the server runs these concurrently.
@@ -81,14 +85,17 @@ public struct StoreRequestHandler: Sendable {
         [ServerMessage.error(code: error.code, message: error.description).frame(requestID: requestID)]
     }
 
-    /// Starts a write (PUT or DEL) and calls `completion` with its answer once it is durable —
-    /// from the fsync thread, or at once when it is refused.
+    /// Starts a write (PUT, DELETE, IMPORT) and calls `completion` with its answer once it is
+    /// durable — from the fsync thread, or at once when it is refused. A write that succeeded is
+    /// published to the tracking connections first, so their pushes are queued before the answer.
     public func respondToWrite(_ message: ClientMessage, requestID: UInt32, completion: @escaping @Sendable ([Frame]) -> Void) {
+        let tracking = self.tracking
         switch message {
         case .put(let id, let content, let expected):
             store.put(id: id, content: content, expectedVersion: expected) { result in
                 switch result {
                 case .success(let written):
+                    tracking.publish([id])
                     completion([ServerMessage.written(id: id, version: written.version, updatedAt: written.updatedAt).frame(requestID: requestID)])
                 case .failure(let error):
                     completion(Self.refusal(error, requestID: requestID))
@@ -97,7 +104,9 @@ public struct StoreRequestHandler: Sendable {
         case .delete(let id, let expected):
             store.delete(id: id, expectedVersion: expected) { result in
                 switch result {
-                case .success(let version): completion([ServerMessage.deleted(id: id, version: version).frame(requestID: requestID)])
+                case .success(let version):
+                    tracking.publish([id])
+                    completion([ServerMessage.deleted(id: id, version: version).frame(requestID: requestID)])
                 case .failure(let error): completion(Self.refusal(error, requestID: requestID))
                 }
             }
@@ -105,6 +114,8 @@ public struct StoreRequestHandler: Sendable {
             store.importBatch(items, existing: existing) { result in
                 switch result {
                 case .success(let counts):
+                    // Every id of the batch: the skipped ones did not change, but naming them costs less than finding them.
+                    tracking.publish(items.map(\.id))
                     completion([ServerMessage.imported(written: UInt32(counts.written), skipped: UInt32(counts.skipped)).frame(requestID: requestID)])
                 case .failure(let error): completion(Self.refusal(error, requestID: requestID))
                 }
@@ -170,7 +181,7 @@ public struct StoreRequestHandler: Sendable {
             var frames: [Frame] = []
             while !stream.isFinished { frames += stream.nextFrames(maximum: 64) }
             return frames
-        case .hello, .authenticate, .put, .delete, .import:
+        case .hello, .authenticate, .put, .delete, .import, .track:
             throw .badRequest("not a read request")
         }
     }

@@ -42,6 +42,8 @@ public final class StoreServer: Service, Sendable {
     private let listener: ConnectionServer
     private let metrics = StoreMetrics()
     private let startedAt = Date()
+    /// The connections that asked for INVALIDATE pushes.
+    let tracking = TrackingTable()
 
     public init(configuration: Configuration, store: RecordStore, logger: Logger,
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -58,7 +60,8 @@ public final class StoreServer: Service, Sendable {
 
     public func run() async throws {
         let configuration = self.configuration
-        let requests = StoreRequestHandler(store: store, connections: { [listener] in listener.connectionCount }, startedAt: startedAt)
+        let requests = StoreRequestHandler(store: store, connections: { [listener] in listener.connectionCount }, startedAt: startedAt,
+                                           tracking: tracking)
         let (metrics, logger) = (self.metrics, self.logger)
         let server = try await listener.bind(initialize: { channel in
             let sync = channel.pipeline.syncOperations
