@@ -138,6 +138,7 @@ let package = Package(
             name: "EpilogueStoreClient",
             dependencies: [
                 "EpilogueModel",
+                "EpilogueShared",
                 "EpilogueCompression",
                 "EpilogueServerKit",
                 "EpilogueProtocol",
@@ -146,6 +147,7 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "Sources/StoreClient"
         ),

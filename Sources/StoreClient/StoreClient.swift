@@ -24,10 +24,14 @@ public final class StoreClient: Service, Sendable {
         public var connectTimeout: TimeAmount
         public var initialBackoff: TimeAmount
         public var maximumBackoff: TimeAmount
+        /// Bytes of records kept for GET (`--cache-mb`), coherent through the store's pushes
+        /// (PROTOCOL.md, "Tracking"); 0 keeps none and sends no TRACK.
+        public var cacheBytes: Int
 
         public init(host: String, port: Int, secret: String? = nil, connections: Int = 4,
                     requestTimeout: TimeAmount = .seconds(5), connectTimeout: TimeAmount = .seconds(2),
-                    initialBackoff: TimeAmount = .milliseconds(50), maximumBackoff: TimeAmount = .seconds(2)) {
+                    initialBackoff: TimeAmount = .milliseconds(50), maximumBackoff: TimeAmount = .seconds(2),
+                    cacheBytes: Int = 0) {
             self.host = host
             self.port = port
             self.secret = secret
@@ -36,19 +40,27 @@ public final class StoreClient: Service, Sendable {
             self.connectTimeout = connectTimeout
             self.initialBackoff = initialBackoff
             self.maximumBackoff = maximumBackoff
+            self.cacheBytes = cacheBytes
         }
     }
 
     private let pool: StorePool
     let inflater: RecordInflater
+    /// Nil when `cacheBytes` is 0.
+    let cache: SharedRecordCache?
+    private let group: any EventLoopGroup
 
     /// `clientName` goes into HELLO. `dictionaries`: trained dictionary ids to announce from the
     /// first connection on (by default only those an earlier READY listed).
     public init(configuration: Configuration, clientName: String = "epilogue-gateway", dictionaries: [UInt32] = [],
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
         let inflater = RecordInflater(alsoAnnounced: dictionaries)
+        let cache = configuration.cacheBytes > 0 ? SharedRecordCache(capacity: configuration.cacheBytes) : nil
         self.inflater = inflater
-        self.pool = StorePool(configuration: configuration, clientName: clientName, inflater: inflater, group: group, logger: logger)
+        self.cache = cache
+        self.group = group
+        self.pool = StorePool(configuration: configuration, clientName: clientName, inflater: inflater, group: group, logger: logger,
+                              cache: cache)
     }
 
     public var configuration: Configuration { pool.configuration }
@@ -58,6 +70,14 @@ public final class StoreClient: Service, Sendable {
 
     /// Why the last connection attempt failed or the last connection ended.
     public var lastError: String { pool.lastError }
+
+    /// The record cache's state, for STATS; nil when there is none (`cacheBytes` 0).
+    public var cacheFigures: (serving: Bool, records: Int, bytes: Int, hits: Int, misses: Int)? {
+        cache.map { cache in
+            let lookups = cache.lookups
+            return (cache.isServing, cache.count, cache.bytes, lookups.hits, lookups.misses)
+        }
+    }
 
     public func run() async throws {
         start()
@@ -104,8 +124,30 @@ public final class StoreClient: Service, Sendable {
     /// order) and answers on the connection's event loop; the future fails only with
     /// `StoreClientError`. A connection on `loop` is preferred, so a caller on an event loop stays
     /// on its thread.
+    ///
+    /// With a record cache, a GET it holds is answered at once on `loop` without the store, a
+    /// miss's answer is kept, and a write drops its ids (PROTOCOL.md "Tracking", client rules).
     public func send<Answer>(_ request: StoreRequest<Answer>, traceID: UInt64? = nil, lane: Int? = nil,
                              preferring loop: (any EventLoop)? = nil) -> EventLoopFuture<Answer> {
+        guard let cache, let use = request.cacheUse else { return sendToStore(request, traceID: traceID, lane: lane, preferring: loop) }
+        switch use {
+        case .read(let id, let answer, let record):
+            if let hit = cache.lookup(id) { return (loop ?? group.next()).makeSucceededFuture(answer(hit)) }
+            let ticket = cache.beginFill(id)
+            let answered = sendToStore(request, traceID: traceID, lane: lane, preferring: loop)
+            if let ticket { answered.whenComplete { cache.completeFill(ticket, with: try? record($0.get())) } }
+            return answered
+        case .write(let ids):
+            // Read-your-writes without waiting for the store's push (see `RecordCache.beginWrite`).
+            cache.beginWrite(ids)
+            let answered = sendToStore(request, traceID: traceID, lane: lane, preferring: loop)
+            answered.whenComplete { _ in cache.endWrite(ids) }
+            return answered
+        }
+    }
+
+    private func sendToStore<Answer>(_ request: StoreRequest<Answer>, traceID: UInt64?, lane: Int?,
+                                     preferring loop: (any EventLoop)?) -> EventLoopFuture<Answer> {
         let answered = pool.send(request.message, traceID: traceID, lane: lane, preferring: loop)
         // One promise rather than a chain of futures: this is every gateway command's path.
         let promise = answered.eventLoop.makePromise(of: Answer.self)

@@ -23,6 +23,8 @@ struct StoreClientConnectionStateMachine<Request> {
         case sendRequest(ClientMessage, requestID: UInt32, traceID: UInt64?)
         /// The handshake is done; the connection takes requests.
         case handshakeCompleted(Ready)
+        /// The store pushed INVALIDATE (request id 0): these records changed; none means all.
+        case invalidate([String])
         /// A frame of a long stream, handed on as it arrives instead of being kept.
         case forward(ServerMessage, to: Request)
         /// The last frame of an answer arrived: these are all of its frames.
@@ -114,6 +116,8 @@ struct StoreClientConnectionStateMachine<Request> {
             return .handshakeCompleted(ready)
         case .ready:
             let id = frame.requestID
+            // The one unsolicited frame (PROTOCOL.md, "Tracking"); it answers no request.
+            if id == 0, case .invalidate(let ids) = message { return .invalidate(ids) }
             guard var entry = pending[id] else { return .none }  // timed out earlier: drop
             let continues = frame.flags.contains(.streamContinues)
             if continues && entry.forwardsStream { return .forward(message, to: entry.request) }

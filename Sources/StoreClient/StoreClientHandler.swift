@@ -22,6 +22,8 @@ final class StoreClientHandler: ChannelDuplexHandler {
 
     private var machine: StoreClientConnectionStateMachine<Request>
     private let readyPromise: EventLoopPromise<Void>
+    /// Where the store's INVALIDATE pushes go (the record cache), on the channel's loop.
+    private let onInvalidate: (@Sendable ([String]) -> Void)?
     private var context: ChannelHandlerContext?
     /// Several answers (or requests) usually complete in one loop tick: one flush after them.
     private let flusher = TickFlusher()
@@ -29,9 +31,10 @@ final class StoreClientHandler: ChannelDuplexHandler {
     /// `dictionaries`: the preset dictionary ids to announce in HELLO (bodies made with them come
     /// compressed, and the caller inflates them).
     init(secret: String?, clientName: String, dictionaries: [UInt32] = CompressionDictionary.all.map(\.id),
-         readyPromise: EventLoopPromise<Void>) {
+         readyPromise: EventLoopPromise<Void>, onInvalidate: (@Sendable ([String]) -> Void)? = nil) {
         self.machine = StoreClientConnectionStateMachine(secret: secret, clientName: clientName, dictionaries: dictionaries)
         self.readyPromise = readyPromise
+        self.onInvalidate = onInvalidate
     }
 
     var inFlight: Int { machine.inFlight }
@@ -94,6 +97,8 @@ final class StoreClientHandler: ChannelDuplexHandler {
             flusher.flushSoon(context)
         case .handshakeCompleted:
             readyPromise.succeed()
+        case .invalidate(let ids):
+            onInvalidate?(ids)
         case .forward(let message, let request):
             request.onFrame?(message)
         case .succeed(let request, let messages):

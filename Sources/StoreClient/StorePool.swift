@@ -60,12 +60,17 @@ final class StorePool: Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let state: NIOLockedValueBox<State>
+    /// The record cache the store's pushes keep coherent; nil without `--cache-mb`.
+    private let cache: SharedRecordCache?
+    /// The slot whose connection asks the store for INVALIDATE pushes (PROTOCOL.md, "Tracking").
+    static let trackingSlot = 0
 
     init(configuration: StoreClient.Configuration, clientName: String, inflater: RecordInflater,
-         group: any EventLoopGroup, logger: Logger) {
+         group: any EventLoopGroup, logger: Logger, cache: SharedRecordCache? = nil) {
         self.configuration = configuration
         self.clientName = clientName
         self.inflater = inflater
+        self.cache = cache
         self.group = group
         self.logger = logger
         self.state = NIOLockedValueBox(State(slots: Array(repeating: .idle, count: max(1, configuration.connections)),
@@ -152,14 +157,17 @@ final class StorePool: Sendable {
             return true
         }
         guard proceed else { return }
-        let (configuration, clientName, inflater) = (self.configuration, self.clientName, self.inflater)
+        let (configuration, clientName, inflater, cache) = (self.configuration, self.clientName, self.inflater, self.cache)
+        let onInvalidate: (@Sendable ([String]) -> Void)?
+        if let cache { onInvalidate = { ids in cache.invalidate(ids) } } else { onInvalidate = nil }
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let handler = StoreClientHandler(secret: configuration.secret, clientName: clientName,
-                                                     dictionaries: inflater.announced, readyPromise: channel.eventLoop.makePromise(of: Void.self))
+                                                     dictionaries: inflater.announced, readyPromise: channel.eventLoop.makePromise(of: Void.self),
+                                                     onInvalidate: onInvalidate)
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
                     try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
                     try channel.pipeline.syncOperations.addHandler(handler)
@@ -200,7 +208,10 @@ final class StorePool: Sendable {
                 }
                 guard keep else { connection.channel.close(promise: nil); return }
                 self.logger.debug("store connection ready", metadata: ["slot": "\(index)"])
+                if index == Self.trackingSlot, let cache { self.startTracking(on: connection, cache: cache) }
                 connection.channel.closeFuture.whenComplete { _ in
+                    // Pushes may have been missed: nothing cached can be trusted until TRACK is answered again.
+                    if index == Self.trackingSlot { cache?.trackingLost() }
                     let shuttingDown = self.state.withLockedValue { state -> Bool in
                         state.lastError = "connection to \(configuration.host):\(configuration.port) lost"
                         return state.shutDown
@@ -221,6 +232,26 @@ final class StorePool: Sendable {
                 let level: Logger.Level = repeated ? .debug : message.contains("refused the handshake") ? .error : .warning
                 self.logger.log(level: level, "store connection failed", metadata: ["slot": "\(index)", "error": "\(message)"])
                 self.scheduleReconnect(slot: index)
+            }
+        }
+    }
+
+    /// Sends TRACK on the tracking slot's connection; the cache serves once the store answers it.
+    /// A store that does not know TRACK (UNKNOWN_MESSAGE) leaves the cache off.
+    private func startTracking(on connection: Connection, cache: SharedRecordCache) {
+        let loop = connection.channel.eventLoop
+        let answered = loop.makePromise(of: [ServerMessage].self)
+        let timeout = configuration.requestTimeout
+        loop.execute { connection.handler.value.send(.track(.broadcast), traceID: nil, timeout: timeout, promise: answered) }
+        answered.futureResult.whenComplete { [logger] result in
+            switch result {
+            case .success(let answers) where answers == [.tracking(.broadcast)]:
+                cache.trackingStarted()
+                logger.debug("record cache serving: the store pushes invalidations")
+            case .success(let answers):
+                logger.warning("record cache off: the store did not take TRACK", metadata: ["answer": "\(answers.map { "\($0)" })"])
+            case .failure(let error):
+                logger.info("record cache off until the store connection is back", metadata: ["error": "\(error)"])
             }
         }
     }

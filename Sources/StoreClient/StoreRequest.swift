@@ -8,9 +8,26 @@ import NIOCore
 public struct StoreRequest<Answer: Sendable>: Sendable {
     let message: ClientMessage
     let decode: @Sendable ([ServerMessage], RecordInflater) throws(StoreClientError) -> Answer
+    /// How the record cache takes part (`StoreClient.send`): nil for requests it ignores.
+    let cacheUse: RecordCacheUse<Answer>?
+
+    init(message: ClientMessage, cacheUse: RecordCacheUse<Answer>? = nil,
+         decode: @escaping @Sendable ([ServerMessage], RecordInflater) throws(StoreClientError) -> Answer) {
+        self.message = message
+        self.cacheUse = cacheUse
+        self.decode = decode
+    }
 
     /// The request's type, for messages and logs.
     public var type: MessageType { message.type }
+}
+
+/// A request the record cache serves or must hear of (PROTOCOL.md "Tracking", client rules).
+enum RecordCacheUse<Answer: Sendable>: Sendable {
+    /// A GET of `id`: answered from the cache on a hit, its answer kept on a miss.
+    case read(id: String, answer: @Sendable (Record) -> Answer, record: @Sendable (Answer) -> Record)
+    /// A write of these ids: their cached copies are dropped when it is sent and when it is answered.
+    case write(ids: [String])
 }
 
 extension StoreRequest {
@@ -54,8 +71,9 @@ extension StoreRequest {
     }
 
     /// A request answered by one frame, which `match` turns into the answer (nil: unexpected).
-    fileprivate static func single(_ message: ClientMessage, _ match: @escaping @Sendable (ServerMessage) -> Answer?) -> Self {
-        StoreRequest(message: message) { answers, _ throws(StoreClientError) in
+    fileprivate static func single(_ message: ClientMessage, cacheUse: RecordCacheUse<Answer>? = nil,
+                                   _ match: @escaping @Sendable (ServerMessage) -> Answer?) -> Self {
+        StoreRequest(message: message, cacheUse: cacheUse) { answers, _ throws(StoreClientError) in
             guard answers.count == 1, let answer = match(answers[0]) else { throw unexpected(message, answers) }
             return answer
         }
@@ -70,7 +88,7 @@ extension StoreRequest where Answer == Void {
 
 extension StoreRequest where Answer == Record {
     public static func get(id: String) -> Self {
-        StoreRequest(message: .get(id: id)) { answers, inflater throws(StoreClientError) in
+        StoreRequest(message: .get(id: id), cacheUse: .read(id: id, answer: { $0 }, record: { $0 })) { answers, inflater throws(StoreClientError) in
             guard answers.count == 1, case .record(let wire) = answers[0] else { throw unexpected(.get(id: id), answers) }
             return try inflater.record(from: wire)
         }
@@ -133,7 +151,7 @@ extension StoreRequest where Answer == SearchResultPage {
 extension StoreRequest where Answer == (version: UInt64, updatedAt: Int64) {
     /// Writes `content` as the next version of `id` (only if its version is `expectedVersion`, when given).
     public static func put(id: String, content: RecordContent, expectedVersion: UInt64? = nil) -> Self {
-        single(.put(id: id, content: content, expectedVersion: expectedVersion)) {
+        single(.put(id: id, content: content, expectedVersion: expectedVersion), cacheUse: .write(ids: [id])) {
             if case .written(_, let version, let updatedAt) = $0 { return (version, updatedAt) } else { return nil }
         }
     }
@@ -142,7 +160,7 @@ extension StoreRequest where Answer == (version: UInt64, updatedAt: Int64) {
 extension StoreRequest where Answer == UInt64 {
     /// Deletes `id`; the answer is the version it had.
     public static func delete(id: String, expectedVersion: UInt64? = nil) -> Self {
-        single(.delete(id: id, expectedVersion: expectedVersion)) { if case .deleted(_, let version) = $0 { return version } else { return nil } }
+        single(.delete(id: id, expectedVersion: expectedVersion), cacheUse: .write(ids: [id])) { if case .deleted(_, let version) = $0 { return version } else { return nil } }
     }
 }
 
@@ -167,7 +185,7 @@ extension StoreRequest where Answer == [StatEntry] {
 extension StoreRequest where Answer == (written: Int, skipped: Int) {
     /// Applies `items` all or nothing (PROTOCOL.md, IMPORT).
     public static func `import`(_ existing: ImportExisting, _ items: [ImportItem]) -> Self {
-        single(.import(existing, items)) {
+        single(.import(existing, items), cacheUse: .write(ids: items.map(\.id))) {
             if case .imported(let written, let skipped) = $0 { return (Int(written), Int(skipped)) } else { return nil }
         }
     }

@@ -43,6 +43,10 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-line"), help: "Longest request line in bytes. Env: EPILOGUE_MAX_LINE.")
     var maxLine: Int = EpilogueLogging.environment("EPILOGUE_MAX_LINE").flatMap { Int($0) } ?? 64 * 1024
 
+    @Option(name: .customLong("cache-mb"),
+            help: "MiB of records kept for GET, kept coherent by the store's invalidation pushes (0 = no cache). Env: EPILOGUE_CACHE_MB.")
+    var cacheMb: Int = EpilogueLogging.environment("EPILOGUE_CACHE_MB").flatMap { Int($0) } ?? 64
+
     @Flag(help: "Health check: send PING to the gateway at --host/--port; exit 0 on OK.")
     var check = false
 
@@ -51,6 +55,7 @@ struct GatewayCommand: AsyncParsableCommand {
         guard storeConnections > 0, requestTimeoutMs > 0, maxLine > 0 else {
             throw ValidationError("--store-connections, --request-timeout-ms and --max-line must be positive")
         }
+        guard cacheMb >= 0 else { throw ValidationError("--cache-mb must be 0 or more") }
     }
 
     func run() async throws {
@@ -66,7 +71,8 @@ struct GatewayCommand: AsyncParsableCommand {
         let store = StoreClient(
             configuration: .init(host: target.host, port: target.port,
                                  secret: storeSecret ?? EpilogueLogging.environment("EPILOGUE_SECRET"),
-                                 connections: storeConnections, requestTimeout: .milliseconds(Int64(requestTimeoutMs))),
+                                 connections: storeConnections, requestTimeout: .milliseconds(Int64(requestTimeoutMs)),
+                                 cacheBytes: cacheMb * 1024 * 1024),
             logger: logger)
         let server = GatewayServer(
             configuration: .init(host: service.host, port: service.port, maximumLineLength: maxLine, maximumConnections: service.maxConnections,

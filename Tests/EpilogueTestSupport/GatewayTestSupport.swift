@@ -109,16 +109,16 @@ public func withTextClient<T: Sendable>(port: Int, host: String = "127.0.0.1", _
 }
 
 /// Runs a gateway on an ephemeral port in front of the store at `storePort`; `logger` is the
-/// gateway's and its store client's.
+/// gateway's and its store client's. `cacheBytes` 0 (the default here) runs it without a record cache.
 public func withGateway<T: Sendable>(
     storePort: Int, storeSecret: String? = nil, writeToken: String? = nil, maximumLineLength: Int = 64 * 1024,
     maximumConnections: Int = 64, idleTimeout: TimeAmount = .seconds(30), lineTimeout: TimeAmount = .seconds(30),
-    requestTimeout: TimeAmount = .seconds(5), logger: Logger = TestSupport.logger,
+    requestTimeout: TimeAmount = .seconds(5), cacheBytes: Int = 0, logger: Logger = TestSupport.logger,
     _ body: @Sendable (Int, GatewayServer) async throws -> T
 ) async throws -> T {
     let store = StoreClient(configuration: .init(host: "127.0.0.1", port: storePort, secret: storeSecret, connections: 2,
                                                  requestTimeout: requestTimeout, initialBackoff: .milliseconds(20),
-                                                 maximumBackoff: .milliseconds(200)),
+                                                 maximumBackoff: .milliseconds(200), cacheBytes: cacheBytes),
                             logger: logger)
     let (ports, continuation) = AsyncStream<Int>.makeStream()
     let server = GatewayServer(

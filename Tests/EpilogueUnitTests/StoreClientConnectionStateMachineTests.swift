@@ -176,4 +176,22 @@ import Testing
         guard case .close(let closing) = machine.errorCaught(Reset()) else { Issue.record("no close"); return }
         #expect(closing.handshakeFailed && closing.error == .unavailable("connection reset"))
     }
+
+    /// PROTOCOL.md "Tracking": INVALIDATE comes with request id 0, answers nothing, and must not
+    /// disturb a request in flight.
+    @Test func anInvalidatePushIsHandedOnWithoutTouchingPendingRequests() throws {
+        var machine = ready()
+        let id = try send(&machine, "get", .get(id: "x"))
+        guard case .invalidate(let ids) = machine.frameReceived(frame(.invalidate(ids: ["x", "y"]))) else {
+            Issue.record("the push was not handed on")
+            return
+        }
+        #expect(ids == ["x", "y"])
+        #expect(machine.inFlight == 1)
+        guard case .succeed(let request, _) = machine.frameReceived(frame(.pong(.init()), id: id)) else {
+            Issue.record("the pending request lost its answer")
+            return
+        }
+        #expect(request == "get")
+    }
 }

@@ -66,10 +66,16 @@ public final class GatewayServer: Service, Sendable {
 
     /// The gateway's own rows of STATS.
     func figures() -> [(name: String, value: String)] {
-        [
+        let cache = store.cacheFigures
+        return [
             ("gateway_connections", "\(connectionCount)"),
             ("gateway_connections_total", "\(connectionsAccepted)"),
             ("gateway_uptime_seconds", "\(Int(Date().timeIntervalSince(startedAt)))"),
+            ("gateway_cache", cache.map { $0.serving ? "serving" : "off until the store pushes invalidations" } ?? "disabled"),
+            ("gateway_cache_records", "\(cache?.records ?? 0)"),
+            ("gateway_cache_bytes", "\(cache?.bytes ?? 0)"),
+            ("gateway_cache_hits", "\(cache?.hits ?? 0)"),
+            ("gateway_cache_misses", "\(cache?.misses ?? 0)"),
             ("store_address", "\(store.configuration.host):\(store.configuration.port)"),
         ]
     }
