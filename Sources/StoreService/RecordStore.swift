@@ -396,8 +396,8 @@ public final class RecordStore: Service, Sendable {
         -> (results: [SearchHit], total: Int, suggestions: [String]) {
         let query = try SearchQuery(parsing: text)
         let filter = filter.folded
-        // Phrases and column filters inflate candidates under the lock (the index and the records
-        // must agree); snippets need the text of the hits only, inflated outside it.
+        // Ranking reads only the index, under the lock; snippets need the text of the hits only,
+        // inflated outside it.
         let found = state.withLock { $0.index.find(query, filter: filter, limit: limit, offset: offset, fuzzy: fuzzy) }
         var suggestions: [String] = []
         for (stem, example) in found.suggested {

@@ -70,6 +70,28 @@ import Testing
         #expect(suggest("quokkka") == ["quokka"])
     }
 
+    @Test func prefixFindsTermsAddedAfterTheSortedVocabularyWasBuilt() throws {
+        var idx = index([["", "", "dream dreary", ""]])
+        #expect(idx.search(try SearchQuery(parsing: "drea*"), limit: 10, offset: 0).total == 1)
+        // Too few new terms to re-sort the vocabulary: the prefix still sees them.
+        idx.upsert(docID: 2, fields: ["", "", "dreadful", ""])
+        idx.upsert(docID: 3, fields: ["", "", "drab", ""])
+        #expect(idx.search(try SearchQuery(parsing: "drea*"), limit: 10, offset: 0).hits.map(\.docID).sorted() == [1, 2])
+        #expect(idx.search(try SearchQuery(parsing: "dr*"), limit: 10, offset: 0).total == 3)
+    }
+
+    @Test func phrasesMatchAdjacentWordsWithinOneColumnOnly() throws {
+        let idx = index([["la la", "land", "", ""], ["", "", "in la la land tonight", ""], ["", "", "land la la", ""]])
+        func docs(_ query: String) throws -> [UInt32] {
+            try idx.search(SearchQuery(parsing: query), limit: 10, offset: 0).hits.map(\.docID).sorted()
+        }
+        #expect(try docs("\"la land\"") == [2], "a phrase does not run from the film into the subject")
+        #expect(try docs("\"la la\"") == [1, 2, 3])
+        #expect(try docs("film:\"la la\"") == [1])
+        #expect(try docs("subject:land") == [1])
+        #expect(try docs("\"land la\"*") == [3])
+    }
+
     @Test func shorterDocumentRanksHigherForTheSameTermCount() {
         let idx = index([["", "", "dream " + String(repeating: "filler ", count: 30), ""], ["", "", "dream", ""], ["", "", "other words", ""]])
         #expect(idx.search("dream", limit: 10).map(\.docID) == [2, 1])

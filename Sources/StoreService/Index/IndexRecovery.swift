@@ -105,7 +105,7 @@ enum IndexRecovery {
             for part in await DecodedBatch.decode(batch, workers: workers, dictionaries: dictionaries) {
                 let termIDs = part.vocabulary.map { index.search.termID($0) }
                 for (survivor, document) in zip(batch[(batch.startIndex + part.offset)...], part.documents) {
-                    guard let facets = document.facets else {
+                    guard let facets = document.facets, let terms = document.terms else {
                         logger.error("skipping undecodable record body", metadata: ["id": "\(survivor.id)"])
                         latest[survivor.id] = nil
                         continue
@@ -117,8 +117,7 @@ enum IndexRecovery {
                     record.facets = index.facets.intern(facets)
                     latest[survivor.id] = record
                     index.index(record)
-                    index.search.insert(docID: docID, length: document.length,
-                                        frequencies: document.frequencies.lazy.map { (key: termIDs[Int($0.term)], value: $0.count) })
+                    index.search.insert(docID: docID, terms, termIDs: terms.terms.map { termIDs[Int($0)] })
                 }
             }
         }
@@ -173,8 +172,8 @@ struct DecodedBatch: Sendable {
     struct Document: Sendable {
         /// Nil when the body could not be inflated or decoded.
         var facets: Facets?
-        var length = 0
-        var frequencies: [(term: UInt32, count: UInt32)] = []
+        /// Terms numbered in the part's `vocabulary`.
+        var terms: SearchIndex.AnalyzedTerms<UInt32>?
     }
 
     /// Index of the part's first entry in the batch.
@@ -205,23 +204,14 @@ struct DecodedBatch: Sendable {
                 documents.append(Document())
                 continue
             }
-            var counts: [UInt32: UInt32] = [:]
-            var length = 0
-            for field in RecordIndex.searchFields(content) {
-                for term in SearchIndex.terms(field) {
-                    length += 1
-                    let id: UInt32
-                    if let known = ids[term] {
-                        id = known
-                    } else {
-                        id = UInt32(vocabulary.count)
-                        ids[term] = id
-                        vocabulary.append(term)
-                    }
-                    counts[id, default: 0] += 1
-                }
+            let terms = SearchIndex.AnalyzedTerms(fields: RecordIndex.searchFields(content)) { term -> UInt32 in
+                if let known = ids[term] { return known }
+                let id = UInt32(vocabulary.count)
+                ids[term] = id
+                vocabulary.append(term)
+                return id
             }
-            documents.append(Document(facets: Facets(content), length: length, frequencies: counts.map { ($0.key, $0.value) }))
+            documents.append(Document(facets: Facets(content), terms: terms))
         }
     }
 }

@@ -19,8 +19,7 @@ struct RecordIndex: Sendable {
         var logBytes: UInt32
     }
 
-    /// The dictionaries record bodies are compressed with (to inflate a replaced body, or the
-    /// texts a phrase is verified against).
+    /// The dictionaries record bodies are compressed with (to inflate a replaced body).
     let dictionaries: DictionarySet
     var records: [String: StoredRecord] = [:]
     /// Deleted ids not written since: their last version.
@@ -176,12 +175,7 @@ struct RecordIndex: Sendable {
         let include: (UInt32) -> Bool = filter.isEmpty ? { _ in true } : { docID in
             idByDocID[docID].flatMap { records[$0] }?.matches(filter) ?? false
         }
-        // Phrases and column filters verify candidates against the text, inflated here (the index
-        // and the records must agree); plain words never call this.
-        let fields: (UInt32) -> [String]? = { docID in
-            idByDocID[docID].flatMap { records[$0] }.flatMap { try? $0.content(dictionaries) }.map(Self.searchFields)
-        }
-        var page = search.search(query, limit: limit, offset: offset, where: include, fields: fields)
+        var page = search.search(query, limit: limit, offset: offset, where: include)
         // Nothing matched: for each word the index does not know, its closest known term,
         // with a record holding it (to show the word as written, not its stem).
         var suggested: [(stem: String, example: StoredRecord?)] = []
@@ -198,7 +192,7 @@ struct RecordIndex: Sendable {
         }
         if fuzzy && !corrections.isEmpty {
             query = query.replacing(corrections)
-            page = search.search(query, limit: limit, offset: offset, where: include, fields: fields)
+            page = search.search(query, limit: limit, offset: offset, where: include)
         }
         let hits = page.hits.compactMap { hit in
             idByDocID[hit.docID].flatMap { records[$0] }.map { (record: $0, score: hit.score) }

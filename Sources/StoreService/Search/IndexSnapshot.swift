@@ -11,9 +11,9 @@ import Foundation
 /// point; anything else (no file, bad checksum, a compacted or different log) means a rebuild.
 struct IndexSnapshot {
     static let fileName = "index.snapshot"
-    /// Version 4: terms are Porter stems (FTS5's `porter` tokenizer over unicode61); an older
-    /// snapshot (unstemmed terms) is rebuilt from the log.
-    static let magic: [UInt8] = Array("EPIINDEX".utf8) + [0, 0, 0, 4]
+    /// Version 5: posting lists carry their terms' positions (phrase and column queries read
+    /// them). Version 4 made terms Porter stems. An older snapshot is rebuilt from the log.
+    static let magic: [UInt8] = Array("EPIINDEX".utf8) + [0, 0, 0, 5]
 
     /// What the snapshot says about one live record; the body comes from the log.
     struct Document: Equatable {
@@ -83,20 +83,21 @@ struct IndexSnapshot {
         try out.u64(UInt64(search.documentCount))
         try out.u32(UInt32(search.lengths.count))
         try search.lengths.withUnsafeBytes { try out.bytes($0) }
-        var terms = [String](repeating: "", count: search.postings.count)
-        for (term, id) in search.termIDs { terms[id] = term }
-        try out.u32(UInt32(terms.count))
-        for (term, list) in zip(terms, search.postings) {
+        try out.u32(UInt32(search.terms.count))
+        for (term, list) in zip(search.terms, search.postings) {
             try out.string(term)
             try out.u32(UInt32(list.count))
             try out.u32(UInt32(list.live))
             try out.u32(list.lastDoc)
             try out.u32(UInt32(list.bytes.count))
             try list.bytes.withUnsafeBytes { try out.bytes($0) }
+            try out.u32(UInt32(list.positions.count))
+            try list.positions.withUnsafeBytes { try out.bytes($0) }
             try out.u32(UInt32(list.skips.count))
             for skip in list.skips {
                 try out.u32(skip.previousDoc)
                 try out.u32(skip.offset)
+                try out.u32(skip.positionsOffset)
             }
         }
     }
@@ -188,22 +189,26 @@ struct IndexSnapshot {
         }
         guard search.lengths.count == lengthCount else { throw Malformed() }
         for i in search.lengths.indices { search.lengths[i] = UInt32(littleEndian: search.lengths[i]) }
-        let termCount = try input.count(minimumItemSize: 24)
+        let termCount = try input.count(minimumItemSize: 28)
         search.postings.reserveCapacity(termCount)
         search.termIDs.reserveCapacity(termCount)
+        search.terms.reserveCapacity(termCount)
         for id in 0..<termCount {
             let term = try input.string()
             let count = Int(try input.u32()), live = Int(try input.u32()), lastDoc = try input.u32()
             let bytes = try input.bytes(try input.count(minimumItemSize: 1))
+            let positions = try input.bytes(try input.count(minimumItemSize: 1))
             var skips: [PostingList.Skip] = []
-            for _ in 0..<(try input.count(minimumItemSize: 8)) {
-                skips.append(PostingList.Skip(previousDoc: try input.u32(), offset: try input.u32()))
+            for _ in 0..<(try input.count(minimumItemSize: 12)) {
+                skips.append(PostingList.Skip(previousDoc: try input.u32(), offset: try input.u32(), positionsOffset: try input.u32()))
             }
             guard live <= count, skips.count == (count + PostingList.blockSize - 1) / PostingList.blockSize,
-                  skips.allSatisfy({ Int($0.offset) < bytes.count }), search.termIDs.updateValue(id, forKey: term) == nil else {
+                  skips.allSatisfy({ Int($0.offset) < bytes.count && Int($0.positionsOffset) < positions.count }),
+                  search.termIDs.updateValue(id, forKey: term) == nil else {
                 throw Malformed()
             }
-            search.postings.append(PostingList(bytes: bytes, skips: skips, count: count, live: live, lastDoc: lastDoc))
+            search.terms.append(term)
+            search.postings.append(PostingList(bytes: bytes, positions: positions, skips: skips, count: count, live: live, lastDoc: lastDoc))
         }
         return IndexSnapshot(logSize: logSize, nextDocID: nextDocID, facets: facets, documents: documents, search: search)
     }

@@ -32,7 +32,8 @@ public enum PorterStemmer {
         func at(_ back: Int) -> UInt8 { n - back >= 0 ? bytes[n - back] : 0 }
 
         func endsWith(_ suffix: String) -> Bool {
-            let s = Array(suffix.utf8)
+            // (Not `Array(suffix.utf8)`: that allocated once per rule tried.)
+            let s = suffix.utf8
             return n > s.count && bytes[(n - s.count)...].elementsEqual(s)
         }
 

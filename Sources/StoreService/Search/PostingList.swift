@@ -4,8 +4,12 @@
 /// low bit is 0 the frequency follows in one byte (255 escapes to 255 + a varint of the rest).
 /// Most terms occur once in a document, so most entries take 1–2 bytes instead of 8.
 ///
-/// Every `blockSize` entries a skip entry remembers where the block starts, so intersecting a
-/// rare term with a common one jumps over whole blocks instead of decoding them.
+/// The term's positions in each document are a second stream (`positions`), read only by
+/// phrase and column queries, so plain queries decode exactly what they did without it. An
+/// entry's positions are `frequency` varints (see `writePositions`), mostly one byte each.
+///
+/// Every `blockSize` entries a skip entry remembers where the block starts in both streams, so
+/// intersecting a rare term with a common one jumps over whole blocks instead of decoding them.
 struct PostingList: Sendable, Equatable {
     static let blockSize = 64
 
@@ -13,9 +17,11 @@ struct PostingList: Sendable, Equatable {
         /// The doc id of the entry before the block (0 for the first block).
         var previousDoc: UInt32
         var offset: UInt32
+        var positionsOffset: UInt32
     }
 
     private(set) var bytes: [UInt8] = []
+    private(set) var positions: [UInt8] = []
     private(set) var skips: [Skip] = []
     /// Entries, dead ones included.
     private(set) var count = 0
@@ -26,17 +32,54 @@ struct PostingList: Sendable, Equatable {
     init() {}
 
     /// Rebuilds a list from its stored parts (an index snapshot).
-    init(bytes: [UInt8], skips: [Skip], count: Int, live: Int, lastDoc: UInt32) {
+    init(bytes: [UInt8], positions: [UInt8], skips: [Skip], count: Int, live: Int, lastDoc: UInt32) {
         self.bytes = bytes
+        self.positions = positions
         self.skips = skips
         self.count = count
         self.live = live
         self.lastDoc = lastDoc
     }
 
-    mutating func append(_ doc: UInt32, frequency: UInt32) {
+    // MARK: Positions
+
+    /// A token's place in a document: its column (0–3: film, subject, reading, source) in the top
+    /// bits and its index among the column's tokens below, so keys of one column sort by offset
+    /// and a phrase's next word is at `key + 1`.
+    static func position(column: Int, offset: Int) -> UInt32 {
+        precondition(column >= 0 && column < 4 && offset >= 0 && offset < 1 << 28, "position out of range")
+        return UInt32(column) << 28 | UInt32(offset)
+    }
+
+    static func column(of position: UInt32) -> Int { Int(position >> 28) }
+
+    /// Appends ascending positions as varints: `delta << 1` within the current column, or
+    /// `(offset << 2 | columnStep) << 1 | 1` on moving to another column (`columnStep`, 1–3, is
+    /// the move mod 4). Each entry starts in the reading column at offset 0, where most terms are.
+    static func writePositions<C: Collection>(_ keys: C, to bytes: inout [UInt8]) where C.Element == UInt32 {
+        var column: UInt32 = 2, offset: UInt32 = 0
+        for key in keys {
+            let c = key >> 28, o = key & ((1 << 28) - 1)
+            if c == column {
+                writeVarint(UInt64(o - offset) << 1, to: &bytes)
+            } else {
+                writeVarint((UInt64(o) << 2 | UInt64((c &- column) & 3)) << 1 | 1, to: &bytes)
+                column = c
+            }
+            offset = o
+        }
+    }
+
+    // MARK: Building
+
+    /// Adds a document with the term's positions in it (ascending; their count is the frequency).
+    mutating func append<C: Collection>(_ doc: UInt32, positions keys: C) where C.Element == UInt32 {
         precondition(count == 0 || doc > lastDoc, "doc ids must increase")
-        if count % Self.blockSize == 0 { skips.append(Skip(previousDoc: lastDoc, offset: UInt32(bytes.count))) }
+        precondition(!keys.isEmpty, "a posting needs an occurrence")
+        if count % Self.blockSize == 0 {
+            skips.append(Skip(previousDoc: lastDoc, offset: UInt32(bytes.count), positionsOffset: UInt32(positions.count)))
+        }
+        let frequency = keys.count
         let gap = UInt64(doc - lastDoc) << 1
         if frequency == 1 {
             Self.writeVarint(gap | 1, to: &bytes)
@@ -49,6 +92,7 @@ struct PostingList: Sendable, Equatable {
                 Self.writeVarint(UInt64(frequency - 255), to: &bytes)
             }
         }
+        Self.writePositions(keys, to: &positions)
         lastDoc = doc
         count += 1
         live += 1
@@ -57,16 +101,21 @@ struct PostingList: Sendable, Equatable {
     /// The list without the entries `keep` rejects.
     func keeping(_ keep: (UInt32) -> Bool) -> PostingList {
         var kept = PostingList()
-        var cursor = Cursor(self)
+        var cursor = Cursor(self, readingPositions: true)
+        var keys: [UInt32] = []
         while cursor.advance() {
-            if keep(cursor.doc) { kept.append(cursor.doc, frequency: cursor.frequency) }
+            guard keep(cursor.doc) else { continue }
+            keys.removeAll(keepingCapacity: true)
+            cursor.appendPositions(to: &keys)
+            kept.append(cursor.doc, positions: keys)
         }
         return kept.trimmed()
     }
 
     /// The same list in buffers of exactly its size (appending leaves up to half unused).
     func trimmed() -> PostingList {
-        PostingList(bytes: Self.exact(bytes), skips: Self.exact(skips), count: count, live: live, lastDoc: lastDoc)
+        PostingList(bytes: Self.exact(bytes), positions: Self.exact(positions), skips: Self.exact(skips),
+                    count: count, live: live, lastDoc: lastDoc)
     }
 
     private static func exact<T>(_ array: [T]) -> [T] {
@@ -86,30 +135,80 @@ struct PostingList: Sendable, Equatable {
         bytes.append(UInt8(value))
     }
 
-    /// Walks a list in order; `seek` moves forward to a doc id using the skip entries.
+    static func readVarint(_ bytes: [UInt8], at offset: inout Int) -> UInt64 {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let byte = bytes[offset]
+            offset += 1
+            value |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 { return value }
+            shift += 7
+        }
+    }
+
+    // MARK: Reading
+
+    /// Walks a list in order; `seek` moves forward to a doc id using the skip entries. A cursor
+    /// made `readingPositions` also follows the positions stream (one byte scan per skipped
+    /// occurrence), so `appendPositions` can decode the current entry's.
     struct Cursor {
         private let list: PostingList
+        private let readingPositions: Bool
         private var offset = 0
         private var position = 0
+        /// Where the current entry's positions start (when `readingPositions`).
+        private var positionsOffset = 0
+        /// Whether `positionsOffset` is at the current entry (false before the first and after a jump).
+        private var onEntry = false
         private(set) var doc: UInt32 = 0
         private(set) var frequency: UInt32 = 0
 
-        init(_ list: PostingList) { self.list = list }
+        init(_ list: PostingList, readingPositions: Bool = false) {
+            self.list = list
+            self.readingPositions = readingPositions
+        }
 
         /// Decodes the next entry into `doc`/`frequency`; false at the end.
         mutating func advance() -> Bool {
             guard position < list.count else { return false }
-            let head = readVarint()
+            if readingPositions && onEntry {
+                // Step over the current entry's positions: one varint (a byte below 0x80 ends it) each.
+                var remaining = frequency
+                while remaining > 0 {
+                    if list.positions[positionsOffset] < 0x80 { remaining -= 1 }
+                    positionsOffset += 1
+                }
+            }
+            let head = PostingList.readVarint(list.bytes, at: &offset)
             doc &+= UInt32(truncatingIfNeeded: head >> 1)
             if head & 1 == 1 {
                 frequency = 1
             } else {
                 let byte = list.bytes[offset]
                 offset += 1
-                frequency = byte < 255 ? UInt32(byte) : 255 + UInt32(truncatingIfNeeded: readVarint())
+                frequency = byte < 255 ? UInt32(byte) : 255 + UInt32(truncatingIfNeeded: PostingList.readVarint(list.bytes, at: &offset))
             }
             position += 1
+            onEntry = true
             return true
+        }
+
+        /// Appends the current entry's positions (ascending keys, see `PostingList.position`).
+        func appendPositions(to keys: inout [UInt32]) {
+            precondition(readingPositions && onEntry, "positions need a cursor reading them, on an entry")
+            var at = positionsOffset
+            var column: UInt32 = 2, offset: UInt32 = 0
+            for _ in 0..<frequency {
+                let value = PostingList.readVarint(list.positions, at: &at)
+                if value & 1 == 0 {
+                    offset += UInt32(truncatingIfNeeded: value >> 1)
+                } else {
+                    column = (column + UInt32(truncatingIfNeeded: (value >> 1) & 3)) & 3
+                    offset = UInt32(truncatingIfNeeded: value >> 3)
+                }
+                keys.append(column << 28 | offset)
+            }
         }
 
         /// Moves to the first entry whose doc id is at least `target` (staying put when the
@@ -135,24 +234,14 @@ struct PostingList: Sendable, Equatable {
                 }
                 position = low * PostingList.blockSize
                 offset = Int(skips[low].offset)
+                positionsOffset = Int(skips[low].positionsOffset)
+                onEntry = false
                 doc = skips[low].previousDoc
             }
             while advance() {
                 if doc >= target { return true }
             }
             return false
-        }
-
-        private mutating func readVarint() -> UInt64 {
-            var value: UInt64 = 0
-            var shift: UInt64 = 0
-            while true {
-                let byte = list.bytes[offset]
-                offset += 1
-                value |= UInt64(byte & 0x7F) << shift
-                if byte < 0x80 { return value }
-                shift += 7
-            }
         }
     }
 }

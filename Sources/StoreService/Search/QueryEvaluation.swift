@@ -2,14 +2,13 @@ import Foundation
 
 /// Evaluating a `SearchQuery` with phrases, prefixes, OR, NOT and column filters.
 ///
-/// The posting lists hold (doc, frequency) per term, no positions and no columns. A phrase of
-/// several words, or any column-filtered phrase, is therefore verified: its candidates are the
-/// documents holding all its words (from the postings), and each candidate's text (`fields`) is
-/// tokenized to count the phrase's occurrences. That keeps the index as small as it is (positions
-/// would roughly double it, see docs/PERFORMANCE.md) and costs one inflate + tokenize per
-/// candidate, paid only by phrase and column queries. Ranking stays FTS5's: bm25 sums over every
-/// phrase of the query, with each phrase's idf from the number of documents matching it (over the
-/// whole index, as FTS5's xQueryPhrase counts) and its frequency its occurrences in the document.
+/// A phrase of several words, or any column-filtered phrase, is matched from the positions in
+/// the posting lists (`PostingList.Cursor.appendPositions`): its candidates are the documents
+/// holding all its words, and in each the phrase occurs where word j is at the first word's
+/// position + j, in one column (a position's column is in its top bits). Only these queries read
+/// the positions stream. Ranking stays FTS5's: bm25 sums over every phrase of the query, with
+/// each phrase's idf from the number of documents matching it (over the whole index, as FTS5's
+/// xQueryPhrase counts) and its frequency its occurrences in the document.
 extension SearchIndex {
     /// The documents matching one phrase, ascending, with its occurrences in each.
     struct PhraseMatches {
@@ -26,31 +25,13 @@ extension SearchIndex {
         }
     }
 
-    /// Per-query cache of documents' tokens by column, so a document is inflated once.
-    final class DocumentTexts {
-        let fields: (UInt32) -> [String]?
-        private var cache: [UInt32: [[String]]] = [:]
-        init(_ fields: @escaping (UInt32) -> [String]?) { self.fields = fields }
-
-        func columns(_ doc: UInt32) -> [[String]] {
-            if let hit = cache[doc] { return hit }
-            let columns = (fields(doc) ?? []).map(SearchIndex.terms)
-            cache[doc] = columns
-            return columns
-        }
-    }
-
-    /// The page of `query`'s hits, ranked as FTS5's `bm25()` ranks that query. `fields` gives a
-    /// document's (film, subject, reading, source); it is called only to verify phrases of
-    /// several words and column filters.
-    public func search(_ query: SearchQuery, limit: Int, offset: Int, where include: (UInt32) -> Bool = { _ in true },
-                       fields: @escaping (UInt32) -> [String]?) -> SearchPage {
+    /// The page of `query`'s hits, ranked as FTS5's `bm25()` ranks that query.
+    public func search(_ query: SearchQuery, limit: Int, offset: Int, where include: (UInt32) -> Bool = { _ in true }) -> SearchPage {
         if let terms = query.plainTerms { return search(terms: terms, limit: limit, offset: offset, where: include) }
         guard limit > 0, offset >= 0, let root = query.root, documentCount > 0 else { return .empty }
-        let texts = DocumentTexts(fields)
         let phrases = query.phrases
         var matchesByPhrase: [SearchQuery.Phrase: PhraseMatches] = [:]
-        for phrase in phrases where matchesByPhrase[phrase] == nil { matchesByPhrase[phrase] = matches(phrase, texts) }
+        for phrase in phrases where matchesByPhrase[phrase] == nil { matchesByPhrase[phrase] = matches(phrase) }
         let n = Double(documentCount)
         let averageLength = Double(totalTokens) / n
         let weighted = phrases.map { phrase -> (PhraseMatches, Double) in
@@ -101,17 +82,17 @@ extension SearchIndex {
         return out
     }
 
-    /// Term ids a query word stands for: itself, or every indexed term it begins (prefix).
-    /// A prefix looks at every term of the vocabulary (see docs/PERFORMANCE.md).
+    /// Term ids a query word stands for: itself, or every indexed term it begins (prefix, a
+    /// range of the sorted vocabulary).
     private func termIDs(for term: String, prefix: Bool) -> [Int] {
         guard prefix else { return termIDs[term].map { [$0] } ?? [] }
-        let wanted = Array(term.utf8)
-        return termIDs.compactMap { key, id in key.utf8.starts(with: wanted) && postings[id].live > 0 ? id : nil }
+        return suggester.terms(withPrefix: term, in: self).filter { postings[$0].live > 0 }
     }
 
-    private func matches(_ phrase: SearchQuery.Phrase, _ texts: DocumentTexts) -> PhraseMatches {
-        if phrase.terms.count == 1 && phrase.column == nil {
-            let ids = termIDs(for: phrase.terms[0], prefix: phrase.prefix)
+    private func matches(_ phrase: SearchQuery.Phrase) -> PhraseMatches {
+        let words = phrase.terms.indices.map { i in termIDs(for: phrase.terms[i], prefix: phrase.prefix && i == phrase.terms.count - 1) }
+        if words.count == 1 && phrase.column == nil {
+            let ids = words[0]
             if ids.count == 1 { return postingsOf(termID: ids[0]) }
             var merged: [UInt32: UInt32] = [:]
             for id in ids {
@@ -125,21 +106,29 @@ extension SearchIndex {
             }
             return out
         }
-        // Candidates hold every word (any term of the prefix); then count in the text.
-        var candidates: [UInt32]?
-        for (i, term) in phrase.terms.enumerated() {
-            let ids = termIDs(for: term, prefix: phrase.prefix && i == phrase.terms.count - 1)
-            let docs = ids.map { postingsOf(termID: $0).docs }.reduce([UInt32]()) { Self.union($0, $1) }
-            candidates = candidates.map { Self.intersect($0, docs) } ?? docs
-            if candidates!.isEmpty { return PhraseMatches() }
+        guard words.allSatisfy({ !$0.isEmpty }) else { return PhraseMatches() }
+        // Candidates hold every word (any term of a prefix): the rarest word's documents, kept
+        // where each other word's cursors find them.
+        let order = words.indices.sorted { words[$0].reduce(0) { $0 + postings[$1].count } < words[$1].reduce(0) { $0 + postings[$1].count } }
+        var candidates = words[order[0]].map { postingsOf(termID: $0).docs }.reduce([UInt32]()) { Self.union($0, $1) }
+        for word in order.dropFirst() where !candidates.isEmpty {
+            var cursors = words[word].map { PostingList.Cursor(postings[$0]) }
+            candidates = candidates.filter { doc in cursors.indices.contains { cursors[$0].seek(doc) && cursors[$0].doc == doc } }
         }
+        // Count the phrase in each candidate from its words' positions.
+        var cursors = words.map { $0.map { PostingList.Cursor(postings[$0], readingPositions: true) } }
+        var positions = [[UInt32]](repeating: [], count: words.count)
         var out = PhraseMatches()
-        for doc in candidates ?? [] {
-            let columns = texts.columns(doc)
-            var count: UInt32 = 0
-            for (index, tokens) in columns.enumerated() where phrase.column == nil || phrase.column == index {
-                count += Self.occurrences(of: phrase, in: tokens)
+        for doc in candidates {
+            for w in words.indices {
+                positions[w].removeAll(keepingCapacity: true)
+                for c in cursors[w].indices where cursors[w][c].seek(doc) && cursors[w][c].doc == doc {
+                    cursors[w][c].appendPositions(to: &positions[w])
+                }
+                // A prefix's terms are distinct tokens: merging their positions is a sort.
+                if cursors[w].count > 1 { positions[w].sort() }
             }
+            let count = Self.occurrences(of: positions, column: phrase.column)
             if count > 0 {
                 out.docs.append(doc)
                 out.frequencies.append(count)
@@ -148,24 +137,21 @@ extension SearchIndex {
         return out
     }
 
-    /// Occurrences of the phrase's words in a row, within one column's tokens.
-    static func occurrences(of phrase: SearchQuery.Phrase, in tokens: [String]) -> UInt32 {
-        let k = phrase.terms.count
-        guard tokens.count >= k else { return 0 }
+    /// Places where word j is at the first word's position + j (each word's positions ascending),
+    /// within `column` when given.
+    static func occurrences(of positions: [[UInt32]], column: Int?) -> UInt32 {
+        var next = [Int](repeating: 0, count: positions.count)
         var count: UInt32 = 0
-        let last = Array(phrase.terms[k - 1].utf8)
-        for start in 0...(tokens.count - k) {
-            var ok = true
-            for j in 0..<k {
-                let token = tokens[start + j]
-                if j == k - 1 && phrase.prefix {
-                    if !token.utf8.starts(with: last) { ok = false; break }
-                } else if token != phrase.terms[j] {
-                    ok = false
-                    break
-                }
+        starts: for start in positions[0] {
+            if let column, PostingList.column(of: start) != column { continue }
+            for j in positions.indices.dropFirst() {
+                let wanted = start + UInt32(j)
+                let list = positions[j]
+                while next[j] < list.count && list[next[j]] < wanted { next[j] += 1 }
+                guard next[j] < list.count else { break starts }
+                guard list[next[j]] == wanted else { continue starts }
             }
-            if ok { count += 1 }
+            count += 1
         }
         return count
     }

@@ -36,6 +36,8 @@ public struct SearchIndex: Sendable {
     static let absent = UInt32.max
 
     var termIDs: [String: Int] = [:]
+    /// Term by id (the inverse of `termIDs`).
+    var terms: [String] = []
     var postings: [PostingList] = []
     /// Per doc id: its token count, or `absent`.
     var lengths: [UInt32] = []
@@ -53,21 +55,58 @@ public struct SearchIndex: Sendable {
         Unicode61Tokenizer.terms(text).map(PorterStemmer.stem)
     }
 
-    /// A document's terms, counted: everything indexing or unindexing it needs. Pure, so the store
-    /// computes it before taking its lock and only the posting updates happen under the lock.
-    public struct AnalyzedDocument: Sendable {
-        public var frequencies: [String: UInt32] = [:]
-        public var length = 0
+    /// A document's terms with their positions: everything indexing or unindexing it needs. Pure,
+    /// so the store computes it before taking its lock and only the posting updates happen under
+    /// the lock. `Term` is the term itself, or a number for it (the rebuild numbers terms per part).
+    ///
+    /// Flat, so a document costs four arrays whatever its vocabulary: `terms` in order of first
+    /// occurrence, and `terms[i]`'s positions (ascending `PostingList.position` keys) are
+    /// `positions[starts[i] ..< starts[i + 1]]`.
+    public struct AnalyzedTerms<Term: Hashable & Sendable>: Sendable {
+        public private(set) var terms: [Term] = []
+        private(set) var starts: [Int32] = [0]
+        private(set) var positions: [UInt32] = []
+        /// Tokens in all columns: |D|.
+        public private(set) var length = 0
 
-        public init(fields: [String]) {
-            for field in fields {
-                for term in SearchIndex.terms(field) {
-                    length += 1
-                    frequencies[term, default: 0] += 1
+        /// Tokenizes the (at most four) columns, numbering each new term with `number`.
+        init(fields: [String], number: (String) -> Term) {
+            precondition(fields.count <= SearchQuery.columns.count, "a document has at most four columns")
+            var slots: [Term: Int32] = [:]
+            var tokens: [(slot: Int32, position: UInt32)] = []
+            for (column, field) in fields.enumerated() {
+                for (offset, term) in SearchIndex.terms(field).enumerated() {
+                    let key = number(term)
+                    let slot: Int32
+                    if let known = slots[key] {
+                        slot = known
+                    } else {
+                        slot = Int32(terms.count)
+                        slots[key] = slot
+                        terms.append(key)
+                    }
+                    tokens.append((slot, PostingList.position(column: column, offset: offset)))
                 }
             }
+            length = tokens.count
+            // Group by term (a counting sort keeps each term's positions ascending).
+            var counts = [Int32](repeating: 0, count: terms.count + 1)
+            for token in tokens { counts[Int(token.slot) + 1] += 1 }
+            for i in 1..<counts.count { counts[i] += counts[i - 1] }
+            starts = counts
+            var next = counts
+            positions = [UInt32](repeating: 0, count: tokens.count)
+            for token in tokens {
+                positions[Int(next[Int(token.slot)])] = token.position
+                next[Int(token.slot)] += 1
+            }
         }
+
+        /// The positions of `terms[i]`.
+        func positions(ofTermAt i: Int) -> ArraySlice<UInt32> { positions[Int(starts[i])..<Int(starts[i + 1])] }
     }
+
+    public typealias AnalyzedDocument = AnalyzedTerms<String>
 
     /// Adds a document under a new doc id, greater than every id added before.
     public mutating func upsert(docID: UInt32, fields: [String]) {
@@ -75,28 +114,26 @@ public struct SearchIndex: Sendable {
     }
 
     public mutating func upsert(docID: UInt32, analyzed: AnalyzedDocument) {
-        var counts: [(key: Int, value: UInt32)] = []
-        counts.reserveCapacity(analyzed.frequencies.count)
-        for (term, frequency) in analyzed.frequencies { counts.append((termID(term), frequency)) }
-        insert(docID: docID, length: analyzed.length, frequencies: counts)
+        insert(docID: docID, analyzed, termIDs: analyzed.terms.map { termID($0) })
     }
 
     /// The id of `term`, registering it when new.
     mutating func termID(_ term: String) -> Int {
         if let existing = termIDs[term] { return existing }
         termIDs[term] = postings.count
+        terms.append(term)
         postings.append(PostingList())
         return postings.count - 1
     }
 
-    /// Adds a document whose terms are already counted (term id → occurrences, `length` tokens).
-    mutating func insert<S: Sequence>(docID: UInt32, length: Int, frequencies: S) where S.Element == (key: Int, value: UInt32) {
+    /// Adds an analyzed document; `ids` are its terms' registered ids, in the order of `document.terms`.
+    mutating func insert<Term>(docID: UInt32, _ document: AnalyzedTerms<Term>, termIDs ids: [Int]) {
         let index = Int(docID)
         precondition(index >= lengths.count || lengths[index] == Self.absent, "doc id already indexed")
         if lengths.count <= index { lengths.append(contentsOf: repeatElement(Self.absent, count: index - lengths.count + 1)) }
-        lengths[index] = UInt32(length)
-        for (term, frequency) in frequencies { postings[term].append(docID, frequency: frequency) }
-        totalTokens += length
+        lengths[index] = UInt32(document.length)
+        for (i, id) in ids.enumerated() { postings[id].append(docID, positions: document.positions(ofTermAt: i)) }
+        totalTokens += document.length
         documentCount += 1
     }
 
@@ -118,7 +155,7 @@ public struct SearchIndex: Sendable {
         totalTokens -= Int(lengths[index])
         lengths[index] = Self.absent
         documentCount -= 1
-        for term in analyzed.frequencies.keys {
+        for term in analyzed.terms {
             guard let id = termIDs[term] else { continue }
             postings[id].live -= 1
             // Rebuild a list once dead entries outnumber live ones, so scans stay proportional.
@@ -214,17 +251,25 @@ public struct SearchIndex: Sendable {
         for index in order {
             let text = fields[index]
             let tokens = Unicode61Tokenizer.tokenize(text)
-            // Tokens are compared by their stems, as they were indexed.
-            let stems = tokens.map { PorterStemmer.stem($0.term) }
-            guard let first = stems.firstIndex(where: wanted) else { continue }
+            // Tokens are compared by their stems, as they were indexed; only the tokens up to the
+            // first match and those in the window are stemmed (a stem costs more than a token).
+            var stems = [String?](repeating: nil, count: tokens.count)
+            func stem(_ i: Int) -> String {
+                if let known = stems[i] { return known }
+                let computed = PorterStemmer.stem(tokens[i].term)
+                stems[i] = computed
+                return computed
+            }
+            guard let first = tokens.indices.first(where: { wanted(stem($0)) }) else { continue }
             let start = max(0, min(first - 3, tokens.count - maxTokens))
             let end = min(tokens.count, start + maxTokens)
             var out = start > 0 ? "…" : ""
             var cursor = start > 0 ? tokens[start].range.lowerBound : text.unicodeScalars.startIndex
-            for (token, stem) in zip(tokens[start..<end], stems[start..<end]) {
+            for i in start..<end {
+                let token = tokens[i]
                 out += String(text.unicodeScalars[cursor..<token.range.lowerBound])
                 let word = String(text.unicodeScalars[token.range])
-                out += wanted(stem) ? "[\(word)]" : word
+                out += wanted(stem(i)) ? "[\(word)]" : word
                 cursor = token.range.upperBound
             }
             if end < tokens.count {
@@ -279,4 +324,9 @@ struct TopHits {
     func sorted() -> [RankedDocument] {
         heap.sorted { Self.worse($1, $0) }
     }
+}
+
+extension SearchIndex.AnalyzedTerms where Term == String {
+    /// A document's terms, as the index stores them.
+    public init(fields: [String]) { self.init(fields: fields) { $0 } }
 }

@@ -9,7 +9,8 @@ import Foundation
 /// over a trie). Distance counts UTF-8 bytes (an accented letter is two).
 ///
 /// The sorted copy is built on first use and rebuilt once the vocabulary has grown by more than
-/// 1% (+64 terms); until then terms newer than the copy are not suggested.
+/// 1% (+64 terms); until then terms newer than the copy are not suggested. The same copy makes a
+/// prefix query a range (`terms(withPrefix:in:)`), which does look at the newer terms too.
 final class TermSuggester: @unchecked Sendable {
     private let lock = NSLock()
     private var sorted: [[UInt8]] = []
@@ -24,7 +25,7 @@ final class TermSuggester: @unchecked Sendable {
         let target = Array(word.utf8)
         let maximum = Self.maximumDistance(forLength: target.count)
         guard maximum > 0 else { return [] }
-        let (terms, termIDs) = vocabulary(of: index)
+        let (terms, termIDs, _) = vocabulary(of: index)
         var found: [(term: String, id: Int, distance: Int)] = []
         var rows: [[Int]] = [Array(0...target.count)]
         var previous: [UInt8] = []
@@ -67,17 +68,38 @@ final class TermSuggester: @unchecked Sendable {
         return Array(found.prefix(limit))
     }
 
-    private func vocabulary(of index: SearchIndex) -> ([[UInt8]], [Int]) {
+    /// Ids of the indexed terms that begin with `prefix` (the term itself included): a binary
+    /// search to the range in the sorted copy, then the terms added since the copy was made.
+    func terms(withPrefix prefix: String, in index: SearchIndex) -> [Int] {
+        let wanted = Array(prefix.utf8)
+        let (terms, termIDs, builtFor) = vocabulary(of: index)
+        var low = 0, high = terms.count
+        while low < high {
+            let mid = (low + high) / 2
+            if terms[mid].lexicographicallyPrecedes(wanted) { low = mid + 1 } else { high = mid }
+        }
+        var found: [Int] = []
+        while low < terms.count && terms[low].starts(with: wanted) {
+            // (A copy of the index older than the sorted vocabulary lacks its newest ids.)
+            if termIDs[low] < index.terms.count { found.append(termIDs[low]) }
+            low += 1
+        }
+        for id in builtFor..<max(builtFor, index.terms.count) where index.terms[id].utf8.starts(with: wanted) { found.append(id) }
+        return found
+    }
+
+    /// The sorted vocabulary (terms as UTF-8, their ids) and how many term ids it covers.
+    private func vocabulary(of index: SearchIndex) -> ([[UInt8]], [Int], Int) {
         lock.lock()
         defer { lock.unlock() }
-        let size = index.postings.count
+        let size = index.terms.count
         if builtFor < 0 || size > builtFor + builtFor / 100 + 64 {
-            let entries = index.termIDs.map { (Array($0.key.utf8), $0.value) }.sorted { $0.0.lexicographicallyPrecedes($1.0) }
-            sorted = entries.map(\.0)
-            ids = entries.map(\.1)
+            let order = index.terms.indices.sorted { index.terms[$0].utf8.lexicographicallyPrecedes(index.terms[$1].utf8) }
+            sorted = order.map { Array(index.terms[$0].utf8) }
+            ids = order
             builtFor = size
         }
-        return (sorted, ids)
+        return (sorted, ids, builtFor)
     }
 }
 
