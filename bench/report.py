@@ -84,6 +84,16 @@ def fmt_ms(us):
     return "—" if us is None else f"{us / 1000:.2f}"
 
 
+def cache_note(f, size):
+    """The record cache's size and hit rate over the GET cells, as its gateway's STATS counted them."""
+    stats = f.one(size, "cache-stats", "epilogue+cache")
+    if not stats:
+        return ""
+    lookups = stats["hits"] + stats["misses"]
+    return (f" ({stats['cache_mb']} MB, {stats['records']:,} records held, "
+            f"{stats['hits'] / lookups if lookups else 0:.0%} of GETs hit)")
+
+
 def targets_table(f, out):
     """One row per target and size: the figure, the peer's, the ratio, met or missed."""
     out.append("| records | target | Epilogue | peer | ratio | met? |")
@@ -98,7 +108,7 @@ def targets_table(f, out):
                     continue
                 ratio = ours / peer
                 p99, peer_p99 = f.median(size, cell, system, "p99_us"), f.median(size, cell, "redis", "p99_us")
-                label = what + (" — record cache on" if system == "epilogue+cache" else "")
+                label = what + (" — record cache on" + cache_note(f, size) if system == "epilogue+cache" else "")
                 text = f"≥ {target}×: " + verdict(ratio >= target)
                 if p99_bound and peer_p99:
                     text += f"; p99 ≤ {p99_bound:g}× Redis's: " + verdict(p99 <= p99_bound * peer_p99, f"{p99 / peer_p99:.1f}×")
@@ -163,7 +173,8 @@ def cells_table(f, out):
                 flag = (f" **({errors} errors)**" if errors else "") + (f" ({empty} empty)" if empty else "")
                 lat = " / ".join(fmt_ms(f.median(size, cell, system, k)) for k in ("p50_us", "p99_us", "p999_us"))
                 ratio = f"{value / peer:.2f}×" if peer and system != "redis" else ""
-                out.append(f"| {size:,} | {what} | {system} | {value:,.0f}{flag} | {lat} | {ratio} |")
+                note = cache_note(f, size) if system == "epilogue+cache" and cell.startswith("get-") else ""
+                out.append(f"| {size:,} | {what} | {system}{note} | {value:,.0f}{flag} | {lat} | {ratio} |")
 
 
 def percentiles_table(f, out):

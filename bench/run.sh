@@ -140,8 +140,11 @@ start_gateways() {
         GW_CACHE_PID=$!
         PIDS+=("$GW_CACHE_PID")
         wait_for 30 "$BIN/epilogue-gateway" --check --host 127.0.0.1 --port "$GW_CACHE_PORT"
+        # The cache serves once the store has answered its TRACK.
+        wait_for 30 cache_serving
     fi
 }
+cache_serving() { [ "$(stat_value gateway_cache "$GW_CACHE_PORT")" = serving ]; }
 stop_gateways() {
     kill -TERM "$GW_PID" ${GW_CACHE_PID:+"$GW_CACHE_PID"} 2>/dev/null || true
     wait "$GW_PID" ${GW_CACHE_PID:+"$GW_CACHE_PID"} 2>/dev/null || true
@@ -151,13 +154,13 @@ stop_gateways() {
 record() { printf '{"size":%s,"cell":"%s","system":"%s","client":"%s","rep":%s,"result":%s}\n' "$1" "$2" "$3" "$4" "$5" "$6" >>"$RESULTS"; }
 # A `RESULT k=v k=v` payload (linebench, epilogue-bench search, fts5-bench.py) as JSON.
 kv_json() { python3 -c 'import json, sys; print(json.dumps({k: (float(v) if v.replace(".", "", 1).isdigit() else v) for k, v in (p.split("=", 1) for p in sys.argv[1].split())}))' "$1"; }
-gateway_stats() {  # STATS through the gateway as name value lines
-    exec 3<>/dev/tcp/127.0.0.1/$GW_PORT
+gateway_stats() {  # STATS through the gateway (on port $1, the plain one without) as name value lines
+    exec 3<>/dev/tcp/127.0.0.1/${1:-$GW_PORT}
     printf 'STATS\r\nQUIT\r\n' >&3
     tr -d '\r' <&3
     exec 3<&-
 }
-stat_value() { gateway_stats | awk -v n="$1" '$1 == n || $1 == n":" { print $2; exit }'; }
+stat_value() { gateway_stats "${2:-}" | awk -v n="$1" '$1 == n || $1 == n":" { print $2; exit }'; }
 rss_json() { python3 -c 'import json, sys; print(json.dumps({l.split(":")[0]: int(l.split()[1]) * 1024 for l in open(f"/proc/{sys.argv[1]}/status") if l.startswith(("VmHWM", "VmRSS"))}))' "$1"; }
 
 # linebench's arguments for one cell on one system (LB), or nothing when that pair is not run.
@@ -320,6 +323,13 @@ for N in "${SIZE_LIST[@]}"; do
     log "$N records: GET (linebench)"
     matrix "$N" get-64x1 "${EPILOGUE[@]}" redis memcached
     matrix "$N" get-16x16 "${EPILOGUE[@]}" redis memcached
+    if [ "$HAS_CACHE" = 1 ]; then
+        # How much the GET cells above found in the cache (uniform random ids: a cache smaller
+        # than the records holds only a share of them).
+        record "$N" cache-stats epilogue+cache none 1 "$(python3 -c 'import json, sys; print(json.dumps(dict(zip(("hits", "misses", "records", "bytes", "cache_mb"), map(int, sys.argv[1:])))))' \
+            "$(stat_value gateway_cache_hits "$GW_CACHE_PORT")" "$(stat_value gateway_cache_misses "$GW_CACHE_PORT")" \
+            "$(stat_value gateway_cache_records "$GW_CACHE_PORT")" "$(stat_value gateway_cache_bytes "$GW_CACHE_PORT")" "$CACHE_MB")"
+    fi
     log "$N records: FIND, SEARCH (linebench)"
     matrix "$N" find-16x1 epilogue
     matrix "$N" search-16x1 epilogue
