@@ -1,13 +1,14 @@
 import EpilogueModel
 import EpilogueCompression
 
-/// What the store keeps in memory per record: the compressed body as it sits on disk plus the
-/// few fields that filters, FILMS and THEMES need without inflating anything. Those fields live
-/// in a shared `Facets`, so a million records cost one pointer each for them, not six strings.
+/// What the store keeps in memory per record: where its compressed body is in the log (the body
+/// itself stays on disk: at a million records the bodies are most of the data) plus the few
+/// fields that filters, FILMS and THEMES need without reading anything. Those fields live in a
+/// shared `Facets`, so a million records cost one pointer each for them, not six strings.
 public struct StoredRecord: Sendable {
     public var id: String
     /// Compressed as `dictionaryID` says (see `DictionarySet`), exactly as in the log.
-    public var body: [UInt8]
+    var body: LogBody
     public var version: UInt64
     public var updatedAt: Int64
     var facets: Facets
@@ -19,12 +20,12 @@ public struct StoredRecord: Sendable {
 
     /// A record read from the log but not yet indexed (recovery only): `docID` holds its position
     /// in the log (entries counted from 1) until `IndexRecovery` numbers it.
-    init(pending entry: LogEntry, logPosition: UInt32, logBytes: Int) {
-        self.init(id: entry.id, body: entry.body, version: entry.version, updatedAt: entry.updatedAt, facets: .unknown,
+    init(pending entry: LogEntry, logPosition: UInt32, at body: LogBody, logBytes: Int) {
+        self.init(id: entry.id, body: body, version: entry.version, updatedAt: entry.updatedAt, facets: .unknown,
                   docID: logPosition, dictionaryID: entry.dictionaryID, rawLength: entry.rawLength, logBytes: UInt32(logBytes))
     }
 
-    init(id: String, body: [UInt8], version: UInt64, updatedAt: Int64, facets: Facets, docID: UInt32, dictionaryID: UInt32,
+    init(id: String, body: LogBody, version: UInt64, updatedAt: Int64, facets: Facets, docID: UInt32, dictionaryID: UInt32,
          rawLength: UInt32, logBytes: UInt32) {
         self.id = id
         self.body = body
@@ -35,6 +36,11 @@ public struct StoredRecord: Sendable {
         self.dictionaryID = dictionaryID
         self.rawLength = rawLength
         self.logBytes = logBytes
+    }
+
+    /// The compressed body as stored, read from the log (a `pread`; no lock needed).
+    public func storedBody() throws(StoreError) -> [UInt8] {
+        do { return try body.read() } catch { throw .storage(StorageError(error, operation: "read", path: body.file.path)) }
     }
 
     public var film: String { facets.film }
@@ -55,7 +61,7 @@ public struct StoredRecord: Sendable {
     }
 
     public func content(_ dictionaries: DictionarySet) throws -> RecordContent {
-        let raw = try dictionaries.decompress(body, dictionaryID: dictionaryID)
+        let raw = try dictionaries.decompress(try body.read(), dictionaryID: dictionaryID)
         return try RecordBody.content(of: raw)
     }
 }

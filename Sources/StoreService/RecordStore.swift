@@ -216,8 +216,10 @@ public final class RecordStore: Service, Sendable {
             let entry = LogEntry.put(id: id, version: next, updatedAt: updatedAt, encoding: .zlib,
                                      dictionaryID: packed.dictionaryID, rawLength: UInt32(packed.raw), body: packed.bytes)
             let bytes = entry.encoded()
+            let offset = log.size
             try append(bytes)
-            state.index.apply(entry, size: bytes.count, content: content, analyzed: analyzed, replaced: replaced, logger: logger)
+            state.index.apply(entry, size: bytes.count, at: offset, in: log.file, content: content, analyzed: analyzed,
+                              replaced: replaced, logger: logger)
             state.writes += 1
             state.snapshotIsCurrent = false
             return (gate.noteAppended(bytes.count), next)
@@ -240,8 +242,9 @@ public final class RecordStore: Service, Sendable {
             }
             let entry = LogEntry.delete(id: id, version: current.version, updatedAt: updatedAt)
             let bytes = entry.encoded()
+            let offset = log.size
             try append(bytes)
-            state.index.apply(entry, size: bytes.count, logger: logger)
+            state.index.apply(entry, size: bytes.count, at: offset, in: log.file, logger: logger)
             state.writes += 1
             state.snapshotIsCurrent = false
             return (gate.noteAppended(bytes.count), current.version)
@@ -326,9 +329,12 @@ public final class RecordStore: Service, Sendable {
                 for (entry, _) in entries { encoded.append(entry.encoded()) }
                 let bytes = encoded.reduce(into: [UInt8]()) { $0 += $1 }
                 guard !bytes.isEmpty else { return (0, 0, skipped) }
+                var offset = log.size
                 try append(bytes)
                 for ((entry, p), entryBytes) in zip(entries, encoded) {
-                    state.index.apply(entry, size: entryBytes.count, content: p.item.content, analyzed: p.analyzed, logger: logger)
+                    state.index.apply(entry, size: entryBytes.count, at: offset, in: log.file, content: p.item.content,
+                                      analyzed: p.analyzed, logger: logger)
+                    offset += entryBytes.count
                 }
                 state.writes += entries.count
                 state.snapshotIsCurrent = false
@@ -416,9 +422,10 @@ public final class RecordStore: Service, Sendable {
     /// Every live record matching `filter` at one moment, ordered by id (UTF-8 byte order), for
     /// EXPORT. The matching records are copied in one hold of the lock, so the set is exactly the
     /// writes applied before that moment (every acknowledged one; none after). Bodies are not
-    /// copied: each `StoredRecord` shares its compressed body with the store (copy-on-write, and a
-    /// later write replaces the entry rather than the bytes), so this costs about a hundred
-    /// bytes a record and JSON is made a chunk at a time by whoever streams it. Sorted off the lock.
+    /// copied: each `StoredRecord` says where its body is in the log file of that moment, which
+    /// stays open and unchanged while the export holds it, even if a compaction replaces the
+    /// log meanwhile (`LogFile`). So this costs about a hundred bytes a record, and bodies are
+    /// read a chunk at a time by whoever streams them. Sorted off the lock.
     public func exportRecords(_ filter: RecordFilter) -> [StoredRecord] {
         let filter = filter.folded
         let taken = state.withLock { $0.index.matching(filter) }

@@ -154,6 +154,31 @@ import Testing
         #expect(try reopened.get(id: "r499").content.reading == "first 1999")
     }
 
+    /// Bodies stay in the log and are read by offset: after a compaction (no restart) every
+    /// record — copied, re-compressed with a newer dictionary, or appended while it ran — is read
+    /// from where the new file holds it, and a record taken before the swap still reads its body
+    /// from the old file.
+    @Test func afterACompactionEveryRecordReadsItsOwnBody() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeDirectory(dir) }
+        let store = try await TestSupport.openStore(dir, fsync: .never)
+        defer { store.close() }
+        for i in 0..<2_000 { _ = try await store.put(id: "r\(i % 500)", content: TestSupport.content(reading: "first \(i)"), expectedVersion: nil) }
+        let taken = try #require(store.record(id: "r7"))
+        #expect(try store.trainDictionary() == DictionarySet.firstTrainedID)
+        async let writer: Void = {
+            for i in 0..<300 { _ = try await store.put(id: "late-\(i)", content: TestSupport.content(reading: "late \(i)"), expectedVersion: nil) }
+        }()
+        try store.compact()
+        try await writer
+        #expect(store.figures().compactions == 1)
+        for i in 0..<500 { #expect(try store.get(id: "r\(i)").content.reading == "first \(1_500 + i)") }
+        for i in 0..<300 { #expect(try store.get(id: "late-\(i)").content.reading == "late \(i)") }
+        #expect(store.record(id: "r7")?.dictionaryID == DictionarySet.firstTrainedID, "re-compressed by the compaction")
+        #expect(taken.dictionaryID != DictionarySet.firstTrainedID)
+        #expect(try store.decode(taken).content.reading == "first 1507")
+    }
+
     /// The compaction swap releases writes still waiting for their fsync while it holds the store's
     /// lock; their callbacks (which take that lock) must run after it, not inside it.
     @Test func writesWaitingForFsyncWhenCompactionSwapsTheLogAreAcknowledged() async throws {

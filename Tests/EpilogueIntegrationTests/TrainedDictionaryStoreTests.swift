@@ -61,7 +61,7 @@ import Testing
         let onDisk = Set(try DictionaryFile.loadAll(from: dir).map(\.id))
         var named: Set<UInt32> = []
         let log = try RecordLog(directory: dir)
-        _ = try log.scan { entry, _ in if entry.dictionaryID >= DictionarySet.firstTrainedID { named.insert(entry.dictionaryID) } }
+        _ = try log.scan { entry, _, _ in if entry.dictionaryID >= DictionarySet.firstTrainedID { named.insert(entry.dictionaryID) } }
         #expect(!named.isEmpty)
         #expect(named.isSubset(of: onDisk))
     }

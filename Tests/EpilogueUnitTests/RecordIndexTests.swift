@@ -8,9 +8,18 @@ import Testing
 @testable import EpilogueStorage
 @testable import EpilogueStore
 
-/// `RecordIndex` on its own: log entries applied in memory, no log, no lock, no disk.
-@Suite struct RecordIndexTests {
+/// `RecordIndex` on its own: log entries applied in memory, no lock. Bodies stay in a log file
+/// (each record says where), so the entries are appended to one in a temporary directory.
+@Suite final class RecordIndexTests {
     let dictionaries = DictionarySet()
+    let directory = TestSupport.temporaryDirectory("RecordIndexTests")
+    let log: RecordLog
+
+    init() throws {
+        log = try RecordLog(directory: directory)
+    }
+
+    deinit { TestSupport.removeDirectory(directory) }
 
     /// A put entry of `content` as the store writes it (compressed with the newest dictionary).
     func put(_ id: String, version: UInt64, _ content: RecordContent) throws -> LogEntry {
@@ -20,13 +29,18 @@ import Testing
                             rawLength: UInt32(raw.count), body: packed.bytes)
     }
 
-    func apply(_ entries: [LogEntry], to index: inout RecordIndex) {
-        for entry in entries { index.apply(entry, size: entry.encoded().count, logger: TestSupport.logger) }
+    func apply(_ entries: [LogEntry], to index: inout RecordIndex) throws {
+        for entry in entries {
+            let bytes = entry.encoded()
+            let offset = log.size
+            try log.append(bytes)
+            index.apply(entry, size: bytes.count, at: offset, in: log.file, logger: TestSupport.logger)
+        }
     }
 
     @Test func aReplacedRecordIsFoundOnlyByItsNewText() throws {
         var index = RecordIndex(dictionaries: dictionaries)
-        apply([try put("a", version: 1, TestSupport.content(reading: "the planetarium waltz")),
+        try apply([try put("a", version: 1, TestSupport.content(reading: "the planetarium waltz")),
                try put("a", version: 2, TestSupport.content(reading: "the jazz club"))], to: &index)
         #expect(index.records["a"]?.version == 2)
         #expect(index.find(try SearchQuery(parsing: "planetarium"), filter: RecordFilter(), limit: 10, offset: 0, fuzzy: false).total == 0)
@@ -37,10 +51,10 @@ import Testing
 
     @Test func aDeleteLeavesATombstoneWithItsVersionAndRemovesTheRecordEverywhere() throws {
         var index = RecordIndex(dictionaries: dictionaries)
-        apply([try put("a", version: 1, TestSupport.content(film: "A Real Pain", themes: ["grief"])),
+        try apply([try put("a", version: 1, TestSupport.content(film: "A Real Pain", themes: ["grief"])),
                try put("b", version: 1, TestSupport.content())], to: &index)
         let delete = LogEntry.delete(id: "a", version: 1, updatedAt: 5)
-        apply([delete], to: &index)
+        try apply([delete], to: &index)
         #expect(index.records["a"] == nil)
         #expect(index.tombstones["a"] == RecordIndex.Tombstone(version: 1, updatedAt: 5, logBytes: UInt32(delete.encoded().count)))
         #expect(index.films().map(\.film) == ["La La Land"])
@@ -52,7 +66,7 @@ import Testing
 
     @Test func queriesFilterFoldedAndPageInIDOrder() throws {
         var index = RecordIndex(dictionaries: dictionaries)
-        apply(try ["c", "a", "d", "b"].map { try put($0, version: 1, TestSupport.content()) }
+        try apply(try ["c", "a", "d", "b"].map { try put($0, version: 1, TestSupport.content()) }
               + [try put("e", version: 1, TestSupport.content(film: "A Real Pain"))], to: &index)
         let page = index.query(RecordFilter(film: "la la land").folded, limit: 2, offset: 1)
         #expect(page.records.map(\.id) == ["b", "c"])
@@ -62,7 +76,7 @@ import Testing
 
     @Test func anUnknownWordGetsASuggestionAndFuzzySearchUsesIt() throws {
         var index = RecordIndex(dictionaries: dictionaries)
-        apply([try put("a", version: 1, TestSupport.content(reading: "a montage of dreams"))], to: &index)
+        try apply([try put("a", version: 1, TestSupport.content(reading: "a montage of dreams"))], to: &index)
         let query = try SearchQuery(parsing: "montaje")
         let plain = index.find(query, filter: RecordFilter(), limit: 10, offset: 0, fuzzy: false)
         #expect(plain.total == 0)

@@ -45,17 +45,20 @@ enum IndexRecovery {
         var restored = snapshot.flatMap { $0.logSize == offset ? restore($0, from: &latest, dictionaries: dictionaries) : nil }
         var tail = 0
         var tombstones: [String: RecordIndex.Tombstone] = [:]
-        let scan = try log.scan { entry, size in
+        let scan = try log.scan { entry, size, entryOffset in
             offset += size
             tombstones[entry.id] = entry.kind == .delete
                 ? RecordIndex.Tombstone(version: entry.version, updatedAt: entry.updatedAt, logBytes: UInt32(size)) : nil
             if restored != nil {
-                restored!.apply(entry, size: size, logger: logger)
+                restored!.apply(entry, size: size, at: entryOffset, in: log.file, logger: logger)
                 tail += 1
                 return
             }
             order += 1
-            latest[entry.id] = entry.kind == .put ? StoredRecord(pending: entry, logPosition: order, logBytes: size) : nil
+            latest[entry.id] = entry.kind == .put
+                ? StoredRecord(pending: entry, logPosition: order, at: LogBody(file: log.file, entry: entry, at: entryOffset, size: size),
+                               logBytes: size)
+                : nil
             if let snapshot, offset == snapshot.logSize { restored = restore(snapshot, from: &latest, dictionaries: dictionaries) }
         }
         let scanned = clock.now

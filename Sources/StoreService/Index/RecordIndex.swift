@@ -53,17 +53,18 @@ struct RecordIndex: Sendable {
     mutating func count(_ record: StoredRecord) {
         idByDocID[record.docID] = record.id
         rawBytes += Int(record.rawLength)
-        storedBytes += record.body.count
+        storedBytes += Int(record.body.count)
         liveLogBytes += Int(record.logBytes)
     }
 
     // MARK: Applying log entries
 
-    /// Applies a log entry of `size` bytes. `content` spares inflating a body we were just given.
+    /// Applies a log entry of `size` bytes written at `offset` of `file` (where its body is read
+    /// from from now on). `content` spares inflating a body we were just given.
     /// `analyzed` and `replaced` are the new version's terms and the replaced version's, when the
     /// caller computed them outside the lock; `replaced` is used only if it is still the version
     /// being replaced (another write may have come in between).
-    mutating func apply(_ entry: LogEntry, size: Int, content given: RecordContent? = nil,
+    mutating func apply(_ entry: LogEntry, size: Int, at offset: Int, in file: LogFile, content given: RecordContent? = nil,
                         analyzed: SearchIndex.AnalyzedDocument? = nil,
                         replaced: (docID: UInt32, terms: SearchIndex.AnalyzedDocument)? = nil, logger: Logger) {
         if let tombstone = tombstones.removeValue(forKey: entry.id) { liveLogBytes -= Int(tombstone.logBytes) }
@@ -84,7 +85,7 @@ struct RecordIndex: Sendable {
             idByDocID[old.docID] = nil
             fields.remove(old)
             rawBytes -= Int(old.rawLength)
-            storedBytes -= old.body.count
+            storedBytes -= Int(old.body.count)
             liveLogBytes -= Int(old.logBytes)
             if entry.kind == .delete { return }
         }
@@ -105,7 +106,7 @@ struct RecordIndex: Sendable {
         // Every write takes a fresh doc id (the search index keeps its postings sorted that way).
         let docID = nextDocID
         nextDocID += 1
-        let record = StoredRecord(id: entry.id, body: entry.body, version: entry.version, updatedAt: entry.updatedAt,
+        let record = StoredRecord(id: entry.id, body: LogBody(file: file, entry: entry, at: offset, size: size), version: entry.version, updatedAt: entry.updatedAt,
                                   facets: facets.intern(Facets(content)), docID: docID,
                                   dictionaryID: entry.dictionaryID, rawLength: entry.rawLength, logBytes: UInt32(size))
         records[entry.id] = record
@@ -121,16 +122,36 @@ struct RecordIndex: Sendable {
         liveLogBytes += size
     }
 
-    /// Serves a record's body as re-compressed by a compaction (same text, newer dictionary),
-    /// unless the record was replaced since.
-    mutating func noteRecompressed(docID: UInt32, body: [UInt8], dictionaryID: UInt32, logBytes: Int) {
-        guard let id = idByDocID[docID], var record = records[id] else { return }
-        storedBytes += body.count - record.body.count
-        liveLogBytes += logBytes - Int(record.logBytes)
-        record.body = body
-        record.dictionaryID = dictionaryID
-        record.logBytes = UInt32(logBytes)
-        records[id] = record
+    /// Where a compaction wrote a record it copied: its body in the new file, and the dictionary
+    /// it re-compressed the body with (or the one it had).
+    struct Relocation: Sendable {
+        var offset: UInt64
+        var count: UInt32
+        var dictionaryID: UInt32
+        var logBytes: UInt32
+    }
+
+    /// Moves every record to `file`, a compaction's new log: those it copied (by doc id, in
+    /// `moved`) to where it wrote them, those appended to the old log from `tailStart` on (carried
+    /// over at the end of the new file) by `tailShift` bytes. A record copied and then replaced
+    /// has a new doc id, so it is found among the tail instead.
+    mutating func relocate(to file: LogFile, moved: [UInt32: Relocation], tailStart: Int, tailShift: Int) {
+        for position in records.indices {
+            let record = records.values[position]
+            var body = record.body
+            body.file = file
+            if let relocation = moved[record.docID], Int(record.body.offset) < tailStart {
+                storedBytes += Int(relocation.count) - Int(body.count)
+                liveLogBytes += Int(relocation.logBytes) - Int(record.logBytes)
+                body.offset = relocation.offset
+                body.count = relocation.count
+                records.values[position].dictionaryID = relocation.dictionaryID
+                records.values[position].logBytes = relocation.logBytes
+            } else {
+                body.offset = UInt64(Int(body.offset) + tailShift)
+            }
+            records.values[position].body = body
+        }
     }
 
     // MARK: Reads

@@ -111,7 +111,7 @@ extension RecordStore {
             for (index, record) in records.values.enumerated() where index % stride == 0 { picked.append(record) }
             return (picked, records.count)
         }
-        let samples = picked.sorted { $0.docID < $1.docID }.compactMap { try? dictionaries.decompress($0.body, dictionaryID: $0.dictionaryID) }
+        let samples = picked.sorted { $0.docID < $1.docID }.compactMap { try? dictionaries.decompress($0.storedBody(), dictionaryID: $0.dictionaryID) }
         guard samples.count >= 2 else { return nil }
         let file = DictionaryFile(id: dictionaries.nextTrainedID, trainedOn: UInt64(live), bytes: DictionaryTrainer().train(samples))
         // Durable before any entry can name it.
@@ -147,52 +147,71 @@ extension RecordStore {
         saveIndexSnapshot()
     }
 
+    /// Bytes of entries gathered before each write to the compaction file.
+    static let compactionChunk = 4 << 20
+
     private func rewriteLog() throws {
         let (live, tombstones, rewrittenUpTo) = state.withLock { state -> ([StoredRecord], [(String, RecordIndex.Tombstone)], Int) in
             (state.index.records.values.sorted { $0.docID < $1.docID }, state.index.tombstones.sorted { $0.key < $1.key }, log.size)
         }
-        // Bodies compressed with an older dictionary are re-compressed with the newest, outside the lock.
+        // Bodies are read from the log and those compressed with an older dictionary are
+        // re-compressed with the newest, outside the lock; where each lands goes in `moved`.
         let newest = dictionaries.newest.id
-        var entries: [LogEntry] = []
-        var recompressed: [(docID: UInt32, body: [UInt8], logBytes: Int)] = []
-        entries.reserveCapacity(live.count)
-        for record in live {
-            var entry = LogEntry.put(id: record.id, version: record.version, updatedAt: record.updatedAt, encoding: .zlib,
-                                     dictionaryID: record.dictionaryID, rawLength: record.rawLength, body: record.body)
-            if record.dictionaryID != newest, newest >= DictionarySet.firstTrainedID,
-               let raw = try? dictionaries.decompress(record.body, dictionaryID: record.dictionaryID),
-               let packed = try? dictionaries.compress(raw), packed.dictionaryID == newest {
-                entry.dictionaryID = packed.dictionaryID
-                entry.body = packed.bytes
-                recompressed.append((record.docID, packed.bytes, entry.encoded().count))
+        var moved: [UInt32: RecordIndex.Relocation] = [:]
+        moved.reserveCapacity(live.count)
+        var compaction = try log.startCompactionFile()
+        do {
+            var chunk: [UInt8] = []
+            /// Where in the new file `entry` ends (its body is the last thing in it), and its size.
+            func add(_ entry: LogEntry) throws -> (end: Int, size: Int) {
+                let encoded = entry.encoded()
+                chunk += encoded
+                let end = compaction.size + chunk.count
+                if chunk.count >= Self.compactionChunk {
+                    try log.appendToCompactionFile(chunk, &compaction)
+                    chunk.removeAll(keepingCapacity: true)
+                }
+                return (end, encoded.count)
             }
-            entries.append(entry)
+            for record in live {
+                var entry = LogEntry.put(id: record.id, version: record.version, updatedAt: record.updatedAt, encoding: .zlib,
+                                         dictionaryID: record.dictionaryID, rawLength: record.rawLength, body: try record.storedBody())
+                if record.dictionaryID != newest, newest >= DictionarySet.firstTrainedID,
+                   let raw = try? dictionaries.decompress(entry.body, dictionaryID: record.dictionaryID),
+                   let packed = try? dictionaries.compress(raw), packed.dictionaryID == newest {
+                    entry.dictionaryID = packed.dictionaryID
+                    entry.body = packed.bytes
+                }
+                let (end, size) = try add(entry)
+                moved[record.docID] = RecordIndex.Relocation(offset: UInt64(end - entry.body.count), count: UInt32(entry.body.count),
+                                                             dictionaryID: entry.dictionaryID, logBytes: UInt32(size))
+            }
+            // Deleted ids keep their last version (see Tombstone): one delete entry each.
+            for (id, tombstone) in tombstones {
+                _ = try add(LogEntry.delete(id: id, version: tombstone.version, updatedAt: tombstone.updatedAt))
+            }
+            try log.appendToCompactionFile(chunk, &compaction)
+        } catch {
+            log.abandonCompactionFile(compaction)
+            throw error
         }
-        // Deleted ids keep their last version (see Tombstone): one delete entry each.
-        for (id, tombstone) in tombstones {
-            entries.append(LogEntry.delete(id: id, version: tombstone.version, updatedAt: tombstone.updatedAt))
-        }
-        var bytes: [UInt8] = []
-        for entry in entries { bytes += entry.encoded() }
-        let newFD = try log.writeCompactionFile(bytes)
         let (before, after, released): (Int, Int, DurabilityGate.Released)
         do {
             (before, after, released) = try state.withLock { state in
                 let before = log.size
                 let tail = try log.bytes(from: rewrittenUpTo)
                 let released = try gate.withSyncPaused {
-                    try log.installCompactionFile(newFD, rewrittenSize: bytes.count, tail: tail)
+                    try log.installCompactionFile(compaction, tail: tail)
                 }
                 state.compactions += 1
                 state.snapshotIsCurrent = false
-                // Records not replaced meanwhile now live in the new file as re-compressed: serve that.
-                for change in recompressed {
-                    state.index.noteRecompressed(docID: change.docID, body: change.body, dictionaryID: newest, logBytes: change.logBytes)
-                }
+                // Every record's body is now read from the new file: the copied ones where they
+                // were written (re-compressed or not), those appended meanwhile after them.
+                state.index.relocate(to: log.file, moved: moved, tailStart: rewrittenUpTo, tailShift: compaction.size - rewrittenUpTo)
                 return (before, log.size, released)
             }
         } catch {
-            log.abandonCompactionFile(newFD)
+            log.abandonCompactionFile(compaction)
             throw error
         }
         // Writers waiting for an fsync the new file made unnecessary; their callbacks may take the lock.

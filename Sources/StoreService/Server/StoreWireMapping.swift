@@ -8,12 +8,12 @@ import NIOCore
 // The storage engine answers in its own types; the server maps them to the wire protocol's here.
 
 extension StoredRecord {
-    /// The record as a RECORD frame carries it, body as stored.
-    var wireRecord: WireRecord {
+    /// The record as a RECORD frame carries it, body as stored (read from the log).
+    func wireRecord() throws(StoreError) -> WireRecord {
         // Trained dictionaries' bodies are raw deflate on disk (see DictionarySet.isRawDeflate).
         WireRecord(id: id, version: version, updatedAt: updatedAt,
                    encoding: dictionaryID >= DictionarySet.firstTrainedID ? .deflate : .zlib, dictionaryID: dictionaryID,
-                   body: ByteBuffer(bytes: body))
+                   body: ByteBuffer(bytes: try storedBody()))
     }
 }
 

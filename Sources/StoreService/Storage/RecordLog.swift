@@ -4,7 +4,8 @@ import Logging
 
 /// The append-only record log: one file, `records.log`, an 8-byte header then `LogEntry`s.
 /// Not thread-safe: `RecordStore` serialises appends under its lock; fsync runs on the
-/// `DurabilityGate`'s thread against `fd`, which only changes during a compaction swap.
+/// `DurabilityGate`'s thread against `fd`, which only changes during a compaction swap. Record
+/// bodies are read through `file` (see `LogFile`), without the lock.
 final class RecordLog: @unchecked Sendable {
     static let fileName = "records.log"
     static let compactingSuffix = ".compacting"
@@ -12,7 +13,9 @@ final class RecordLog: @unchecked Sendable {
 
     let directory: String
     var path: String { directory + "/" + Self.fileName }
-    private(set) var fd: Int32
+    /// The current generation of the file; a compaction installs a new one.
+    private(set) var file: LogFile
+    var fd: Int32 { file.fd }
     /// Bytes in the current file, header included.
     private(set) var size: Int
 
@@ -41,7 +44,7 @@ final class RecordLog: @unchecked Sendable {
         let path = directory + "/" + Self.fileName
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StorageError.io(operation: "open", path: path, errno: errno) }
-        self.fd = fd
+        self.file = LogFile(fd: fd, path: path)
         var st = stat()
         fstat(fd, &st)
         self.size = Int(st.st_size)
@@ -53,17 +56,16 @@ final class RecordLog: @unchecked Sendable {
         }
     }
 
-    deinit { close(fd) }
-
     var isNew: Bool { size == Self.header.count }
 
     /// Bytes read at a time during recovery: any entry fits (`LogEntry.maximumLength`), and the
     /// log is never held in memory whole (at a million records it is hundreds of megabytes).
     static let recoveryWindow = 8 << 20
 
-    /// Reads every entry in order. A torn or corrupt tail is cut off (the file is truncated to the
-    /// last good entry) and reported; entries before it are all applied.
-    func scan(_ apply: (LogEntry, Int) -> Void) throws -> Scan {
+    /// Reads every entry in order, calling `apply` with it, its size and its offset. A torn or
+    /// corrupt tail is cut off (the file is truncated to the last good entry) and reported;
+    /// entries before it are all applied.
+    func scan(_ apply: (LogEntry, _ size: Int, _ offset: Int) -> Void) throws -> Scan {
         var report = Scan()
         let fileSize = try currentFileSize()
         let head = try read(at: 0, count: min(fileSize, Self.header.count))
@@ -86,7 +88,7 @@ final class RecordLog: @unchecked Sendable {
             }
             switch result {
             case .entry(let entry, let size):
-                apply(entry, size)
+                apply(entry, size, offset)
                 report.entries += 1
                 offset += size
             case .incomplete where windowStart + window.count < fileSize:
@@ -111,8 +113,9 @@ final class RecordLog: @unchecked Sendable {
         return report
     }
 
-    /// Appends already-encoded entries with one write(2). On failure the file is cut back to
-    /// where it was, so a failed write leaves nothing half-written behind.
+    /// Appends already-encoded entries with one write(2) at `size` (where the first one starts).
+    /// On failure the file is cut back to where it was, so a failed write leaves nothing
+    /// half-written behind.
     func append(_ bytes: [UInt8]) throws {
         do {
             try Self.writeAll(fd: fd, bytes, path: path, at: size)
@@ -127,53 +130,55 @@ final class RecordLog: @unchecked Sendable {
 
     // MARK: Compaction
 
-    /// Starts a compaction file holding `entries` (the encoded live entries).
-    func writeCompactionFile(_ entries: [UInt8]) throws -> Int32 {
+    /// A compaction's new log being written (`records.log.compacting`), entries appended in
+    /// chunks so the live records never sit in memory whole.
+    struct CompactionFile {
+        let fd: Int32
+        /// Bytes written so far, header included: where the next entry starts.
+        fileprivate(set) var size: Int
+    }
+
+    /// Starts a compaction file: the header, no entries yet.
+    func startCompactionFile() throws -> CompactionFile {
         let tmp = path + Self.compactingSuffix
         let newFD = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard newFD >= 0 else { throw StorageError.fromErrno("open", tmp) }
-        do {
-            try Self.writeAll(fd: newFD, Self.header + entries, path: tmp, at: 0)
-        } catch {
-            close(newFD)
-            unlink(tmp)
+        var file = CompactionFile(fd: newFD, size: 0)
+        do { try appendToCompactionFile(Self.header, &file) } catch {
+            abandonCompactionFile(file)
             throw error
         }
-        return newFD
+        return file
+    }
+
+    /// Appends encoded entries to a compaction file (the caller abandons it on failure).
+    func appendToCompactionFile(_ bytes: [UInt8], _ file: inout CompactionFile) throws {
+        try Self.writeAll(fd: file.fd, bytes, path: path + Self.compactingSuffix, at: file.size)
+        file.size += bytes.count
     }
 
     /// Bytes appended to the live log since `offset` (the tail a compaction must carry over).
     func bytes(from offset: Int) throws -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: size - offset)
-        var done = 0
-        while done < out.count {
-            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(offset + done)) }
-            guard n > 0 else {
-                if n < 0 && errno == EINTR { continue }
-                throw n == 0 ? StorageError.failed(operation: "read", path: path, reason: "the log ends at \(offset + done), before \(size)")
-                    : StorageError.fromErrno("read", path)
-            }
-            done += n
-        }
-        return out
+        try file.read(at: offset, count: size - offset)
     }
 
     /// Finishes a compaction: appends the carried-over tail, makes the new file durable, renames it
     /// over the log and switches to it. On failure the caller abandons `newFD`. The caller holds the store lock and the durability gate's
     /// swap permission, so no append or fsync runs meanwhile.
-    func installCompactionFile(_ newFD: Int32, rewrittenSize: Int, tail: [UInt8]) throws {
+    func installCompactionFile(_ compaction: CompactionFile, tail: [UInt8]) throws {
         let tmp = path + Self.compactingSuffix
-        try Self.writeAll(fd: newFD, tail, path: tmp, at: Self.header.count + rewrittenSize)
+        let newFD = compaction.fd
+        try Self.writeAll(fd: newFD, tail, path: tmp, at: compaction.size)
         try Self.syncFile(newFD, path: tmp)
         guard rename(tmp, path) == 0 else { throw StorageError.fromErrno("rename", tmp) }
         Self.syncDirectory(directory)
-        close(fd)
-        fd = newFD
-        size = Self.header.count + rewrittenSize + tail.count
+        // The old generation closes once no record copied before the swap is still being read.
+        file = LogFile(fd: newFD, path: path)
+        size = compaction.size + tail.count
     }
 
-    func abandonCompactionFile(_ newFD: Int32) {
-        close(newFD)
+    func abandonCompactionFile(_ compaction: CompactionFile) {
+        close(compaction.fd)
         unlink(path + Self.compactingSuffix)
     }
 
