@@ -97,9 +97,9 @@ public enum RecordBody {
             let length = Int(try u32(field))
             guard length <= remaining else { throw .truncated(field) }
             let utf8 = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + length)])
-            // Invalid UTF-8 decodes with replacement characters, so it does not come back byte for byte.
-            let string = String(decoding: utf8, as: UTF8.self)
-            guard string.utf8.elementsEqual(utf8) else { throw .invalidUTF8(field) }
+            // (Validating in one pass: decoding with repairs and comparing the bytes back through
+            // the UTF-8 view cost a GET, or a search's snippets, a tenth of their time.)
+            guard let string = String(validating: utf8, as: UTF8.self) else { throw .invalidUTF8(field) }
             offset += length
             return string
         }

@@ -82,6 +82,43 @@ extension SearchIndex {
         return out
     }
 
+    /// Live documents holding any of the terms, with their occurrences summed (a prefix word).
+    /// Many postings are summed into a table by doc id and read back in order; few are sorted.
+    private func merged(_ ids: [Int]) -> PhraseMatches {
+        var out = PhraseMatches()
+        let entries = ids.reduce(0) { $0 + postings[$1].count }
+        if entries * 8 >= lengths.count {
+            var sums = [UInt32](repeating: 0, count: lengths.count)
+            for id in ids {
+                var cursor = PostingList.Cursor(postings[id])
+                while cursor.advance() { sums[Int(cursor.doc)] += cursor.frequency }
+            }
+            for (doc, sum) in sums.enumerated() where sum > 0 && lengths[doc] != Self.absent {
+                out.docs.append(UInt32(doc))
+                out.frequencies.append(sum)
+            }
+            return out
+        }
+        // (doc, frequency) packed in one integer, so one sort orders them by doc.
+        var pairs: [UInt64] = []
+        pairs.reserveCapacity(entries)
+        for id in ids {
+            var cursor = PostingList.Cursor(postings[id])
+            while cursor.advance() {
+                if lengths[Int(cursor.doc)] != Self.absent { pairs.append(UInt64(cursor.doc) << 32 | UInt64(cursor.frequency)) }
+            }
+        }
+        pairs.sort()
+        for pair in pairs {
+            let doc = UInt32(truncatingIfNeeded: pair >> 32), f = UInt32(truncatingIfNeeded: pair)
+            if out.docs.last == doc { out.frequencies[out.frequencies.count - 1] += f } else {
+                out.docs.append(doc)
+                out.frequencies.append(f)
+            }
+        }
+        return out
+    }
+
     /// Term ids a query word stands for: itself, or every indexed term it begins (prefix, a
     /// range of the sorted vocabulary).
     private func termIDs(for term: String, prefix: Bool) -> [Int] {
@@ -93,18 +130,7 @@ extension SearchIndex {
         let words = phrase.terms.indices.map { i in termIDs(for: phrase.terms[i], prefix: phrase.prefix && i == phrase.terms.count - 1) }
         if words.count == 1 && phrase.column == nil {
             let ids = words[0]
-            if ids.count == 1 { return postingsOf(termID: ids[0]) }
-            var merged: [UInt32: UInt32] = [:]
-            for id in ids {
-                let m = postingsOf(termID: id)
-                for (doc, f) in zip(m.docs, m.frequencies) { merged[doc, default: 0] += f }
-            }
-            var out = PhraseMatches()
-            for doc in merged.keys.sorted() {
-                out.docs.append(doc)
-                out.frequencies.append(merged[doc]!)
-            }
-            return out
+            return ids.count == 1 ? postingsOf(termID: ids[0]) : merged(ids)
         }
         guard words.allSatisfy({ !$0.isEmpty }) else { return PhraseMatches() }
         // Candidates hold every word (any term of a prefix): the rarest word's documents, kept
