@@ -58,6 +58,11 @@ final class StorePool: Sendable {
     /// Which dictionaries each HELLO announces, and what READYs list.
     private let inflater: RecordInflater
     private let group: any EventLoopGroup
+    /// The group's loops: slot `i` always connects on `loops[i % loops.count]`, so the
+    /// connections are spread evenly and every loop that has a slot can serve its own callers
+    /// without a thread hop (`group.next()` is shared with the listener and timers, so it could
+    /// put several slots on one loop and none on another).
+    private let loops: [any EventLoop]
     private let logger: Logger
     private let state: NIOLockedValueBox<State>
     /// The record cache the store's pushes keep coherent; nil without `--cache-mb`.
@@ -72,6 +77,7 @@ final class StorePool: Sendable {
         self.inflater = inflater
         self.cache = cache
         self.group = group
+        self.loops = Array(group.makeIterator())
         self.logger = logger
         self.state = NIOLockedValueBox(State(slots: Array(repeating: .idle, count: max(1, configuration.connections)),
                                              backoffs: Array(repeating: configuration.initialBackoff, count: max(1, configuration.connections))))
@@ -96,6 +102,18 @@ final class StorePool: Sendable {
 
     /// Why the last connection attempt failed or the last connection ended.
     var lastError: String { state.withLockedValue { $0.lastError } }
+
+    /// The event loop each slot connects on (see `loops`).
+    func loop(ofSlot index: Int) -> any EventLoop {
+        loops.isEmpty ? group.next() : loops[index % loops.count]
+    }
+
+    /// The event loop of each slot's connection while it is ready (nil otherwise); for tests.
+    var readyLoops: [(any EventLoop)?] {
+        state.withLockedValue { state in
+            state.slots.map { if case .ready(let c) = $0 { return c.channel.eventLoop } else { return nil } }
+        }
+    }
 
     /// True when at least one connection has completed its handshake.
     var isConnected: Bool {
@@ -160,7 +178,7 @@ final class StorePool: Sendable {
         let (configuration, clientName, inflater, cache) = (self.configuration, self.clientName, self.inflater, self.cache)
         let onInvalidate: (@Sendable ([String]) -> Void)?
         if let cache { onInvalidate = { ids in cache.invalidate(ids) } } else { onInvalidate = nil }
-        let bootstrap = ClientBootstrap(group: group)
+        let bootstrap = ClientBootstrap(group: loop(ofSlot: index))
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -265,7 +283,7 @@ final class StorePool: Sendable {
             return delay
         }
         guard let delay else { return }
-        group.next().scheduleTask(in: delay) { self.connect(slot: index) }
+        loop(ofSlot: index).scheduleTask(in: delay) { self.connect(slot: index) }
     }
 }
 
