@@ -200,9 +200,15 @@ public final class RecordStore: Service, Sendable {
         let updatedAt = Int64(Date().timeIntervalSince1970 * 1000)
         // Tokenizing is the costly part of indexing: do it for the new version, and for the version
         // it replaces (to unindex it), before taking the lock, so both event loops can do it at once.
-        let analyzed = SearchIndex.AnalyzedDocument(fields: RecordIndex.searchFields(content))
+        let fields = RecordIndex.searchFields(content)
+        let analyzed = SearchIndex.AnalyzedDocument(fields: fields)
         let replaced = state.withLock { $0.index.records[id] }.flatMap { old in
-            (try? old.content(dictionaries)).map { (docID: old.docID, terms: SearchIndex.AnalyzedDocument(fields: RecordIndex.searchFields($0))) }
+            (try? old.content(dictionaries)).map { oldContent in
+                // A rewrite that leaves the searchable text as it was (a retried write, a
+                // re-import) unindexes exactly the terms it indexes: one analysis serves both.
+                let oldFields = RecordIndex.searchFields(oldContent)
+                return (docID: old.docID, terms: oldFields == fields ? analyzed : SearchIndex.AnalyzedDocument(fields: oldFields))
+            }
         }
 
         let (position, version) = try state.withLock { state throws(StoreError) -> (UInt64, UInt64) in

@@ -33,6 +33,28 @@ import Testing
         #expect(store.figures().records == 1)
     }
 
+    /// A rewrite whose searchable text is unchanged reuses the new version's analysis to unindex
+    /// the old one: the index must end exactly as after any other rewrite.
+    @Test func rewritingTheSameTextKeepsScoresAndChangingItUnindexesTheOldWords() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeDirectory(dir) }
+        let store = try await TestSupport.openStore(dir)
+        defer { store.close() }
+        _ = try await store.put(id: "a", content: TestSupport.content(reading: "A montage of dreams, dreams again."), expectedVersion: nil)
+        _ = try await store.put(id: "b", content: TestSupport.content(reading: "Dreams alone."), expectedVersion: nil)
+        let before = try store.search("dreams", filter: RecordFilter(), limit: 10)
+        // Same searchable text, other themes (not searched): the same terms go out and come back in.
+        _ = try await store.put(id: "a", content: TestSupport.content(reading: "A montage of dreams, dreams again.", themes: ["other"]),
+                                expectedVersion: nil)
+        let after = try store.search("dreams", filter: RecordFilter(), limit: 10)
+        #expect(after.total == 2)
+        #expect(after.results.map(\.id) == before.results.map(\.id))
+        #expect(after.results.map(\.score) == before.results.map(\.score))
+        _ = try await store.put(id: "a", content: TestSupport.content(reading: "Changed."), expectedVersion: nil)
+        #expect(try store.search("montage", filter: RecordFilter(), limit: 10).total == 0)
+        #expect(try store.search("dreams", filter: RecordFilter(), limit: 10).results.map(\.id) == ["b"])
+    }
+
     @Test func compareAndSetConflictsOnAStaleVersion() async throws {
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeDirectory(dir) }
