@@ -191,13 +191,16 @@ extension RecordStore {
                 _ = try add(LogEntry.delete(id: id, version: tombstone.version, updatedAt: tombstone.updatedAt))
             }
             try log.appendToCompactionFile(chunk, &compaction)
+            try log.syncCompactionFile(compaction)
         } catch {
             log.abandonCompactionFile(compaction)
             throw error
         }
-        let (before, after, released): (Int, Int, DurabilityGate.Released)
+        let (before, after, released, held): (Int, Int, DurabilityGate.Released, Duration)
         do {
-            (before, after, released) = try state.withLock { state in
+            (before, after, released, held) = try state.withLock { state in
+                // How long reads and writes wait for the swap: the tail's write and fsync, the rename.
+                let locked = ContinuousClock.now
                 let before = log.size
                 let tail = try log.bytes(from: rewrittenUpTo)
                 let released = try gate.withSyncPaused {
@@ -208,7 +211,7 @@ extension RecordStore {
                 // Every record's body is now read from the new file: the copied ones where they
                 // were written (re-compressed or not), those appended meanwhile after them.
                 state.index.relocate(to: log.file, moved: moved, tailStart: rewrittenUpTo, tailShift: compaction.size - rewrittenUpTo)
-                return (before, log.size, released)
+                return (before, log.size, released, ContinuousClock.now - locked)
             }
         } catch {
             log.abandonCompactionFile(compaction)
@@ -216,6 +219,7 @@ extension RecordStore {
         }
         // Writers waiting for an fsync the new file made unnecessary; their callbacks may take the lock.
         released.resume()
-        logger.info("compacted the record log", metadata: ["bytes_before": "\(before)", "bytes_after": "\(after)"])
+        logger.info("compacted the record log", metadata: ["bytes_before": "\(before)", "bytes_after": "\(after)",
+                                                           "lock_held_ms": "\(held.components.seconds * 1000 + held.components.attoseconds / 1_000_000_000_000_000)"])
     }
 }

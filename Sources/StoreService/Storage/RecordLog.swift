@@ -157,6 +157,13 @@ final class RecordLog: @unchecked Sendable {
         file.size += bytes.count
     }
 
+    /// Makes a compaction file's entries durable. The caller does this outside the store's lock,
+    /// so the fsync under it in `installCompactionFile` only has the carried-over tail to write
+    /// back, and reads and writes are not held for the whole file's fsync.
+    func syncCompactionFile(_ compaction: CompactionFile) throws {
+        try Self.syncFile(compaction.fd, path: path + Self.compactingSuffix)
+    }
+
     /// Bytes appended to the live log since `offset` (the tail a compaction must carry over).
     func bytes(from offset: Int) throws -> [UInt8] {
         try file.read(at: offset, count: size - offset)
