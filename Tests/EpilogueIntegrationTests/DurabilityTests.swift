@@ -94,6 +94,37 @@ import Testing
         #expect(throws: StoreError.notFound(id: "c")) { try store.get(id: "c") }
     }
 
+    /// A restart from the index snapshot with entries after it, the last one torn: the torn
+    /// entry is cut off, and the snapshot's records and the replayed ones each read their own
+    /// body from the log (their offsets come from the snapshot's scan and the tail's).
+    @Test func restartFromTheSnapshotReplaysTheTailAndCutsATornLastEntry() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeDirectory(dir) }
+        do {
+            let store = try await TestSupport.openStore(dir)
+            for i in 0..<20 { _ = try await store.put(id: "s\(i)", content: TestSupport.content(reading: "snapshot \(i)"), expectedVersion: nil) }
+            store.close()
+        }
+        let size: Int
+        do {
+            let store = try await TestSupport.openStore(dir)
+            for i in 0..<5 { _ = try await store.put(id: "t\(i)", content: TestSupport.content(reading: "tail \(i)"), expectedVersion: nil) }
+            _ = try await store.put(id: "s3", content: TestSupport.content(reading: "replaced"), expectedVersion: nil)
+            size = store.figures().logBytes
+            // Simulated crash: no close(), so the snapshot still describes the first 20 records.
+        }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/records.log"))
+        try handle.truncate(atOffset: UInt64(size - 5))
+        try handle.close()
+        let store = try await TestSupport.openStore(dir)
+        defer { store.close() }
+        #expect(store.recovery.usedIndexSnapshot)
+        #expect(store.recovery.discardedBytes > 0)
+        #expect(store.figures().records == 25)
+        for i in 0..<20 { #expect(try store.get(id: "s\(i)").content.reading == "snapshot \(i)", "s3's replacement was the torn entry") }
+        for i in 0..<5 { #expect(try store.get(id: "t\(i)").content.reading == "tail \(i)") }
+    }
+
     @Test func garbageLengthInTheTailDoesNotPreventStart() async throws {
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeDirectory(dir) }
