@@ -150,16 +150,20 @@ struct PostingList: Sendable, Equatable {
     // MARK: Reading
 
     /// Walks a list in order; `seek` moves forward to a doc id using the skip entries. A cursor
-    /// made `readingPositions` also follows the positions stream (one byte scan per skipped
-    /// occurrence), so `appendPositions` can decode the current entry's.
+    /// made `readingPositions` also follows the positions stream, lazily: it counts the
+    /// occurrences of the entries it passes and steps over their positions (one byte scan each)
+    /// only when `appendPositions` needs the current entry's, so passing entries costs no more
+    /// than without positions.
     struct Cursor {
         private let list: PostingList
         private let readingPositions: Bool
         private var offset = 0
         private var position = 0
-        /// Where the current entry's positions start (when `readingPositions`).
+        /// A place in the positions stream (when `readingPositions`) ...
         private var positionsOffset = 0
-        /// Whether `positionsOffset` is at the current entry (false before the first and after a jump).
+        /// ... followed by this many occurrences' positions before the current entry's.
+        private var positionsToSkip = 0
+        /// Whether the cursor is on an entry (false before the first and after a jump).
         private var onEntry = false
         private(set) var doc: UInt32 = 0
         private(set) var frequency: UInt32 = 0
@@ -172,14 +176,7 @@ struct PostingList: Sendable, Equatable {
         /// Decodes the next entry into `doc`/`frequency`; false at the end.
         mutating func advance() -> Bool {
             guard position < list.count else { return false }
-            if readingPositions && onEntry {
-                // Step over the current entry's positions: one varint (a byte below 0x80 ends it) each.
-                var remaining = frequency
-                while remaining > 0 {
-                    if list.positions[positionsOffset] < 0x80 { remaining -= 1 }
-                    positionsOffset += 1
-                }
-            }
+            if onEntry { positionsToSkip += Int(frequency) }
             let head = PostingList.readVarint(list.bytes, at: &offset)
             doc &+= UInt32(truncatingIfNeeded: head >> 1)
             if head & 1 == 1 {
@@ -195,8 +192,13 @@ struct PostingList: Sendable, Equatable {
         }
 
         /// Appends the current entry's positions (ascending keys, see `PostingList.position`).
-        func appendPositions(to keys: inout [UInt32]) {
+        mutating func appendPositions(to keys: inout [UInt32]) {
             precondition(readingPositions && onEntry, "positions need a cursor reading them, on an entry")
+            // Step over the passed entries' positions: one varint (a byte below 0x80 ends it) each.
+            while positionsToSkip > 0 {
+                if list.positions[positionsOffset] < 0x80 { positionsToSkip -= 1 }
+                positionsOffset += 1
+            }
             var at = positionsOffset
             var column: UInt32 = 2, offset: UInt32 = 0
             for _ in 0..<frequency {
@@ -235,6 +237,7 @@ struct PostingList: Sendable, Equatable {
                 position = low * PostingList.blockSize
                 offset = Int(skips[low].offset)
                 positionsOffset = Int(skips[low].positionsOffset)
+                positionsToSkip = 0
                 onEntry = false
                 doc = skips[low].previousDoc
             }

@@ -133,24 +133,27 @@ extension SearchIndex {
             return ids.count == 1 ? postingsOf(termID: ids[0]) : merged(ids)
         }
         guard words.allSatisfy({ !$0.isEmpty }) else { return PhraseMatches() }
-        // Candidates hold every word (any term of a prefix): the rarest word's documents, kept
-        // where each other word's cursors find them.
+        // Candidates are the rarest word's documents (any term of a prefix); one holding every
+        // word is counted from its words' positions.
         let order = words.indices.sorted { words[$0].reduce(0) { $0 + postings[$1].count } < words[$1].reduce(0) { $0 + postings[$1].count } }
-        var candidates = words[order[0]].map { postingsOf(termID: $0).docs }.reduce([UInt32]()) { Self.union($0, $1) }
-        for word in order.dropFirst() where !candidates.isEmpty {
-            var cursors = words[word].map { PostingList.Cursor(postings[$0]) }
-            candidates = candidates.filter { doc in cursors.indices.contains { cursors[$0].seek(doc) && cursors[$0].doc == doc } }
-        }
-        // Count the phrase in each candidate from its words' positions.
+        let candidates = words[order[0]].count == 1 ? postingsOf(termID: words[order[0]][0]).docs
+            : words[order[0]].map { postingsOf(termID: $0).docs }.reduce([UInt32]()) { Self.union($0, $1) }
         var cursors = words.map { $0.map { PostingList.Cursor(postings[$0], readingPositions: true) } }
+        var holding = words.map { [Bool](repeating: false, count: $0.count) }
         var positions = [[UInt32]](repeating: [], count: words.count)
         var out = PhraseMatches()
-        for doc in candidates {
+        candidates: for doc in candidates {
+            for w in order {
+                var any = false
+                for c in cursors[w].indices {
+                    holding[w][c] = cursors[w][c].seek(doc) && cursors[w][c].doc == doc
+                    any = any || holding[w][c]
+                }
+                guard any else { continue candidates }
+            }
             for w in words.indices {
                 positions[w].removeAll(keepingCapacity: true)
-                for c in cursors[w].indices where cursors[w][c].seek(doc) && cursors[w][c].doc == doc {
-                    cursors[w][c].appendPositions(to: &positions[w])
-                }
+                for c in cursors[w].indices where holding[w][c] { cursors[w][c].appendPositions(to: &positions[w]) }
                 // A prefix's terms are distinct tokens: merging their positions is a sort.
                 if cursors[w].count > 1 { positions[w].sort() }
             }
