@@ -538,6 +538,7 @@ class Client:
         self.maximum_frame_size = DEFAULT_MAXIMUM_FRAME_SIZE
         self.next_id = 1
         self.pending = {}  # request id -> frames received for it so far (answers may come in any order)
+        self.invalidations = []  # the ids of each INVALIDATE pushed since TRACK (PROTOCOL.md, "Tracking")
         self.challenge = None
         self.ready = None
 
@@ -641,6 +642,9 @@ class Client:
                     raise ServerError(last["code"], last["message"], request_id, last.get("versions"))
                 return [m for _, m in frames]
             flags, rid, m = self.read_message()
+            if rid == 0 and m["type"] == "INVALIDATE":
+                self.invalidations.append(m["ids"])  # a push, not an answer: kept for the caller
+                continue
             if rid in self.pending:
                 self.pending[rid].append((flags, m))
             elif m["type"] == "ERROR":
@@ -670,6 +674,10 @@ class Client:
                 "content": inflate_body(m, self.dictionaries)}
 
     # Helpers: one request, its whole answer ------------------------------------------------
+
+    def track(self, mode="broadcast"):
+        """TRACK: INVALIDATE pushes for every write (mode "broadcast") or none ("off"); -> the mode."""
+        return self.request({"type": "TRACK", "mode": mode})[0]["mode"]
 
     def ping(self, data=b""):
         return self.request({"type": "PING", "data": data})[0]["data"]

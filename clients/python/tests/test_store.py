@@ -220,6 +220,19 @@ class StoreTests(unittest.TestCase):
                 self.assertEqual(c.receive(rid)[0]["data"], str(n).encode())
             self.assertEqual(c.receive(write)[0]["type"], "WRITTEN")
 
+    def test_track_pushes_every_write_to_tracking_connections_before_the_writers_answer(self):
+        with self.client() as watcher, self.client() as writer:
+            self.assertEqual(watcher.track(), "broadcast")
+            writer.put("py/tracked", CONTENT)
+            _, rid, m = watcher.read_message()
+            self.assertEqual((rid, m), (0, {"type": "INVALIDATE", "ids": ["py/tracked"]}))
+            # On the writer's own tracking connection the push comes before the answer.
+            self.assertEqual(writer.track(), "broadcast")
+            self.assertEqual(writer.delete("py/tracked"), 1)
+            self.assertEqual(writer.invalidations, [["py/tracked"]])
+            self.assertEqual(watcher.track("off"), "off")
+            self.assertEqual(watcher.invalidations, [["py/tracked"]])  # the DELETE's, read before TRACKING
+
     # Errors and the rules of PROTOCOL.md §1 -----------------------------------------------
 
     def test_unknown_request_type_is_unknown_message_and_the_connection_goes_on(self):
