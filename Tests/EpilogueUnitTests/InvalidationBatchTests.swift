@@ -31,6 +31,18 @@ import Testing
 
     /// A connection that does not read its pushes must not grow the store's memory without
     /// bound: past the limit it is told "everything changed" once.
+    /// A connection that is not writable holds its ids; the next id queues a send again, and
+    /// what was held goes out with it.
+    @Test func heldIdsGoOutWithTheNextSend() {
+        var batch = InvalidationBatch(maximumPending: 100)
+        _ = batch.add(["a"])
+        batch.hold()
+        let queues = batch.add(["b"])
+        #expect(queues)
+        let pushed = batch.take()
+        #expect(pushed == [.invalidate(ids: ["a", "b"])])
+    }
+
     @Test func fallingTooFarBehindCollapsesToOneEmptyInvalidate() {
         var batch = InvalidationBatch(maximumPending: 3)
         _ = batch.add(["a", "b"])
@@ -47,8 +59,10 @@ import Testing
         let table = TrackingTable()
         let (first, second) = (EmbeddedEventLoop(), EmbeddedEventLoop())
         let firstGot = Received(), secondGot = Received()
-        let one = table.subscribe(loop: first) { firstGot.append($0) }
-        _ = table.subscribe(loop: second) { secondGot.append($0) }
+        let one = table.subscribe(loop: first) { firstGot.append(firstGot.subscription?.take() ?? []) }
+        let two = table.subscribe(loop: second) { secondGot.append(secondGot.subscription?.take() ?? []) }
+        firstGot.subscription = one
+        secondGot.subscription = two
         table.publish(["x"])
         table.publish(["y"])
         #expect(firstGot.messages.isEmpty)  // delivered on the subscriber's loop, not the publisher's thread
@@ -66,6 +80,7 @@ import Testing
     }
 
     final class Received: @unchecked Sendable {
+        var subscription: TrackingTable.Subscription?
         private(set) var messages: [ServerMessage] = []
         func append(_ batch: [ServerMessage]) { messages += batch }
     }

@@ -34,6 +34,12 @@ struct InvalidationBatch {
         return true
     }
 
+    /// The queued send found the connection not writable: the ids stay (bounded as ever), the next
+    /// `add` queues a send again, and the connection sends them when it drains.
+    mutating func hold() {
+        sendQueued = false
+    }
+
     /// The messages to push now; the batch is empty afterwards and the next `add` queues a send.
     mutating func take() -> [ServerMessage] {
         defer {

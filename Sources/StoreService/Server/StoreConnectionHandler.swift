@@ -109,9 +109,9 @@ final class StoreConnectionHandler: FlowControlledConnectionHandler {
         switch mode {
         case .broadcast where tracking == nil:
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            tracking = requests.tracking.subscribe(loop: context.eventLoop) { messages in
+            tracking = requests.tracking.subscribe(loop: context.eventLoop) {
                 let (handler, context) = bound.value
-                handler.push(messages, context: context)
+                handler.pushInvalidations(context: context)
             }
         case .off:
             stopTracking()
@@ -129,9 +129,13 @@ final class StoreConnectionHandler: FlowControlledConnectionHandler {
     }
 
     /// INVALIDATE pushes (request id 0), flushed at once: a writer's answer queued after them on
-    /// this loop must not overtake them.
-    private func push(_ messages: [ServerMessage], context: ChannelHandlerContext) {
-        guard tracking != nil, !machine.isClosed else { return }
+    /// this loop must not overtake them. A peer that does not read gets them once it drains, so
+    /// they wait in the bounded batch rather than in the channel's unbounded outbound buffer.
+    private func pushInvalidations(context: ChannelHandlerContext) {
+        guard let subscription = tracking, !machine.isClosed else { return }
+        guard context.channel.isWritable else { return subscription.hold() }
+        let messages = subscription.take()
+        guard !messages.isEmpty else { return }
         for message in messages {
             if case .invalidate(let ids) = message { metrics.invalidationsPushed.increment(by: max(ids.count, 1)) }
             context.write(wrapOutboundOut(message.frame(requestID: 0)), promise: nil)
@@ -215,6 +219,7 @@ final class StoreConnectionHandler: FlowControlledConnectionHandler {
     }
 
     func writabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { pushInvalidations(context: context) }
         if context.channel.isWritable { pumpExports(context: context) }
         resumeReadsIfPossible(context: context)
     }

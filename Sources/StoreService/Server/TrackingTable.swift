@@ -10,12 +10,12 @@ import NIOCore
 public final class TrackingTable: Sendable {
     /// One tracking connection: the ids it has not been sent yet, and how to send them on its loop.
     final class Subscription: Sendable {
-        fileprivate let batch: Locked<InvalidationBatch>
-        fileprivate let loop: any EventLoop
-        /// Runs on `loop`: writes the messages and flushes them at once.
-        fileprivate let deliver: @Sendable ([ServerMessage]) -> Void
+        private let batch: Locked<InvalidationBatch>
+        private let loop: any EventLoop
+        /// Runs on `loop`: `take`s the pushes and writes them, or `hold`s them while not writable.
+        private let deliver: @Sendable () -> Void
 
-        fileprivate init(loop: any EventLoop, maximumPending: Int, deliver: @escaping @Sendable ([ServerMessage]) -> Void) {
+        fileprivate init(loop: any EventLoop, maximumPending: Int, deliver: @escaping @Sendable () -> Void) {
             self.batch = Locked(InvalidationBatch(maximumPending: maximumPending))
             self.loop = loop
             self.deliver = deliver
@@ -24,8 +24,14 @@ public final class TrackingTable: Sendable {
         fileprivate func enqueue(_ ids: [String]) {
             // One queued send per burst: ids published before it runs ride along with it.
             guard batch.withLock({ $0.add(ids) }) else { return }
-            loop.execute { [self] in deliver(batch.withLock { $0.take() }) }
+            loop.execute(deliver)
         }
+
+        /// The pushes to write now.
+        func take() -> [ServerMessage] { batch.withLock { $0.take() } }
+
+        /// Not writable: keep the ids (bounded) until the connection drains or more arrive.
+        func hold() { batch.withLock { $0.hold() } }
     }
 
     private let subscriptions = Locked<[ObjectIdentifier: Subscription]>([:])
@@ -41,8 +47,8 @@ public final class TrackingTable: Sendable {
     /// Connections currently tracking.
     public var count: Int { subscriptions.withLock { $0.count } }
 
-    /// Starts pushes to a connection on `loop`; `deliver` runs there with each batch.
-    func subscribe(loop: any EventLoop, deliver: @escaping @Sendable ([ServerMessage]) -> Void) -> Subscription {
+    /// Starts pushes to a connection on `loop`; `deliver` runs there when ids are waiting.
+    func subscribe(loop: any EventLoop, deliver: @escaping @Sendable () -> Void) -> Subscription {
         let subscription = Subscription(loop: loop, maximumPending: maximumPending, deliver: deliver)
         subscriptions.withLock { $0[ObjectIdentifier(subscription)] = subscription }
         return subscription
