@@ -12,9 +12,28 @@ import Testing
 /// Acknowledged writes, shared by writer tasks: when each was sent and when it was acknowledged.
 final class AckLog: @unchecked Sendable {
     private let lock = NSLock()
-    private var acked: [(id: String, version: UInt64, sent: ContinuousClock.Instant, at: ContinuousClock.Instant)] = []
-    func add(_ id: String, _ version: UInt64, sent: ContinuousClock.Instant) {
-        lock.lock(); acked.append((id, version, sent, .now)); lock.unlock()
+    private var acked: [(id: String, version: UInt64, reading: String, sent: ContinuousClock.Instant, at: ContinuousClock.Instant)] = []
+    /// Every write sent, acknowledged or not: its reading, by id.
+    private var attempted: [String: [String]] = [:]
+    func attempt(_ id: String, reading: String) {
+        lock.lock(); attempted[id, default: []].append(reading); lock.unlock()
+    }
+    func add(_ id: String, _ version: UInt64, reading: String, sent: ContinuousClock.Instant) {
+        lock.lock(); acked.append((id, version, reading, sent, .now)); lock.unlock()
+    }
+    /// What the crash suite's check (`AcknowledgedWriteCheck`) needs to judge a copy taken at
+    /// `instant`: per id, the last write acknowledged before it; every other write attempted is
+    /// of unknown fate (a copy may or may not hold it, but never half of it).
+    func writtenKeys(asOf instant: ContinuousClock.Instant) -> [String: WrittenKey] {
+        lock.lock(); defer { lock.unlock() }
+        var keys: [String: WrittenKey] = [:]
+        for write in acked where write.at < instant && write.version > (keys[write.id]?.acked?.version ?? 0) {
+            keys[write.id] = WrittenKey(acked: (write.version, write.reading))
+        }
+        for (id, readings) in attempted {
+            keys[id, default: WrittenKey()].unknown = readings.filter { $0 != keys[id]?.acked?.reading }
+        }
+        return keys
     }
     /// Acknowledged before `instant`: durable before it, so in any copy started after it.
     func before(_ instant: ContinuousClock.Instant) -> [(id: String, version: UInt64)] {
@@ -41,8 +60,10 @@ final class AckLog: @unchecked Sendable {
                         while !stop.isSet {
                             let id = "w\(w)/\(n % keys)"
                             let sent = ContinuousClock.now
-                            if let version = await put(id, TestSupport.content(film: "Writers Room", reading: "writer \(w) write \(n)")) {
-                                self.add(id, version, sent: sent)
+                            let reading = "writer \(w) write \(n)"
+                            self.attempt(id, reading: reading)
+                            if let version = await put(id, TestSupport.content(film: "Writers Room", reading: reading)) {
+                                self.add(id, version, reading: reading, sent: sent)
                             }
                             n += 1
                         }

@@ -20,10 +20,7 @@ import Testing
 @Suite(.serialized) struct CrashSafetyTests {
     /// What the writers know: acknowledged writes, and attempts whose fate is unknown.
     actor Ledger {
-        struct Key {
-            var acked: (version: UInt64, reading: String)?
-            var unknown: [String] = []
-        }
+        typealias Key = WrittenKey
         var keys: [String: Key] = [:]
         var acknowledged = 0
         /// Bytes of hot readings acknowledged: what a compaction cycle has rewritten.
@@ -127,7 +124,7 @@ import Testing
             try await store.restart()
             phases.restarting += ContinuousClock.now - mark
             mark = ContinuousClock.now
-            lost += try await verify(ledger: ledger, port: port)
+            lost += try await AcknowledgedWriteCheck.verify(await ledger.snapshot(), port: port)
             phases.verifying += ContinuousClock.now - mark
             if (cycle + 1) % 10 == 0 || cycle + 1 == cycles {
                 // stderr, unbuffered: a long run shows how far it got even if it is stopped.
@@ -217,8 +214,6 @@ import Testing
 
     struct Stalled: Error {}
 
-    struct HandshakeRefused: Error { var answer: String }
-
     /// Where a long run spends its time, and what compactions it saw.
     struct Phases: CustomStringConvertible {
         var writing = Duration.zero
@@ -235,55 +230,5 @@ import Testing
                 + "compaction cycles \(compactionCycles) (compaction seen in \(compactionsSeen)), "
                 + "compactions finished ≥\(compactionsFinished), killed mid-compaction \(killedMidCompaction)"
         }
-    }
-
-    /// Reads every key the writers touched back from the restarted store; returns what is wrong.
-    /// Two connections at once, each pipelining batches: the ledger grows to ~100,000 ids in the
-    /// long mode, and every restart reads all of them.
-    private func verify(ledger: Ledger, port: Int) async throws -> [String] {
-        let keys = Array(await ledger.snapshot())
-        let half = keys.count / 2
-        return try await withThrowingTaskGroup(of: [String].self) { group in
-            for part in [keys[..<half], keys[half...]] {
-                group.addTask { try await self.verify(part, port: port) }
-            }
-            return try await group.reduce(into: []) { $0 += $1 }
-        }
-    }
-
-    private func verify(_ keys: ArraySlice<(key: String, value: Ledger.Key)>, port: Int) async throws -> [String] {
-        var problems: [String] = []
-        try await withWireClient(port: port) { client in
-            let greeting = try await client.handshake(dictionaries: [])
-            guard case .ready = greeting else { throw HandshakeRefused(answer: "\(greeting)") }
-            for batchStart in stride(from: keys.startIndex, to: keys.endIndex, by: 512) {
-                let batch = keys[batchStart..<min(batchStart + 512, keys.endIndex)]
-                for (offset, entry) in batch.enumerated() { try await client.send(.get(id: entry.key), id: UInt32(offset + 1)) }
-                var answers: [UInt32: ServerMessage] = [:]
-                for _ in batch {
-                    let (message, requestID, _) = try await client.receive()
-                    answers[requestID] = message
-                }
-                for (offset, (id, key)) in batch.enumerated() {
-                    guard let message = answers[UInt32(offset + 1)] else { problems.append("\(id): no answer"); continue }
-                    switch message {
-                    case .record(let wire):
-                        let reading = try RecordBody.decode(wire.body).reading
-                        if let acked = key.acked, wire.version < acked.version {
-                            problems.append("\(id): version \(wire.version) older than acknowledged \(acked.version)")
-                        } else if let acked = key.acked, wire.version == acked.version, reading != acked.reading {
-                            problems.append("\(id): acknowledged content differs at version \(acked.version)")
-                        } else if key.acked.map({ wire.version > $0.version }) ?? true, !key.unknown.contains(reading) {
-                            problems.append("\(id): content at version \(wire.version) is neither acknowledged nor attempted (half a write?)")
-                        }
-                    case .error(.notFound, _):
-                        if let acked = key.acked { problems.append("\(id): acknowledged version \(acked.version) missing") }
-                    default:
-                        problems.append("\(id): unexpected answer \(message)")
-                    }
-                }
-            }
-        }
-        return problems
     }
 }
