@@ -84,10 +84,12 @@ public final class SlowInputGuard<Boundaries: MessageBoundaries>: ChannelDuplexH
 extension ChannelPipeline.SynchronousOperations {
     /// The front of both services' connection pipelines: a connection that sends nothing for
     /// `idleTimeout` is closed, and so is one that leaves a started message unfinished for
-    /// `messageTimeout` (`SlowInputGuard`).
+    /// `messageTimeout` (`SlowInputGuard`). `busyWhileWriting`: a connection whose answers are
+    /// still going out is not idle either (the gateway streaming a long EXPORT to a client that
+    /// only reads); it is closed once nothing was read nor written for `idleTimeout`.
     public func addInputTimeouts<Boundaries: MessageBoundaries>(idleTimeout: TimeAmount, messageTimeout: TimeAmount,
-                                                                boundaries: Boundaries) throws {
-        try addHandler(IdleStateHandler(readTimeout: idleTimeout))
+                                                                boundaries: Boundaries, busyWhileWriting: Bool = false) throws {
+        try addHandler(busyWhileWriting ? IdleStateHandler(allTimeout: idleTimeout) : IdleStateHandler(readTimeout: idleTimeout))
         try addHandler(IdleConnectionCloser())
         try addHandler(SlowInputGuard(timeout: messageTimeout, boundaries: boundaries))
     }

@@ -57,6 +57,11 @@ final class RecordInflater: Sendable {
         }
     }
 
+    /// Those of `ids` this does not hold yet (to fetch before a stream that may use them).
+    func unheld(_ ids: [UInt32]) -> [UInt32] {
+        state.withLockedValue { state in ids.filter { state.dictionaries[$0] == nil } }
+    }
+
     func add(dictionaryID: UInt32, bytes: [UInt8]) {
         let inflater = Zlib.DictionaryInflater(dictionary: bytes)
         state.withLockedValue { $0.dictionaries[dictionaryID] = inflater }

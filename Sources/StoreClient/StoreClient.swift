@@ -227,6 +227,39 @@ public final class StoreClient: Service, Sendable {
 
     public func export(_ filter: RecordFilter = RecordFilter()) async throws(StoreClientError) -> [Record] { try await request(.export(filter)) }
 
+    /// EXPORT for a reader that passes each record on as it comes (the gateway's EXPORT), in
+    /// constant memory: on a store connection of its own made on `loop` and closed at the end,
+    /// which `stream` pauses while the reader's output is full (see `StoreStream`). `receive` gets
+    /// each record on `loop`, in id order; the future (on `loop`) succeeds after the last one or
+    /// fails with `StoreClientError`. Trained dictionaries the store may use are fetched first.
+    public func exportStream(_ filter: RecordFilter, on loop: any EventLoop, stream: StoreStream,
+                             receive: @escaping @Sendable (Record) -> Void) -> EventLoopFuture<Void> {
+        let inflater = self.inflater
+        let announced = inflater.announced
+        let missing = inflater.unheld(announced)
+        let ready = missing.isEmpty ? loop.makeSucceededVoidFuture() : fetchDictionaries(missing, lane: nil, preferring: loop).hop(to: loop)
+        let message = ClientMessage.export(filter)
+        return ready.flatMap { [pool] in
+            pool.stream(message, on: loop, dictionaries: announced, stream: stream) { frame in
+                guard case .record(let wire) = frame else {
+                    return stream.fail(.protocolError("unexpected \(frame.type) in the answer to EXPORT"))
+                }
+                do throws(StoreClientError) {
+                    receive(try inflater.record(from: wire))
+                } catch {
+                    stream.fail(error)
+                }
+            }
+        }.flatMapErrorThrowing { error in
+            throw stream.failure ?? Self.clientError(error)
+        }.flatMapThrowing { answers in
+            if let refusal = storeRefusal(in: answers) { throw refusal }
+            guard case .resultEnd? = answers.last else {
+                throw StoreClientError.protocolError("unexpected answer to EXPORT: \(answers.map { "\($0.type)" }.joined(separator: ", "))")
+            }
+        }
+    }
+
     /// Applies one IMPORT batch all or nothing; a refused item is `.refused` naming its line.
     public func `import`(_ existing: ImportExisting, _ items: [ImportItem], lane: Int? = nil) async throws(StoreClientError) -> (written: Int, skipped: Int) {
         do {

@@ -59,15 +59,16 @@ final class StoreClientHandler: ChannelDuplexHandler {
         run(machine.frameReceived(unwrapInboundIn(data)), context: context)
     }
 
-    /// Sends a request; must be called on the channel's event loop.
-    func send(_ message: ClientMessage, traceID: UInt64?, timeout: TimeAmount, promise: EventLoopPromise<[ServerMessage]>,
+    /// Sends a request; must be called on the channel's event loop. `timeout` nil: no timer (a
+    /// `StoreStream` watches the frames instead).
+    func send(_ message: ClientMessage, traceID: UInt64?, timeout: TimeAmount?, promise: EventLoopPromise<[ServerMessage]>,
               onFrame: ((ServerMessage) -> Void)? = nil) {
         guard let context else {
             promise.fail(StoreClientError.unavailable("connection is not ready"))
             return
         }
         var request = Request(promise: promise, timeout: nil, onFrame: onFrame)
-        if machine.isReady {
+        if machine.isReady, let timeout {
             let id = machine.nextRequestID
             request.timeout = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
                 guard let self else { return }
@@ -75,6 +76,16 @@ final class StoreClientHandler: ChannelDuplexHandler {
             }
         }
         run(machine.send(message, traceID: traceID, request: request, forwardsStream: onFrame != nil), context: context)
+    }
+
+    /// A stream's reader is behind (`StoreStream.pause`): stop reading. Turning `autoRead` off
+    /// also withdraws a read already requested, so nothing more than the read under way arrives.
+    func pauseReads() {
+        try? context?.channel.syncOptions?.setOption(.autoRead, value: false)
+    }
+
+    func resumeReads() {
+        try? context?.channel.syncOptions?.setOption(.autoRead, value: true)
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -175,45 +175,10 @@ final class StorePool: Sendable {
             return true
         }
         guard proceed else { return }
-        let (configuration, clientName, inflater, cache) = (self.configuration, self.clientName, self.inflater, self.cache)
+        let (configuration, cache) = (self.configuration, self.cache)
         let onInvalidate: (@Sendable ([String]) -> Void)?
         if let cache { onInvalidate = { ids in cache.invalidate(ids) } } else { onInvalidate = nil }
-        let bootstrap = ClientBootstrap(group: loop(ofSlot: index))
-            .connectTimeout(configuration.connectTimeout)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let handler = StoreClientHandler(secret: configuration.secret, clientName: clientName,
-                                                     dictionaries: inflater.announced, readyPromise: channel.eventLoop.makePromise(of: Void.self),
-                                                     onInvalidate: onInvalidate)
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
-                    try channel.pipeline.syncOperations.addHandler(handler)
-                }
-            }
-        bootstrap.connect(host: configuration.host, port: configuration.port).flatMap { channel -> EventLoopFuture<Connection> in
-            let handler: StoreClientHandler
-            do {
-                handler = try channel.pipeline.syncOperations.handler(type: StoreClientHandler.self)
-            } catch {
-                return channel.eventLoop.makeFailedFuture(error)
-            }
-            let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
-            // A store that accepts but never answers the handshake (hung, or a half-dead link)
-            // must not hold the slot forever.
-            let handshakeTimeout = channel.eventLoop.scheduleTask(in: configuration.connectTimeout) {
-                channel.close(promise: nil)
-            }
-            handler.ready.whenComplete { _ in handshakeTimeout.cancel() }
-            return handler.ready.map {
-                inflater.storeListed(bound.value.storeDictionaries)
-                return Connection(channel: channel, handler: bound)
-            }
-                .flatMapErrorThrowing { error in
-                    channel.close(promise: nil)
-                    throw error
-                }
-        }.whenComplete { result in
+        open(on: loop(ofSlot: index), dictionaries: inflater.announced, onInvalidate: onInvalidate).whenComplete { result in
             defer { then?() }
             switch result {
             case .success(let connection):
@@ -251,6 +216,72 @@ final class StorePool: Sendable {
                 self.logger.log(level: level, "store connection failed", metadata: ["slot": "\(index)", "error": "\(message)"])
                 self.scheduleReconnect(slot: index)
             }
+        }
+    }
+
+    /// Connects on a loop of `group` and completes the handshake, announcing `dictionaries`; a
+    /// store that accepts but never answers the handshake fails it after the connect timeout.
+    /// `stream`: one socket read per read event (not NIO's default four), so what arrives after a
+    /// `StoreStream` pauses is at most one read's worth of frames.
+    private func open(on group: any EventLoopGroup, dictionaries: [UInt32], onInvalidate: (@Sendable ([String]) -> Void)? = nil,
+                      stream: Bool = false) -> EventLoopFuture<Connection> {
+        let (configuration, clientName, inflater) = (self.configuration, self.clientName, self.inflater)
+        let bootstrap = ClientBootstrap(group: group)
+            .channelOption(.maxMessagesPerRead, value: UInt(stream ? 1 : 4))
+            .connectTimeout(configuration.connectTimeout)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let handler = StoreClientHandler(secret: configuration.secret, clientName: clientName,
+                                                     dictionaries: dictionaries, readyPromise: channel.eventLoop.makePromise(of: Void.self),
+                                                     onInvalidate: onInvalidate)
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+        return bootstrap.connect(host: configuration.host, port: configuration.port).flatMap { channel -> EventLoopFuture<Connection> in
+            let handler: StoreClientHandler
+            do {
+                handler = try channel.pipeline.syncOperations.handler(type: StoreClientHandler.self)
+            } catch {
+                return channel.eventLoop.makeFailedFuture(error)
+            }
+            let bound = NIOLoopBound(handler, eventLoop: channel.eventLoop)
+            // A store that accepts but never answers the handshake (hung, or a half-dead link)
+            // must not hold the slot forever.
+            let handshakeTimeout = channel.eventLoop.scheduleTask(in: configuration.connectTimeout) {
+                channel.close(promise: nil)
+            }
+            handler.ready.whenComplete { _ in handshakeTimeout.cancel() }
+            return handler.ready.map {
+                inflater.storeListed(bound.value.storeDictionaries)
+                return Connection(channel: channel, handler: bound)
+            }
+                .flatMapErrorThrowing { error in
+                    channel.close(promise: nil)
+                    throw error
+                }
+        }
+    }
+
+    /// One long answer on a connection of its own, made on `loop` and closed when the answer ends
+    /// (see `StoreStream`): every frame but the last goes to `onFrame` on `loop` as it arrives; the
+    /// future holds the last one.
+    func stream(_ message: ClientMessage, on loop: any EventLoop, dictionaries: [UInt32], stream: StoreStream,
+                onFrame: @escaping @Sendable (ServerMessage) -> Void) -> EventLoopFuture<[ServerMessage]> {
+        open(on: loop, dictionaries: dictionaries, stream: true).flatMapError { error in
+            loop.makeFailedFuture(error as? StoreClientError ?? .unavailable("\(self.configuration.host):\(self.configuration.port): \(error)"))
+        }.flatMap { connection in
+            let handler = connection.handler.value
+            let promise = loop.makePromise(of: [ServerMessage].self)
+            handler.send(message, traceID: nil, timeout: nil, promise: promise, onFrame: { frame in
+                stream.frameArrived()
+                onFrame(frame)
+            })
+            stream.attach(handler: handler, channel: connection.channel)
+            promise.futureResult.whenComplete { _ in stream.end() }
+            return promise.futureResult
         }
     }
 

@@ -1,3 +1,4 @@
+import EpilogueModel
 import EpilogueProtocol
 import EpilogueServerKit
 import EpilogueTestSupport
@@ -20,6 +21,11 @@ import Testing
             let promise = loop.makePromise(of: [ServerMessage].self)
             pending.append((request.message, promise))
             return promise.futureResult.flatMapThrowing { try request.answer(from: $0, inflater: RecordInflater()) }
+        }
+        /// Not held: these tests stream no EXPORT.
+        func exportStream(_ filter: RecordFilter, on loop: any EventLoop,
+                          receive: @escaping @Sendable (Record) -> Void) -> (StoreStream, EventLoopFuture<Void>) {
+            (StoreStream(loop: loop, idleTimeout: .seconds(1)), loop.makeFailedFuture(StoreClientError.unavailable("no export here")))
         }
     }
 

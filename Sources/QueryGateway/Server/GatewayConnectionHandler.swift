@@ -1,7 +1,9 @@
+import EpilogueModel
 import EpilogueProtocol
 import EpilogueServerKit
 import EpilogueStoreClient
 import Logging
+import EpilogueShared
 import Metrics
 import NIOCore
 
@@ -25,9 +27,17 @@ final class GatewayConnectionHandler: FlowControlledConnectionHandler {
     private let logger: Logger
     /// Several answers (or requests) usually complete in one loop tick: one flush after them.
     private let flusher = TickFlusher()
+    /// The EXPORT being streamed (the head reply while it runs), whether its status line is out,
+    /// and the bytes it wrote to the socket that have not gone out yet.
+    private var export: StoreStream?
+    private var exportStatusWritten = false
+    private var exportBufferedBytes = 0
+    private let exportBuffer: ExportBufferGauge
 
     init(session: GatewaySession, maximumInFlight: Int, logger: Logger,
-         figures: @escaping @Sendable () -> [(name: String, value: String)], store: any StoreRequester) {
+         figures: @escaping @Sendable () -> [(name: String, value: String)], store: any StoreRequester,
+         exportBuffer: ExportBufferGauge = ExportBufferGauge()) {
+        self.exportBuffer = exportBuffer
         self.machine = GatewayConnectionStateMachine(maximumInFlight: maximumInFlight)
         self.session = session
         self.store = store
@@ -62,6 +72,104 @@ final class GatewayConnectionHandler: FlowControlledConnectionHandler {
                     handler.flusher.flushSoon(context)
                 }
             }
+        case .startImport(let body):
+            machine.importStarted(body)
+        case .export(let filter):
+            machine.awaitingExport(filter)
+        }
+    }
+
+    // MARK: EXPORT, streamed
+
+    /// Streams EXPORT's records as JSON lines (whatever FORMAT says: the output is for files and
+    /// IMPORT) as the store sends them, on a store connection of the export's own. When more than
+    /// `exportPauseBytes` of it wait to go out to the client, the store's stream is paused until
+    /// they drain, so a slow reader costs the gateway a bounded buffer, never the whole export.
+    private func startExport(_ filter: RecordFilter, context: ChannelHandlerContext) {
+        let started = NIODeadline.now()
+        exportStatusWritten = false
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let (stream, done) = store.exportStream(filter, on: context.eventLoop) { record in
+            let (handler, context) = bound.value
+            var buffer = context.channel.allocator.buffer(capacity: 1_024)
+            handler.writeExportStatusIfNeeded(into: &buffer)
+            for line in TextRenderer(format: .json).record(record) { TextResponse.writeBodyLine(line, into: &buffer) }
+            handler.writeExport(buffer, context: context)
+        }
+        export = stream
+        done.hop(to: context.eventLoop).whenComplete { result in
+            let (handler, context) = bound.value
+            handler.export = nil
+            var buffer = context.channel.allocator.buffer(capacity: 256)
+            let response: TextResponse
+            switch result {
+            case .success:
+                response = .ok(Self.exportSummary)
+                handler.writeExportStatusIfNeeded(into: &buffer)
+                TextResponse.writeTerminator(into: &buffer)
+            case .failure(let error):
+                response = GatewaySession.reply(to: error as? StoreClientError ?? .unavailable("\(error)"))
+                guard !handler.exportStatusWritten else {
+                    // Records already went out under OK: without its `.` the client sees a cut
+                    // answer, never a short one taken for whole (TEXT_PROTOCOL.md, EXPORT).
+                    handler.logger.warning("export failed after it started; closing the connection", metadata: ["error": "\(error)"])
+                    handler.record(command: "EXPORT", response: response, started: started, traceID: nil)
+                    return context.close(promise: nil)
+                }
+                response.write(into: &buffer)
+            }
+            handler.record(command: "EXPORT", response: response, started: started, traceID: nil)
+            handler.writeExport(buffer, context: context)
+            handler.machine.exportEnded()
+            handler.executeActions(context: context)
+        }
+    }
+
+    static let exportSummary = "records follow, one JSON object per line"
+
+    private func writeExportStatusIfNeeded(into buffer: inout ByteBuffer) {
+        guard !exportStatusWritten else { return }
+        exportStatusWritten = true
+        buffer.writeString(TextResponse.ok(Self.exportSummary).statusLine)
+        buffer.writeStaticString("\r\n")
+    }
+
+    /// Writes part of the streamed export, counting it as buffered until it has gone out; pauses
+    /// the store's stream once the socket is not writable.
+    private func writeExport(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
+        let bytes = buffer.readableBytes
+        exportBufferedBytes += bytes
+        exportBuffer.observe(exportBufferedBytes)
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenComplete { _ in bound.value.exportWentOut(bytes) }
+        context.write(wrapOutboundOut(buffer), promise: written)
+        flusher.flushSoon(context)
+        if exportBufferedBytes > Self.exportPauseBytes, let export, !export.isPaused {
+            exportBuffer.paused()
+            export.pause()
+        }
+    }
+
+    /// Past this many bytes of the export written and not yet gone out, the store's stream is
+    /// paused; below a quarter of it, resumed. Counted on the bytes themselves rather than on the
+    /// socket's writability, so the bound holds whatever the watermarks and however the writes are
+    /// flushed; what arrives after a pause is at most the store connection's last read.
+    static let exportPauseBytes = 256 << 10
+
+    private func exportWentOut(_ bytes: Int) {
+        exportBufferedBytes -= bytes
+        if exportBufferedBytes < Self.exportPauseBytes / 4, let export, export.isPaused { export.resume() }
+    }
+
+    /// Sends one IMPORT batch; the next is sent only once this one is answered (`GatewayImport`).
+    private func sendImportBatch(_ existing: ImportExisting, _ items: [ImportItem], context: ChannelHandlerContext) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        store.send(.import(existing, items), traceID: TraceID.make()).hop(to: context.eventLoop).whenComplete { result in
+            let (handler, context) = bound.value
+            handler.machine.importBatchAnswered(result.mapError { $0 as? StoreClientError ?? .unavailable("\($0)") })
+            handler.executeActions(context: context)
+            handler.flusher.flushSoon(context)
         }
     }
 
@@ -79,6 +187,10 @@ final class GatewayConnectionHandler: FlowControlledConnectionHandler {
                 run(line, context: context)
             case .read:
                 return context.read()
+            case .startExport(let filter):
+                startExport(filter, context: context)
+            case .sendImportBatch(let existing, let items):
+                sendImportBatch(existing, items, context: context)
             case .wait:
                 return
             }
@@ -117,6 +229,7 @@ final class GatewayConnectionHandler: FlowControlledConnectionHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        export?.cancel()
         machine.channelClosed()
         context.fireChannelInactive()
     }
@@ -132,6 +245,10 @@ final class GatewayConnectionHandler: FlowControlledConnectionHandler {
 protocol StoreRequester {
     /// Sends `request` at once; the future fails only with `StoreClientError`.
     func send<Answer>(_ request: StoreRequest<Answer>, traceID: UInt64) -> EventLoopFuture<Answer>
+    /// EXPORT on a store connection of its own on `loop` (`StoreClient.exportStream`): each record
+    /// goes to `receive` on `loop`; the future ends the stream.
+    func exportStream(_ filter: RecordFilter, on loop: any EventLoop,
+                      receive: @escaping @Sendable (Record) -> Void) -> (StoreStream, EventLoopFuture<Void>)
 }
 
 /// Sends one client connection's store requests through the `StoreClient`, all on one store
@@ -150,6 +267,36 @@ final class StoreLane: StoreRequester {
     func send<Answer>(_ request: StoreRequest<Answer>, traceID: UInt64) -> EventLoopFuture<Answer> {
         if lane == nil { lane = client.lane(preferring: loop) }
         return client.send(request, traceID: traceID, lane: lane, preferring: loop)
+    }
+
+    func exportStream(_ filter: RecordFilter, on loop: any EventLoop,
+                      receive: @escaping @Sendable (Record) -> Void) -> (StoreStream, EventLoopFuture<Void>) {
+        let stream = StoreStream(loop: loop, idleTimeout: client.configuration.requestTimeout)
+        return (stream, client.exportStream(filter, on: loop, stream: stream, receive: receive))
+    }
+}
+
+/// The most bytes a streamed EXPORT had written to its client's socket that had not gone out yet,
+/// over every connection of a gateway: the buffer a slow reader costs (tests read it; bounded by
+/// pausing the store's stream, not by the size of the export).
+public final class ExportBufferGauge: Sendable {
+    private let peak = Locked(0)
+
+    private let pauses = Locked(0)
+
+    public init() {}
+
+    public var peakBytes: Int { peak.withLock { $0 } }
+
+    /// How many times a slow reader made an EXPORT pause the store's stream.
+    public var pauseCount: Int { pauses.withLock { $0 } }
+
+    func observe(_ bytes: Int) {
+        peak.withLock { $0 = max($0, bytes) }
+    }
+
+    func paused() {
+        pauses.withLock { $0 += 1 }
     }
 }
 

@@ -49,6 +49,8 @@ public final class GatewayServer: Service, Sendable {
     let logger: Logger
     let startedAt = Date()
     private let listener: ConnectionServer
+    /// How much a streamed EXPORT held for a slow reader at most (see `ExportBufferGauge`).
+    public let exportBuffer = ExportBufferGauge()
 
     public init(configuration: Configuration, store: StoreClient, logger: Logger,
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -86,13 +88,13 @@ public final class GatewayServer: Service, Sendable {
         let server = try await listener.bind(initialize: { [self] channel in
             let sync = channel.pipeline.syncOperations
             try sync.addInputTimeouts(idleTimeout: configuration.idleTimeout, messageTimeout: configuration.lineTimeout,
-                                      boundaries: LineBoundaries())
+                                      boundaries: LineBoundaries(), busyWhileWriting: true)
             try sync.addHandler(TelnetFilterHandler())
             try sync.addHandler(ByteToMessageHandler(BoundedLineDecoder(maximumLineLength: configuration.maximumLineLength)))
             let lane = StoreLane(client: store, loop: channel.eventLoop)
             try sync.addHandler(GatewayConnectionHandler(session: GatewaySession(writeToken: configuration.writeToken),
                                                          maximumInFlight: configuration.maximumPipelinedCommands, logger: logger,
-                                                         figures: { [self] in figures() }, store: lane))
+                                                         figures: { [self] in figures() }, store: lane, exportBuffer: exportBuffer))
         }, refuse: { channel in
             let reply = TextResponse.error(code: .busy, message: "too many connections (limit \(configuration.maximumConnections)); try again later")
             channel.writeAndFlush(channel.allocator.buffer(string: reply.serialized())).whenComplete { _ in channel.close(promise: nil) }

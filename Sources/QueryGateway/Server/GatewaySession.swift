@@ -13,6 +13,10 @@ enum GatewayStep: Sendable {
     case none
     case reply(TextResponse, close: Bool)
     case ask(StoreCall)
+    /// EXPORT: the handler streams the records as JSON lines when its reply's turn comes.
+    case export(RecordFilter)
+    /// IMPORT: the lines up to `.` are its body (`GatewayImport` answers once it has ended).
+    case startImport(GatewayImport)
 }
 
 /// A command's typed store request and how its answer (or the failure) becomes the reply: the
@@ -56,7 +60,10 @@ struct GatewaySession {
                 guard let parsed = try TextCommand.parse(line: line) else { return ("", .none) }
                 command = parsed
             } catch {
-                return ("INVALID", .reply(.error(code: error.code, message: error.message), close: false))
+                let reply = TextResponse.error(code: error.code, message: error.message)
+                // A refused IMPORT's body still follows: read it as a body, not as commands.
+                if Self.namesImport(line) { return ("IMPORT", .startImport(GatewayImport(refusing: reply))) }
+                return ("INVALID", .reply(reply, close: false))
             }
             return (command.name, plan(command, gatewayFigures: gatewayFigures))
         }
@@ -114,14 +121,10 @@ struct GatewaySession {
             guard authorizedForWrites else { return .reply(.error(code: .unauthorized, message: "DEL needs AUTH <token> first"), close: false) }
             return Self.ask(.delete(id: id, expectedVersion: ifVersion)) { version in .ok("\(id) deleted (was version \(version))") }
         case .export(let filters):
-            // JSON whatever FORMAT says: the output is for files and IMPORT, not for reading.
-            let json = TextRenderer(format: .json)
-            return Self.ask(.export(filters)) { records in
-                var body: [String] = []
-                body.reserveCapacity(records.count)
-                for record in records { body += json.record(record) }
-                return .ok("\(body.count) records", body: body)
-            }
+            return .export(filters)
+        case .import(let existing, let keepVersions):
+            guard authorizedForWrites else { return .startImport(GatewayImport(refusing: .error(code: .unauthorized, message: "IMPORT needs AUTH <token> first"))) }
+            return .startImport(GatewayImport(existing: existing, keepVersions: keepVersions))
         case .stats:
             // Gateway figures are taken when the command is read; the store's when it answers.
             let gateway = gatewayFigures()
@@ -154,6 +157,12 @@ struct GatewaySession {
             case .failure(let error): return reply(to: error)
             }
         })
+    }
+
+    /// Whether a line that did not parse starts with the word IMPORT.
+    private static func namesImport(_ line: ByteBuffer) -> Bool {
+        let word = line.readableBytesView.drop { $0 == 0x20 || $0 == 0x09 }.prefix { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }
+        return word.count == 6 && String(decoding: word, as: UTF8.self).uppercased() == "IMPORT"
     }
 
     static func reply(to error: StoreClientError) -> TextResponse {

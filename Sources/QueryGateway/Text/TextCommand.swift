@@ -37,6 +37,8 @@ public enum TextCommand: Equatable, Sendable {
     case put(id: String, content: RecordContent, ifVersion: UInt64?)
     case delete(id: String, ifVersion: UInt64?)
     case export(RecordFilter)
+    /// JSON lines follow, up to a line `.` (`GatewayImport`).
+    case `import`(ImportExisting, keepVersions: Bool)
     case stats
     case format(OutputFormat)
     case auth(token: String)
@@ -48,7 +50,7 @@ public enum TextCommand: Equatable, Sendable {
     public static let searchMaximumLimit = 100
 
     /// The command names, as HELP lists them.
-    public static let names = ["HELP", "PING", "FILMS", "THEMES", "GET", "FIND", "SEARCH", "PUT", "DEL", "EXPORT", "STATS", "FORMAT", "AUTH", "QUIT"]
+    public static let names = ["HELP", "PING", "FILMS", "THEMES", "GET", "FIND", "SEARCH", "PUT", "DEL", "EXPORT", "IMPORT", "STATS", "FORMAT", "AUTH", "QUIT"]
 
     /// Upper-case name of the command, for logs and metrics.
     public var name: String {
@@ -63,6 +65,7 @@ public enum TextCommand: Equatable, Sendable {
         case .put: return "PUT"
         case .delete: return "DEL"
         case .export: return "EXPORT"
+        case .import: return "IMPORT"
         case .stats: return "STATS"
         case .format: return "FORMAT"
         case .auth: return "AUTH"
@@ -121,6 +124,18 @@ public enum TextCommand: Equatable, Sendable {
         case "EXPORT":
             try args.finish(options: ["film", "theme", "source", "subject"])
             return .export(try args.filters())
+        case "IMPORT":
+            var keepVersions = false
+            while let word = try args.optionalWord() {
+                guard word.lowercased() == "keep-versions" else { throw .badRequest("unexpected argument \(echo(word)) for IMPORT (it takes mode=replace|skip and keep-versions)") }
+                keepVersions = true
+            }
+            try args.finish(options: ["mode"])
+            let mode = args.option("mode") ?? "replace"
+            guard let existing = ["replace": ImportExisting.replace, "skip": .skip][mode.lowercased()] else {
+                throw .badRequest("mode must be replace or skip, not \(echo(mode))")
+            }
+            return .import(existing, keepVersions: keepVersions)
         case "STATS":
             try args.finish(options: [])
             return .stats
@@ -193,6 +208,8 @@ private struct Arguments {
     static func display(_ key: String) -> String {
         key == "sourcekind" ? "sourceKind" : key
     }
+
+    func option(_ key: String) -> String? { options[key] }
 
     func integer(_ key: String, default value: Int, range: ClosedRange<Int>) throws(TextCommandError) -> Int {
         guard let text = options[key] else { return value }

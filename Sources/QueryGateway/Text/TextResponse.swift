@@ -56,24 +56,33 @@ public struct TextResponse: Equatable, Sendable {
     public func write(into buffer: inout ByteBuffer) {
         buffer.writeString(statusLine)
         buffer.writeStaticString("\r\n")
-        for line in body {
-            var line = line
-            line.withUTF8 { bytes in
-                var start = 0
-                var index = 0
-                while index < bytes.count {
-                    let byte = bytes[index]
-                    guard byte == 0x0A || byte == 0x0D else {
-                        index += 1
-                        continue
-                    }
-                    Self.writePhysicalLine(UnsafeBufferPointer(rebasing: bytes[start..<index]), into: &buffer)
-                    index += byte == 0x0D && index + 1 < bytes.count && bytes[index + 1] == 0x0A ? 2 : 1
-                    start = index
+        for line in body { Self.writeBodyLine(line, into: &buffer) }
+        Self.writeTerminator(into: &buffer)
+    }
+
+    /// One body line as it goes on the wire, for an answer written a line at a time (a streamed
+    /// EXPORT): split at line breaks, each part dot-stuffed.
+    public static func writeBodyLine(_ line: String, into buffer: inout ByteBuffer) {
+        var line = line
+        line.withUTF8 { bytes in
+            var start = 0
+            var index = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                guard byte == 0x0A || byte == 0x0D else {
+                    index += 1
+                    continue
                 }
-                Self.writePhysicalLine(UnsafeBufferPointer(rebasing: bytes[start..<bytes.count]), into: &buffer)
+                writePhysicalLine(UnsafeBufferPointer(rebasing: bytes[start..<index]), into: &buffer)
+                index += byte == 0x0D && index + 1 < bytes.count && bytes[index + 1] == 0x0A ? 2 : 1
+                start = index
             }
+            writePhysicalLine(UnsafeBufferPointer(rebasing: bytes[start..<bytes.count]), into: &buffer)
         }
+    }
+
+    /// The line holding a single `.` that ends every answer.
+    public static func writeTerminator(into buffer: inout ByteBuffer) {
         buffer.writeStaticString(".\r\n")
     }
 
