@@ -216,6 +216,7 @@ let package = Package(
                 "EpilogueShared",
                 "EpilogueCompression",
                 "EpilogueProtocol",
+                "EpilogueStoreClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,26 +1,47 @@
 #!/bin/bash
-# Data in and out (issue 18): bulk import vs pipelined PUT vs `redis-cli --pipe` of the same bytes,
-# online backup time and size, EXPORT rate. Figures are printed, never asserted.
+# Data in and out (issue 18): bulk import (epilogue-store import, and IMPORT through the gateway) vs
+# pipelined PUT vs `redis-cli --pipe` of the same bytes, online backup time and size, EXPORT rate
+# (binary, and through the gateway). Figures are printed, never asserted.
 # usage: bench/data-in-out.sh [COUNT] [BUILD]   COUNT records (default 10000), BUILD debug|release (default release)
-# Starts its own stores (port 0, --no-dataset, --fsync always) and a gateway in a temporary directory.
-# On a shared 2-core machine keep COUNT small; the issue's 100k/1M figures need a quiet machine.
+# env:   CORPUS=FILE   use the first COUNT lines of this JSON-lines corpus (e.g. bench/make-corpus.py's)
+#                      instead of generating one;  REPS=N  repetitions (default 1; medians are printed)
+#        SKIP=put,redis,...  leave steps out (import, gateway-import, put, redis, backup, export)
+# Starts its own stores (port 0, --no-dataset, --fsync always), gateways and Redis in a temporary
+# directory and stops them. On a shared 2-core machine keep COUNT small, or read the load average
+# printed with the figures.
 set -euo pipefail
-count=${1:-10000}; build=${2:-release}
-bin=$(cd "$(dirname "$0")/.." && pwd)/.build/$build
-work=$(mktemp -d /tmp/epilogue-data-in-out.XXXXXX)
+count=${1:-10000}; build=${2:-release}; reps=${REPS:-1}; skip=",${SKIP:-},"
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${BIN:-$root/.build/$build}
+base=$(mktemp -d /tmp/epilogue-data-in-out.XXXXXX)
 pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done; }
+trap 'cleanup; rm -rf "$base"' EXIT
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", n / (b - a) }'; }
+wanted() { [[ "$skip" != *",$1,"* ]]; }
+# figure NAME VALUE UNIT NOTE: one measured figure of this repetition
+figure() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >> "$base/figures.tsv"; printf '  %-22s %12s %-10s %s\n' "$1" "$2" "$3" "$4"; }
 
-start_store() {  # name: starts it in the background (not in a subshell: its pid is kept), port in $work/name.port
-  "$bin/epilogue-store" --data-dir "$work/$1" --port 0 --metrics-port 0 --no-dataset --log-level error \
-      --port-file "$work/$1.port" > /dev/null 2> "$work/$1.log" & pids+=($!)
-  for _ in $(seq 1 300); do [ -s "$work/$1.port" ] && break; sleep 0.1; done
+start_store() {  # DIR NAME: a store on DIR in the background, its port in $work/NAME.port
+  "$bin/epilogue-store" --data-dir "$1" --port 0 --metrics-port 0 --no-dataset --log-level error \
+      --port-file "$work/$2.port" > /dev/null 2> "$work/$2.log" & pids+=($!)
+  for _ in $(seq 1 600); do [ -s "$work/$2.port" ] && break; sleep 0.1; done
+}
+start_gateway() {  # NAME STORE-PORT: a gateway in the background, its port in $work/NAME.port
+  "$bin/epilogue-gateway" --store "127.0.0.1:$2" --port 0 --metrics-port 0 --log-level error --port-file "$work/$1.port" \
+      --request-timeout-ms 60000 --max-line 1048576 > /dev/null 2> "$work/$1.log" & pids+=($!)
+  for _ in $(seq 1 100); do [ -s "$work/$1.port" ] && break; sleep 0.1; done
+  sleep 0.5  # its store connections
 }
 port_of() { sed -n 's/^port=//p' "$work/$1.port"; }
-now() { date +%s.%N; }
-rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.2f s, %d records/s", b - a, n / (b - a) }'; }
 
-python3 - "$count" > "$work/records.jsonl" <<'PY'
+records="$base/records.jsonl"
+if [ -n "${CORPUS:-}" ]; then
+  head -n "$count" "$CORPUS" > "$records"
+else
+  python3 - "$count" > "$records" <<'PY'
 import json, random, sys
 random.seed(18)
 words = "dream sacrifice love jazz paris montage ending grief memory choice city light door kiss song".split()
@@ -30,21 +51,10 @@ for i in range(int(sys.argv[1])):
                       "year": 2016, "director": "Damien Chazelle", "subject": "epilogue", "reading": reading,
                       "source": "bench", "sourceKind": "critic", "themes": ["what-if"]}, separators=(",", ":")))
 PY
-bytes=$(stat -c %s "$work/records.jsonl")
-echo "records: $count, $bytes bytes of JSON lines ($build build, --fsync always)"
-
-# 1. Bulk import (IMPORT batches of 1000, one fsync each).
-start_store import; a=$(port_of import)
-t0=$(now); "$bin/epilogue-store" import "$work/records.jsonl" --store "127.0.0.1:$a" > "$work/import.out"; t1=$(now)
-echo "import:         $(rate "$count" "$t0" "$t1")   ($(cat "$work/import.out"))"
-
-# 2. Pipelined PUT of the same records through the gateway's text protocol (one PUT line each, all sent at once).
-start_store put; b=$(port_of put)
-"$bin/epilogue-gateway" --store "127.0.0.1:$b" --port 0 --metrics-port 0 --log-level error --port-file "$work/gw.port" \
-    --request-timeout-ms 60000 > /dev/null 2> "$work/gw.log" & pids+=($!)
-for _ in $(seq 1 100); do [ -s "$work/gw.port" ] && break; sleep 0.1; done
-g=$(sed -n 's/^port=//p' "$work/gw.port")
-python3 - "$work/records.jsonl" > "$work/puts.txt" <<'PY'
+fi
+count=$(wc -l < "$records")
+bytes=$(stat -c %s "$records")
+python3 - "$records" > "$base/puts.txt" <<'PY'
 import json, sys
 def q(s): return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 for line in open(sys.argv[1]):
@@ -54,32 +64,75 @@ for line in open(sys.argv[1]):
           f'reading={q(r["reading"])} source={q(r["source"])} sourceKind={r["sourceKind"]} themes={themes}')
 print("QUIT")
 PY
-t0=$(now); nc -q 120 127.0.0.1 "$g" < "$work/puts.txt" > "$work/puts.out" || echo "nc failed (status $?)"; t1=$(now)
-ok=$(grep -c '^OK .* version ' "$work/puts.out" || true)
-echo "pipelined PUT:  $(rate "$count" "$t0" "$t1")   ($ok acknowledged, through the gateway)"
-
-# 3. redis-cli --pipe of the same bytes (SET id json), when Redis is installed.
-if command -v redis-server > /dev/null && command -v redis-cli > /dev/null; then
-  redis-server --port 0 --unixsocket "$work/redis.sock" --appendonly yes --appendfsync always --dir "$work" --save '' > /dev/null & pids+=($!)
-  sleep 0.5
-  python3 - "$work/records.jsonl" > "$work/redis.resp" <<'PY'
+python3 - "$records" > "$base/redis.resp" <<'PY'
 import json, sys
 out = sys.stdout.buffer
 for line in open(sys.argv[1], "rb"):
     line = line.rstrip(b"\n"); key = json.loads(line)["id"].encode()
     out.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(line), line))
 PY
-  t0=$(now); redis-cli -s "$work/redis.sock" --pipe < "$work/redis.resp" > /dev/null; t1=$(now)
-  echo "redis --pipe:   $(rate "$count" "$t0" "$t1")   (appendfsync always)"
-else
-  echo "redis --pipe:   skipped: redis-server/redis-cli not installed here"
-fi
+echo "records: $count, $bytes bytes of JSON lines ($build build at $(git -C "$root" rev-parse --short HEAD), --fsync always, $reps repetition(s))"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# 4. Online backup of the imported store.
-t0=$(now); "$bin/epilogue-store" backup --store "127.0.0.1:$a" --to "$work/backup" > "$work/backup.out"; t1=$(now)
-echo "backup:         $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f s", b - a }') wall   ($(cat "$work/backup.out"))"
-
-# 5. EXPORT through the gateway (in front of the PUT store, which holds the same records).
-t0=$(now); printf 'EXPORT\nQUIT\n' | nc -q 120 127.0.0.1 "$g" > "$work/export.out" || echo "nc failed (status $?)"; t1=$(now)
-lines=$(grep -c '^{' "$work/export.out" || true)
-echo "export:         $(rate "$lines" "$t0" "$t1")   ($lines JSON lines, $(stat -c %s "$work/export.out") bytes, through the gateway)"
+for rep in $(seq 1 "$reps"); do
+  work="$base/rep$rep"; mkdir -p "$work"
+  echo "repetition $rep:"
+  # 1. epilogue-store import (IMPORT batches of 1000 records, one fsync each) into an empty store.
+  start_store "$work/a" a; a=$(port_of a)
+  if wanted import; then
+    t0=$(now); "$bin/epilogue-store" import "$records" --store "127.0.0.1:$a" > "$work/import.out"; t1=$(now)
+    figure import "$(rate "$count" "$t0" "$t1")" records/s "epilogue-store import FILE ($(secs "$t0" "$t1") s)"
+  fi
+  # 2. IMPORT through the gateway, from nc, into another empty store (the same batches).
+  if wanted gateway-import; then
+    start_store "$work/c" c; start_gateway gc "$(port_of c)"
+    t0=$(now); (echo IMPORT; cat "$records"; echo .) | nc -q 600 127.0.0.1 "$(port_of gc)" > "$work/gimport.out"; t1=$(now)
+    grep -q '^OK imported' "$work/gimport.out" || { echo "gateway IMPORT failed: $(head -c 300 "$work/gimport.out")"; }
+    figure gateway-import "$(rate "$count" "$t0" "$t1")" records/s "(echo IMPORT; cat FILE; echo .) | nc ($(secs "$t0" "$t1") s; $(head -1 "$work/gimport.out" | tr -d '\r'))"
+  fi
+  # 3. Pipelined PUT of the same records through a gateway (one PUT line each, all sent at once).
+  start_store "$work/b" b; start_gateway gb "$(port_of b)"; g=$(port_of gb)
+  if wanted put; then
+    t0=$(now); nc -q 600 127.0.0.1 "$g" < "$base/puts.txt" > "$work/puts.out" || echo "nc failed (status $?)"; t1=$(now)
+    ok=$(grep -c '^OK .* version ' "$work/puts.out" || true)
+    figure pipelined-put "$(rate "$count" "$t0" "$t1")" records/s "nc < PUT lines ($(secs "$t0" "$t1") s, $ok acknowledged)"
+  fi
+  # 4. redis-cli --pipe of the same bytes (SET id json), appendfsync always.
+  if wanted redis && command -v redis-server > /dev/null && command -v redis-cli > /dev/null; then
+    redis-server --port 0 --unixsocket "$work/redis.sock" --appendonly yes --appendfsync always --dir "$work" --save '' > /dev/null & pids+=($!)
+    for _ in $(seq 1 50); do [ -S "$work/redis.sock" ] && break; sleep 0.1; done
+    t0=$(now); redis-cli -s "$work/redis.sock" --pipe < "$base/redis.resp" > /dev/null; t1=$(now)
+    figure redis-pipe "$(rate "$count" "$t0" "$t1")" records/s "redis-cli --pipe, appendfsync always ($(secs "$t0" "$t1") s)"
+  fi
+  # 5. Online backup of the imported store.
+  if wanted backup && wanted import; then
+    t0=$(now); "$bin/epilogue-store" backup --store "127.0.0.1:$a" --to "$work/backup" > "$work/backup.out"; t1=$(now)
+    figure backup-time "$(secs "$t0" "$t1")" s "epilogue-store backup ($(cat "$work/backup.out"))"
+    figure backup-size "$(du -sm "$work/backup" | cut -f1)" MiB "du -sm of the backup directory (JSON lines: $((bytes / 1048576)) MiB)"
+  fi
+  # 6. EXPORT: binary (epilogue-bench export: streamed, inflated, not written out) and through the gateway.
+  if wanted export && wanted import; then
+    out=$("$bin/epilogue-bench" export --store "127.0.0.1:$a")
+    figure binary-export "$(echo "$out" | sed -n 's/.*s, \([0-9]*\) records\/s.*/\1/p')" records/s "epilogue-bench export ($out)"
+    start_gateway ga "$a"
+    t0=$(now); printf 'EXPORT\nQUIT\n' | nc -q 600 127.0.0.1 "$(port_of ga)" > "$work/export.out" || echo "nc failed (status $?)"; t1=$(now)
+    lines=$(grep -c '^{' "$work/export.out" || true)
+    figure gateway-export "$(rate "$lines" "$t0" "$t1")" records/s "printf 'EXPORT\\n' | nc ($(secs "$t0" "$t1") s, $lines lines, $(stat -c %s "$work/export.out") bytes)"
+  fi
+  cleanup; pids=()
+  rm -rf "$work"
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| figure | median | unit | each repetition |"
+echo "|---|---|---|---|"
+python3 - "$base/figures.tsv" <<'PY'
+import statistics, sys
+figures = {}
+for line in open(sys.argv[1]):
+    name, value, unit, _ = line.rstrip("\n").split("\t", 3)
+    if value:
+        figures.setdefault((name, unit), []).append(float(value))
+for (name, unit), values in figures.items():
+    print(f"| {name} | {statistics.median(values):g} | {unit} | {', '.join(f'{v:g}' for v in values)} |")
+PY
