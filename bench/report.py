@@ -261,10 +261,11 @@ def plots(f, directory):
         fig, ax = plt.subplots(figsize=(9, 4.5))
         width = 0.8 / len(series)
         for i, (size, system) in enumerate(series):
+            # A cell not run for this system (the cache gateway takes no PUT cell) has no bar and no label.
             values = [(f.median(size, c[0], system) or 0) / (f.median(size, c[0], "redis") or 1) for c in cells]
             bars = ax.bar([x + i * width for x in range(len(cells))], values, width,
                           label=f"{size:,} records" + (", record cache" if system == "epilogue+cache" else ""))
-            ax.bar_label(bars, fmt="%.2f", fontsize=7)
+            ax.bar_label(bars, labels=[f"{v:.2f}" if v else "" for v in values], fontsize=7)
         for x, (_, _, target, _) in enumerate(cells):  # over the group of bars at x
             ax.hlines(target, x - width / 2, x - width / 2 + 0.8, colors="red", linestyles="dashed", label="target" if x == 0 else None)
         ax.set_xticks([x + 0.4 - width / 2 for x in range(len(cells))], [c[0] for c in cells])
