@@ -61,8 +61,12 @@ public struct StoredRecord: Sendable {
     }
 
     public func content(_ dictionaries: DictionarySet) throws -> RecordContent {
-        let raw = try dictionaries.decompress(try body.read(), dictionaryID: dictionaryID)
-        return try RecordBody.content(of: raw)
+        try content(inflating: try body.read(), dictionaries)
+    }
+
+    /// The content of `stored`, this record's body as `storedBody()` read it.
+    func content(inflating stored: [UInt8], _ dictionaries: DictionarySet) throws -> RecordContent {
+        try RecordBody.content(of: try dictionaries.decompress(stored, dictionaryID: dictionaryID))
     }
 }
 
@@ -156,15 +160,29 @@ struct FieldIndexes: Sendable {
         for theme in record.themes { byTheme[theme, default: []].insert(record.docID) }
     }
 
-    /// Adds many records that share `facets` at once (start-up): one lookup per field value
-    /// instead of one per record.
-    mutating func insert(_ docIDs: [UInt32], sharing facets: Facets) {
-        guard !docIDs.isEmpty else { return }
-        noteSpellings(facets)
-        byFilm[facets.film, default: []].formUnion(docIDs)
-        bySubject[facets.subject, default: []].formUnion(docIDs)
-        bySourceKind[facets.sourceKind, default: []].formUnion(docIDs)
-        for theme in facets.themes { byTheme[theme, default: []].formUnion(docIDs) }
+    init() {}
+
+    /// The indexes of records grouped by the facets they share (start-up, from the index
+    /// snapshot): each posting set is made once at its final size, so none grows by rehashing.
+    init(_ groups: [(facets: Facets, docIDs: [UInt32])]) {
+        var films: [String: Int] = [:], subjects: [String: Int] = [:], kinds: [SourceKind: Int] = [:], themes: [String: Int] = [:]
+        for (facets, docIDs) in groups where !docIDs.isEmpty {
+            films[facets.film, default: 0] += docIDs.count
+            subjects[facets.subject, default: 0] += docIDs.count
+            kinds[facets.sourceKind, default: 0] += docIDs.count
+            for theme in facets.themes { themes[theme, default: 0] += docIDs.count }
+        }
+        byFilm = films.mapValues { Set(minimumCapacity: $0) }
+        bySubject = subjects.mapValues { Set(minimumCapacity: $0) }
+        bySourceKind = kinds.mapValues { Set(minimumCapacity: $0) }
+        byTheme = themes.mapValues { Set(minimumCapacity: $0) }
+        for (facets, docIDs) in groups where !docIDs.isEmpty {
+            noteSpellings(facets)
+            byFilm[facets.film]!.formUnion(docIDs)
+            bySubject[facets.subject]!.formUnion(docIDs)
+            bySourceKind[facets.sourceKind]!.formUnion(docIDs)
+            for theme in facets.themes { byTheme[theme]!.formUnion(docIDs) }
+        }
     }
 
     private mutating func noteSpellings(_ facets: Facets) {

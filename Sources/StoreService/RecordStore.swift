@@ -387,8 +387,11 @@ public final class RecordStore: Service, Sendable {
     }
 
     public func decode(_ stored: StoredRecord) throws(StoreError) -> Record {
+        // A body that can't be read is a storage failure; only one that was read and won't decode is corrupt.
+        let body = try stored.storedBody()
         do {
-            return Record(id: stored.id, content: try stored.content(dictionaries), version: stored.version, updatedAt: stored.updatedAt)
+            return Record(id: stored.id, content: try stored.content(inflating: body, dictionaries), version: stored.version,
+                          updatedAt: stored.updatedAt)
         } catch {
             throw .corruptRecord(id: stored.id)
         }

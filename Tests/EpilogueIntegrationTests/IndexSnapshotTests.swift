@@ -66,17 +66,7 @@ import Testing
     @Test func writesAfterTheSnapshotAreReplayedFromTheLog() async throws {
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeDirectory(dir) }
-        let store = try await TestSupport.openStore(dir)
-        try await Self.fill(store, count: 60)
-        store.close()
-        // Reopen and write more without a clean shutdown: the snapshot now covers only a prefix.
-        let expected: Observed
-        do {
-            let second = try await TestSupport.openStore(dir)
-            try await Self.fill(store: second, updatesAndDeletes: true)
-            expected = Self.observe(second)
-            // Simulated crash: no close(), so no new snapshot.
-        }
+        let expected = try await Self.snapshotThenWritesAndACrash(dir)
         let recovered = try await TestSupport.openStore(dir)
         #expect(recovered.recovery.usedIndexSnapshot)
         #expect(Self.observe(recovered) == expected)
@@ -136,6 +126,36 @@ import Testing
         #expect(!reopened.recovery.usedIndexSnapshot)
         #expect(Self.observe(reopened) == expected)
         reopened.close()
+    }
+
+    /// The scan reads past the snapshot's point (its header says where) while the snapshot
+    /// loads; when the rest of the file then turns out damaged, the entries after that point
+    /// must still reach the rebuild.
+    @Test func aDamagedSnapshotWithWritesAfterItRebuildsFromTheWholeLog() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeDirectory(dir) }
+        let expected = try await Self.snapshotThenWritesAndACrash(dir)
+        let path = dir + "/" + IndexSnapshot.fileName
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[bytes.count / 2] ^= 0x40
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        #expect(IndexSnapshot.header(in: dir) != nil, "the damage is past the header")
+        let recovered = try await TestSupport.openStore(dir)
+        #expect(!recovered.recovery.usedIndexSnapshot)
+        #expect(Self.observe(recovered) == expected)
+        recovered.close()
+    }
+
+    /// A store in `dir` closed cleanly (a snapshot written), reopened, written to and "crashed"
+    /// (no close, no new snapshot): the snapshot covers only a prefix of the log. What the
+    /// second store showed.
+    static func snapshotThenWritesAndACrash(_ dir: String) async throws -> Observed {
+        let store = try await TestSupport.openStore(dir)
+        try await fill(store, count: 60)
+        store.close()
+        let second = try await TestSupport.openStore(dir)
+        try await fill(store: second, updatesAndDeletes: true)
+        return observe(second)
     }
 
     static func fill(store: RecordStore, updatesAndDeletes: Bool) async throws {

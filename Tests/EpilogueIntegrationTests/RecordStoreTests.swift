@@ -55,6 +55,26 @@ import Testing
         #expect(try store.search("dreams", filter: RecordFilter(), limit: 10).results.map(\.id) == ["b"])
     }
 
+    /// Bodies are read from the log when asked for: a read that fails (here the log was cut
+    /// under the store) is a storage error, not a corrupt record.
+    @Test func aBodyThatCannotBeReadIsAStorageErrorNotACorruptRecord() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeDirectory(dir) }
+        let store = try await TestSupport.openStore(dir)
+        defer { store.close() }
+        _ = try await store.put(id: "a", content: TestSupport.content(), expectedVersion: nil)
+        #expect(truncate(dir + "/" + RecordLog.fileName, off_t(RecordLog.header.count)) == 0)
+        do {
+            _ = try store.get(id: "a")
+            Issue.record("a record whose body is gone was decoded")
+        } catch {
+            guard case .storage = error else {
+                Issue.record("expected a storage error, got \(error)")
+                return
+            }
+        }
+    }
+
     @Test func compareAndSetConflictsOnAStaleVersion() async throws {
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeDirectory(dir) }

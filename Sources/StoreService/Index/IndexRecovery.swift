@@ -32,36 +32,58 @@ enum IndexRecovery {
     static func recover(_ log: RecordLog, directory: String?, dictionaries: DictionarySet, logger: Logger) async throws -> Recovered {
         let clock = ContinuousClock()
         let started = clock.now
-        let snapshot = directory.flatMap { IndexSnapshot.load(from: $0) }
-        let loaded = clock.now
+        // The snapshot loads in a child task (another core) while this one scans the log: the
+        // scan only needs where the snapshot's part of the log ends, which its header says.
+        let header = directory.flatMap { IndexSnapshot.header(in: $0) }
+        async let loading = header == nil ? nil : directory.flatMap { IndexSnapshot.load(from: $0) }
         // Only each id's last entry matters: keep that and index just the survivors, so start-up
         // does not inflate and tokenize every superseded version. Until indexed, a survivor is a
         // `LogSurvivor` (its position in the log, no facets); the same dictionary then becomes
         // the index's records (no second copy of a million records).
         var latest: [String: StoredRecord] = [:]
-        latest.reserveCapacity(snapshot?.documents.count ?? 0)
+        latest.reserveCapacity(header?.documentCount ?? 0)
         var order: UInt32 = 0
-        var offset = RecordLog.header.count
-        var restored = snapshot.flatMap { $0.logSize == offset ? restore($0, from: &latest, dictionaries: dictionaries) : nil }
-        var tail = 0
-        var tombstones: [String: RecordIndex.Tombstone] = [:]
-        let scan = try log.scan { entry, size, entryOffset in
-            offset += size
-            tombstones[entry.id] = entry.kind == .delete
-                ? RecordIndex.Tombstone(version: entry.version, updatedAt: entry.updatedAt, logBytes: UInt32(size)) : nil
-            if restored != nil {
-                restored!.apply(entry, size: size, at: entryOffset, in: log.file, logger: logger)
-                tail += 1
-                return
-            }
+        func note(_ entry: LogEntry, size: Int, at entryOffset: Int) {
             order += 1
             latest[entry.id] = entry.kind == .put
                 ? StoredRecord(pending: entry, logPosition: order, at: LogBody(file: log.file, entry: entry, at: entryOffset, size: size),
                                logBytes: size)
                 : nil
-            if let snapshot, offset == snapshot.logSize { restored = restore(snapshot, from: &latest, dictionaries: dictionaries) }
+        }
+        var offset = RecordLog.header.count
+        // Entries after the snapshot's point are read again once it is loaded (`tail` of them).
+        var snapshotEnd: Int? = header?.logSize == offset ? offset : nil
+        var tail = 0
+        var tombstones: [String: RecordIndex.Tombstone] = [:]
+        let scan = try log.scan { entry, size, entryOffset in
+            offset += size
+            if entry.kind == .delete || !tombstones.isEmpty {
+                tombstones[entry.id] = entry.kind == .delete
+                    ? RecordIndex.Tombstone(version: entry.version, updatedAt: entry.updatedAt, logBytes: UInt32(size)) : nil
+            }
+            guard snapshotEnd == nil else {
+                tail += 1
+                return
+            }
+            note(entry, size: size, at: entryOffset)
+            if offset == header?.logSize { snapshotEnd = offset }
         }
         let scanned = clock.now
+        let snapshot = await loading
+        let loaded = clock.now
+        var restored: RecordIndex?
+        if let snapshotEnd, let snapshot, snapshot.logSize == snapshotEnd {
+            restored = await restore(snapshot, from: &latest, dictionaries: dictionaries)
+        }
+        if let snapshotEnd, tail > 0 {
+            if restored != nil {
+                try log.replay(from: snapshotEnd) { entry, size, entryOffset in
+                    restored!.apply(entry, size: size, at: entryOffset, in: log.file, logger: logger)
+                }
+            } else {
+                try log.replay(from: snapshotEnd, note)
+            }
+        }
         // A record whose dictionary is gone cannot be read: refuse to start rather than drop it.
         if let missing = (restored?.records ?? latest).values.first(where: { $0.dictionaryID != 0 && dictionaries.dictionary(id: $0.dictionaryID) == nil }) {
             throw StorageError.corruptDictionary(path: (directory ?? log.directory) + "/" + DictionaryFile.fileName(id: missing.dictionaryID),
@@ -78,8 +100,9 @@ enum IndexRecovery {
         index.liveLogBytes = index.records.values.reduce(0) { $0 + Int($1.logBytes) } + tombstones.values.reduce(0) { $0 + Int($1.logBytes) }
         logger.info("recovered the record log", metadata: [
             "records": "\(index.records.count)", "from_snapshot": "\(restored != nil)", "tail_entries": "\(tail)",
-            "snapshot_ms": "\(milliseconds(loaded - started))", "scan_ms": "\(milliseconds(scanned - loaded))",
-            "index_ms": "\(milliseconds(clock.now - scanned))",
+            // snapshot_ms: how long the snapshot still took to load once the scan was done.
+            "scan_ms": "\(milliseconds(scanned - started))", "snapshot_ms": "\(milliseconds(loaded - scanned))",
+            "index_ms": "\(milliseconds(clock.now - loaded))",
         ])
         if scan.discardedBytes > 0 {
             logger.warning("record log had a bad tail; cut it off", metadata: [
@@ -134,8 +157,13 @@ enum IndexRecovery {
     /// which becomes the index's records); nil, leaving `latest` as it was, unless those are
     /// exactly the records the snapshot lists.
     private static func restore(_ snapshot: IndexSnapshot, from latest: inout [String: StoredRecord],
-                                dictionaries: DictionarySet) -> RecordIndex? {
+                                dictionaries: DictionarySet) async -> RecordIndex? {
         guard latest.count == snapshot.documents.count, snapshot.search.documentCount == latest.count else { return nil }
+        var index = RecordIndex(dictionaries: dictionaries)
+        let facets = snapshot.facets.map { index.facets.intern($0) }
+        // The field indexes need only the snapshot: a child task (another core) builds them
+        // while this one matches the snapshot to the log and fills in the records.
+        async let fields = fieldIndexes(snapshot.documents, facets: facets)
         // Doc ids follow log order, so the snapshot's records (sorted by doc id) must meet the
         // log's in increasing position: that also proves no id is listed twice.
         var previous: (docID: UInt32, position: UInt32)?
@@ -143,29 +171,33 @@ enum IndexRecovery {
         positions.reserveCapacity(latest.count)
         for document in snapshot.documents {
             guard let position = latest.index(forKey: document.id) else { return nil }
-            let record = latest.values[position]
-            guard record.version == document.version, record.updatedAt == document.updatedAt, record.rawLength == document.rawLength,
-                  previous.map({ $0.docID < document.docID && $0.position < record.docID }) ?? true else { return nil }
-            previous = (document.docID, record.docID)
+            let logPosition = latest.values[position].docID
+            guard latest.values[position].version == document.version, latest.values[position].updatedAt == document.updatedAt,
+                  latest.values[position].rawLength == document.rawLength,
+                  previous.map({ $0.docID < document.docID && $0.position < logPosition }) ?? true else { return nil }
+            previous = (document.docID, logPosition)
             positions.append(position)
         }
-        var index = RecordIndex(dictionaries: dictionaries)
         index.idByDocID.reserveCapacity(latest.count)
-        let facets = snapshot.facets.map { index.facets.intern($0) }
         // Updating values in place keeps the positions valid: one hash lookup per record in all.
-        var docsByFacet = [[UInt32]](repeating: [], count: facets.count)
         for (document, position) in zip(snapshot.documents, positions) {
             latest.values[position].docID = document.docID
             latest.values[position].facets = facets[Int(document.facet)]
-            docsByFacet[Int(document.facet)].append(document.docID)
             index.count(latest.values[position])
         }
-        for (facet, docIDs) in zip(facets, docsByFacet) { index.fields.insert(docIDs, sharing: facet) }
+        index.fields = await fields
         index.records = latest
         latest = [:]
         index.search = snapshot.search
         index.nextDocID = snapshot.nextDocID
         return index
+    }
+
+    /// The field indexes of the snapshot's records, `documents` grouped by their facets.
+    private static func fieldIndexes(_ documents: [IndexSnapshot.Document], facets: [Facets]) -> FieldIndexes {
+        var docsByFacet = [[UInt32]](repeating: [], count: facets.count)
+        for document in documents { docsByFacet[Int(document.facet)].append(document.docID) }
+        return FieldIndexes(zip(facets, docsByFacet).map { (facets: $0, docIDs: $1) })
     }
 }
 

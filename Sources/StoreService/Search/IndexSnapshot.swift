@@ -120,8 +120,9 @@ struct IndexSnapshot {
             if buffer.count >= 1 << 20 { try flush() }
         }
 
-        mutating func u32(_ value: UInt32) throws { try bytes(withUnsafeBytes(of: value.littleEndian) { Array($0) }) }
-        mutating func u64(_ value: UInt64) throws { try bytes(withUnsafeBytes(of: value.littleEndian) { Array($0) }) }
+        // Straight from the integer's bytes: an array per integer was most of the writer's allocations.
+        mutating func u32(_ value: UInt32) throws { try withUnsafeBytes(of: value.littleEndian) { try bytes($0) } }
+        mutating func u64(_ value: UInt64) throws { try withUnsafeBytes(of: value.littleEndian) { try bytes($0) } }
 
         mutating func string(_ value: String) throws {
             try u32(UInt32(value.utf8.count))
@@ -157,9 +158,25 @@ struct IndexSnapshot {
         return snapshot
     }
 
+    /// What the snapshot in `directory` says before its search index: where it ends in the log
+    /// and how many records it lists, so recovery can scan the log (and size its tables) while
+    /// `load` reads the rest. Nil when there is none of this version; says nothing about whether
+    /// the rest is intact.
+    static func header(in directory: String) -> (logSize: Int, documentCount: Int)? {
+        let fd = open(directory + "/" + fileName, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_size > magic.count + 4,
+              let head = try? decodeHead(Reader(fd: fd, dataSize: Int(st.st_size) - 4)) else { return nil }
+        // Not yet checked against the CRC: a damaged count can't exceed the doc ids issued.
+        return (head.logSize, min(head.documentCount, Int(head.nextDocID)))
+    }
+
     private struct Malformed: Error {}
 
-    private static func decode(_ input: Reader) throws -> IndexSnapshot {
+    /// The fields before the documents, and the documents' count (not consumed).
+    private static func decodeHead(_ input: Reader) throws -> (logSize: Int, nextDocID: UInt32, facets: [Facets], documentCount: Int) {
         guard try input.bytes(magic.count) == magic else { throw Malformed() }
         let logSize = Int(try input.u64())
         let nextDocID = try input.u32()
@@ -172,8 +189,13 @@ struct IndexSnapshot {
             for _ in 0..<(try input.count(minimumItemSize: 4)) { themes.append(try input.string()) }
             facets.append(Facets(film: film, year: year, director: director, subject: subject, sourceKind: kind, themes: themes))
         }
+        return (logSize, nextDocID, facets, try input.peekCount())
+    }
+
+    private static func decode(_ input: Reader) throws -> IndexSnapshot {
+        let (logSize, nextDocID, facets, documentCount) = try decodeHead(input)
         var documents: [Document] = []
-        documents.reserveCapacity(try input.peekCount())
+        documents.reserveCapacity(documentCount)
         for _ in 0..<(try input.count(minimumItemSize: 32)) {
             let document = Document(id: try input.string(), docID: try input.u32(), version: try input.u64(),
                                     updatedAt: Int64(bitPattern: try input.u64()), rawLength: try input.u32(), facet: try input.u32())

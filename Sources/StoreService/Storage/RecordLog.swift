@@ -79,30 +79,10 @@ final class RecordLog: @unchecked Sendable {
             }
             throw StorageError.badHeader(path: path)
         }
-        var offset = Self.header.count
-        var window: [UInt8] = []
-        var windowStart = offset
-        scan: while offset < fileSize {
-            let result = window.withUnsafeBytes { raw in
-                LogEntry.read(UnsafeRawBufferPointer(rebasing: raw[(offset - windowStart)...]))
-            }
-            switch result {
-            case .entry(let entry, let size):
-                apply(entry, size, offset)
-                report.entries += 1
-                offset += size
-            case .incomplete where windowStart + window.count < fileSize:
-                // The entry runs past the window: read on from its start.
-                window = try read(at: offset, count: min(fileSize - offset, Self.recoveryWindow))
-                windowStart = offset
-            case .incomplete:
-                report.reason = "torn entry at offset \(offset)"
-                break scan
-            case .corrupt(let why):
-                report.reason = "\(why) at offset \(offset)"
-                break scan
-            }
-        }
+        let walked = try walk(from: Self.header.count, to: fileSize, apply)
+        let offset = walked.end
+        report.entries = walked.entries
+        report.reason = walked.reason
         report.validBytes = offset
         report.discardedBytes = fileSize - offset
         if report.discardedBytes > 0 {
@@ -111,6 +91,44 @@ final class RecordLog: @unchecked Sendable {
         }
         size = offset
         return report
+    }
+
+    /// Reads the entries from `start` (an entry boundary) to the end again, in order, calling
+    /// `apply` as `scan` does. Only after `scan`, which checked them and cut any bad tail: recovery
+    /// reads the part after the index snapshot's point once the snapshot is loaded.
+    func replay(from start: Int, _ apply: (LogEntry, _ size: Int, _ offset: Int) -> Void) throws {
+        let walked = try walk(from: start, to: size, apply)
+        if let reason = walked.reason { throw StorageError.failed(operation: "read", path: path, reason: reason) }
+    }
+
+    /// Entries from `start` until `end` or the first torn or corrupt one (then `reason` says
+    /// which, and `end` is where it starts), through a window of `recoveryWindow` bytes.
+    private func walk(from start: Int, to fileSize: Int, _ apply: (LogEntry, _ size: Int, _ offset: Int) -> Void) throws
+        -> (end: Int, entries: Int, reason: String?) {
+        var offset = start
+        var entries = 0
+        var window: [UInt8] = []
+        var windowStart = offset
+        while offset < fileSize {
+            let result = window.withUnsafeBytes { raw in
+                LogEntry.read(UnsafeRawBufferPointer(rebasing: raw[(offset - windowStart)...]))
+            }
+            switch result {
+            case .entry(let entry, let size):
+                apply(entry, size, offset)
+                entries += 1
+                offset += size
+            case .incomplete where windowStart + window.count < fileSize:
+                // The entry runs past the window: read on from its start.
+                window = try read(at: offset, count: min(fileSize - offset, Self.recoveryWindow))
+                windowStart = offset
+            case .incomplete:
+                return (offset, entries, "torn entry at offset \(offset)")
+            case .corrupt(let why):
+                return (offset, entries, "\(why) at offset \(offset)")
+            }
+        }
+        return (offset, entries, nil)
     }
 
     /// Appends already-encoded entries with one write(2) at `size` (where the first one starts).
