@@ -62,9 +62,10 @@ struct RecordCache<Value> {
 
     var count: Int { index.count }
 
-    /// The cached value, now the most recently used; nil (a miss) when absent or not serving.
-    mutating func lookup(_ id: String) -> Value? {
-        guard isServing, let node = index[id] else {
+    /// The cached value, now the most recently used; nil (a miss) when absent, not serving, or
+    /// `leased` is false (the store has not been heard from lately: see `TrackingLease`).
+    mutating func lookup(_ id: String, leased: Bool = true) -> Value? {
+        guard isServing, leased, let node = index[id] else {
             events.misses += 1
             return nil
         }

@@ -1,6 +1,7 @@
 import EpilogueModel
 import EpilogueShared
 import Metrics
+import NIOCore
 
 /// The gateway's record cache (`--cache-mb`): `RecordCache` shards behind their own locks, so
 /// requests on different event loops rarely wait for each other, each shard holding an equal
@@ -14,6 +15,8 @@ final class SharedRecordCache: Sendable {
     /// The shards' bytes together, for the gauge, kept by deltas (no walk over every shard's lock).
     private let totalBytes = Locked(0)
     private let pushes = Locked(PushLog())
+    /// Hits are served only while the tracking connection has been heard from lately.
+    private let lease: Locked<TrackingLease>
 
     private struct PushLog {
         var applied = 0
@@ -21,7 +24,8 @@ final class SharedRecordCache: Sendable {
     }
 
     /// `capacity` in bytes, as `estimatedBytes` counts them; more than 0.
-    init(capacity: Int, shards count: Int = 16) {
+    init(capacity: Int, shards count: Int = 16, lease: TimeAmount = StoreClient.Configuration.defaultCacheLease) {
+        self.lease = Locked(TrackingLease(duration: lease))
         let count = max(1, min(count, capacity / (64 * 1024)))
         shards = (0..<count).map { _ in Locked(RecordCache<Record>(capacity: capacity / count)) }
     }
@@ -32,9 +36,11 @@ final class SharedRecordCache: Sendable {
 
     private func shard(_ id: String) -> Locked<RecordCache<Record>> { shards[index(id)] }
 
-    /// A hit, or nil (a miss: ask the store, with `beginFill` first).
-    func lookup(_ id: String) -> Record? {
-        let (record, events) = shard(id).withLock { cache in (cache.lookup(id), cache.takeEvents()) }
+    /// A hit, or nil (a miss: ask the store, with `beginFill` first). Past the lease every lookup
+    /// misses, so the GET goes to the store and fails as an uncached one would if it is gone.
+    func lookup(_ id: String, now: NIODeadline = .now()) -> Record? {
+        let leased = lease.withLock { $0.isLive(at: now) }
+        let (record, events) = shard(id).withLock { cache in (cache.lookup(id, leased: leased), cache.takeEvents()) }
         metrics.record(events)
         return record
     }
@@ -98,7 +104,19 @@ final class SharedRecordCache: Sendable {
         for (index, ids) in byShard { change(shards[index]) { body(&$0, ids) } }
     }
 
-    func trackingStarted() { forEachShard { $0.trackingStarted() } }
+    /// TRACK was answered: serve, with the lease running from that answer.
+    func trackingStarted(at now: NIODeadline = .now()) {
+        heard(at: now)
+        forEachShard { $0.trackingStarted() }
+    }
+
+    /// A frame arrived on the tracking connection: the lease runs from `now`.
+    func heard(at now: NIODeadline = .now()) { lease.withLock { $0.heard(at: now) } }
+
+    /// True (once per quiet spell) when the tracking connection should send a PING to keep the lease.
+    func pingDue(at now: NIODeadline = .now()) -> Bool { lease.withLock { $0.pingDue(at: now) } }
+
+    var leaseDuration: TimeAmount { lease.withLock { $0.duration } }
 
     func trackingLost() { forEachShard { $0.trackingLost() } }
 

@@ -27,11 +27,17 @@ public final class StoreClient: Service, Sendable {
         /// Bytes of records kept for GET (`--cache-mb`), coherent through the store's pushes
         /// (PROTOCOL.md, "Tracking"); 0 keeps none and sends no TRACK.
         public var cacheBytes: Int
+        /// How long the cache serves hits after the last frame read on its tracking connection
+        /// (see `TrackingLease`): the bound on staleness when the store freezes or the link is
+        /// silently cut. That connection sends a PING after half of it with nothing read.
+        public var cacheLease: TimeAmount
+
+        public static let defaultCacheLease = TimeAmount.seconds(2)
 
         public init(host: String, port: Int, secret: String? = nil, connections: Int = 4,
                     requestTimeout: TimeAmount = .seconds(5), connectTimeout: TimeAmount = .seconds(2),
                     initialBackoff: TimeAmount = .milliseconds(50), maximumBackoff: TimeAmount = .seconds(2),
-                    cacheBytes: Int = 0) {
+                    cacheBytes: Int = 0, cacheLease: TimeAmount = Configuration.defaultCacheLease) {
             self.host = host
             self.port = port
             self.secret = secret
@@ -41,6 +47,7 @@ public final class StoreClient: Service, Sendable {
             self.initialBackoff = initialBackoff
             self.maximumBackoff = maximumBackoff
             self.cacheBytes = cacheBytes
+            self.cacheLease = cacheLease
         }
     }
 
@@ -55,7 +62,7 @@ public final class StoreClient: Service, Sendable {
     public init(configuration: Configuration, clientName: String = "epilogue-gateway", dictionaries: [UInt32] = [],
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
         let inflater = RecordInflater(alsoAnnounced: dictionaries)
-        let cache = configuration.cacheBytes > 0 ? SharedRecordCache(capacity: configuration.cacheBytes) : nil
+        let cache = configuration.cacheBytes > 0 ? SharedRecordCache(capacity: configuration.cacheBytes, lease: configuration.cacheLease) : nil
         self.inflater = inflater
         self.cache = cache
         self.group = group

@@ -291,11 +291,17 @@ final class StorePool: Sendable {
         let loop = connection.channel.eventLoop
         let answered = loop.makePromise(of: [ServerMessage].self)
         let timeout = configuration.requestTimeout
-        loop.execute { connection.handler.value.send(.track(.broadcast), traceID: nil, timeout: timeout, promise: answered) }
+        loop.execute {
+            let handler = connection.handler.value
+            // Every frame from here on renews the cache's lease (TrackingLease).
+            try? connection.channel.pipeline.syncOperations.addHandler(FrameHeardHandler { cache.heard() }, position: .before(handler))
+            handler.send(.track(.broadcast), traceID: nil, timeout: timeout, promise: answered)
+        }
         answered.futureResult.whenComplete { [logger] result in
             switch result {
             case .success(let answers) where answers == [.tracking(.broadcast)]:
                 cache.trackingStarted()
+                self.keepLease(on: connection, cache: cache)
                 logger.debug("record cache serving: the store pushes invalidations")
             case .success(let answers):
                 logger.warning("record cache off: the store did not take TRACK", metadata: ["answer": "\(answers.map { "\($0)" })"])
@@ -303,6 +309,22 @@ final class StorePool: Sendable {
                 logger.info("record cache off until the store connection is back", metadata: ["error": "\(error)"])
             }
         }
+    }
+
+    /// Sends a PING on the tracking connection whenever it has been quiet for half the lease with
+    /// nothing in flight; one unanswered within the request timeout closes the connection
+    /// (`requestTimedOut`), which flushes the cache. Stops when the connection closes.
+    private func keepLease(on connection: Connection, cache: SharedRecordCache) {
+        let loop = connection.channel.eventLoop
+        let timeout = configuration.requestTimeout
+        let every = TimeAmount.nanoseconds(max(1_000_000, cache.leaseDuration.nanoseconds / 8))
+        let task = loop.scheduleRepeatedTask(initialDelay: every, delay: every) { _ in
+            // A request in flight already probes the link (its timeout closes the connection too).
+            guard connection.handler.value.inFlight == 0, cache.pingDue() else { return }
+            // The answer only matters as a frame heard (FrameHeardHandler); a timeout closes the connection.
+            connection.handler.value.send(.ping(ByteBuffer()), traceID: nil, timeout: timeout, promise: loop.makePromise())
+        }
+        connection.channel.closeFuture.whenComplete { _ in task.cancel() }
     }
 
     private func scheduleReconnect(slot index: Int) {

@@ -138,6 +138,68 @@ import Testing
         }
     }
 
+    /// A link that goes silent without closing (a frozen store, packets dropped): gateway A reaches
+    /// the store through a proxy that then holds every byte, while gateway B writes directly. A may
+    /// answer from its cache only within the lease after the last frame it read, so every stale
+    /// answer was asked for before freeze + lease; without the lease it would keep answering from
+    /// its cache until the connection closed (never, for a GET that never reaches the store).
+    @Test func aSilentLinkStopsServingFromTheCacheWithinTheLease() async throws {
+        let work = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeDirectory(work) }
+        let proxyScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("tests-support/delayproxy.py").path
+        let delayFile = work + "/delay-ms", proxyPortFile = work + "/proxy-port"
+        try "0".write(toFile: delayFile, atomically: true, encoding: .utf8)
+        let lease = StoreClient.Configuration.defaultCacheLease
+        try await withStoreServer(directory: work + "/store") { storePort, _ in
+            let proxy = try ChildProcess.launch(["/usr/bin/python3", proxyScript, "127.0.0.1", "0", "127.0.0.1", "\(storePort)",
+                                                 delayFile, proxyPortFile])
+            defer { ChildProcess.stop(proxy) }
+            let proxyPort = try await ChildProcess.port(fromFile: proxyPortFile, of: proxy)
+            // A request timeout well past the lease: the unanswered PING cannot be what stops the hits.
+            try await withGateway(storePort: proxyPort, requestTimeout: .seconds(5), cacheBytes: Self.cacheBytes) { portA, gatewayA in
+                try await withGateway(storePort: storePort) { portB, _ in
+                    let cacheA = try #require(gatewayA.store.cache)
+                    try await Self.eventually("cache serving") { cacheA.isServing }
+                    try await withTextClient(port: portA) { a in
+                        try await withTextClient(port: portB) { b in
+                            try await Self.write(Self.put("held", reading: "old"), through: b, seenBy: cacheA)
+                            #expect(try await a.command("GET held").isOK)
+                            #expect(try await a.command("GET held").body.contains { $0.contains("old") })
+                            #expect(cacheA.lookups.hits == 1)
+
+                            try "60000".write(toFile: delayFile, atomically: true, encoding: .utf8)
+                            let frozenAt = ContinuousClock.now
+                            #expect(try await b.command(Self.put("held", reading: "new")).isOK)
+                            var staleAskedAt: [Duration] = []
+                            var last = TextReply(lines: [])
+                            while ContinuousClock.now < frozenAt + .seconds(15) {
+                                let askedAt = ContinuousClock.now - frozenAt
+                                last = try await a.command("GET held")
+                                guard last.isOK, last.body.contains(where: { $0.contains("old") }) else { break }
+                                staleAskedAt.append(askedAt)
+                                try await Task.sleep(for: .milliseconds(50))
+                            }
+                            // Served at or after it was asked, and the lease ran out at most `lease` after the freeze.
+                            #expect(staleAskedAt.allSatisfy { $0 < .nanoseconds(lease.nanoseconds) },
+                                    "stale answers asked for at \(staleAskedAt)")
+                            #expect(last.errorCode == "TIMEOUT" || last.errorCode == "STORE_UNAVAILABLE", "\(last)")
+
+                            try "0".write(toFile: delayFile, atomically: true, encoding: .utf8)
+                            var fresh = TextReply(lines: [])
+                            while ContinuousClock.now < frozenAt + .seconds(30) {
+                                fresh = try await a.command("GET held")
+                                if fresh.isOK { break }
+                                try await Task.sleep(for: .milliseconds(100))
+                            }
+                            #expect(fresh.body.contains { $0.contains("new") }, "\(fresh)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func cacheMbZeroRunsWithoutACacheAndWithoutTracking() async throws {
         try await withStack { port, _ in
             try await withTextClient(port: port) { c in
