@@ -7,8 +7,13 @@ public struct Hello: Sendable, Equatable {
     public var versions: [UInt16]
     public var clientName: String
     /// Preset-dictionary ids the client can inflate; the server sends a record compressed only
-    /// when its dictionary is in this list.
+    /// when its dictionary is in this list, or when the list holds `anyDictionary`.
     public var dictionaries: [UInt32]
+
+    /// In `dictionaries`: the client takes bodies made with any dictionary the store has or will
+    /// train, fetching one it lacks with GET_DICTIONARY (PROTOCOL.md §2.4). An older store sees an
+    /// unknown id and ignores it.
+    public static let anyDictionary: UInt32 = 0xFFFF_FFFF
 
     public init(versions: [UInt16] = [WireProtocol.version], clientName: String, dictionaries: [UInt32] = []) {
         self.versions = versions

@@ -32,10 +32,16 @@ final class RecordInflater: Sendable {
         self.alsoAnnounced = alsoAnnounced
     }
 
-    /// The dictionary ids a new connection's HELLO announces: the built-in ones, the trained ones
-    /// an earlier READY listed, and `alsoAnnounced`. A trained dictionary the store makes while a
-    /// connection is up is therefore used from that client's next connection on.
-    var announced: [UInt32] {
+    /// The dictionary ids a pool connection's HELLO announces: `Hello.anyDictionary`, so the store
+    /// sends every body as stored, even one made with a dictionary it trains after the handshake
+    /// (`StoreClient` fetches a dictionary a RECORD needs before inflating it, see
+    /// `missingDictionaries`), and the explicit ids, for a store from before "any".
+    var announced: [UInt32] { announcedExplicitly + [Hello.anyDictionary] }
+
+    /// The built-in ids, the trained ones an earlier READY listed, and `alsoAnnounced`: what an
+    /// EXPORT stream announces, since it inflates each record as it comes and cannot stop to fetch
+    /// a dictionary (the store inflates bodies of one trained during the stream).
+    var announcedExplicitly: [UInt32] {
         let listed = state.withLockedValue { $0.listedByStore }
         return Array(Set(CompressionDictionary.all.map(\.id)).union(listed).union(alsoAnnounced)).sorted()
     }

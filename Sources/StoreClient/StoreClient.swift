@@ -242,7 +242,7 @@ public final class StoreClient: Service, Sendable {
     public func exportStream(_ filter: RecordFilter, on loop: any EventLoop, stream: StoreStream,
                              receive: @escaping @Sendable (Record) -> Void) -> EventLoopFuture<Void> {
         let inflater = self.inflater
-        let announced = inflater.announced
+        let announced = inflater.announcedExplicitly
         let missing = inflater.unheld(announced)
         let ready = missing.isEmpty ? loop.makeSucceededVoidFuture() : fetchDictionaries(missing, lane: nil, preferring: loop).hop(to: loop)
         let message = ClientMessage.export(filter)

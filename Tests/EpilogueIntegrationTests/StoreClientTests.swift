@@ -76,4 +76,30 @@ import Testing
             #expect(Dictionary(uniqueKeysWithValues: all.map { ($0.id, $0.content) })[dataset[5].id] == dataset[5].content)
         }
     }
+
+    /// A gateway connects before the store trains its dictionary (the usual start): having
+    /// announced "any", it gets bodies of that dictionary compressed on the connection it already
+    /// has, and fetches the dictionary before inflating them.
+    @Test func aClientConnectedBeforeTrainingFetchesTheNewDictionaryAndInflatesItsBodies() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeDirectory(dir) }
+        try await withStoreServer(directory: dir) { port, store in
+            let configuration = StoreClient.Configuration(host: "127.0.0.1", port: port, connections: 1)
+            try await StoreClient.withClient(configuration: configuration, clientName: "test", logger: TestSupport.logger) { client in
+                #expect(await client.waitUntilConnected(timeout: .seconds(3)))
+                let dataset = try BundledDataset.load()
+                for record in dataset { _ = try await store.put(id: record.id, content: record.content, expectedVersion: nil) }
+                let trained = try #require(try store.trainDictionary())
+                _ = try await store.put(id: "after-training", content: dataset[0].content, expectedVersion: nil)
+                let wire = WireRecord(id: "x", version: 1, updatedAt: 0, encoding: .deflate, dictionaryID: trained, body: ByteBuffer())
+                #expect(client.inflater.missingDictionaries(in: [.record(wire)]) == [trained])
+                #expect(try await client.get(id: "after-training").content == dataset[0].content)
+                // Only a compressed body makes the client fetch: the store did not inflate for it.
+                #expect(client.inflater.missingDictionaries(in: [.record(wire)]).isEmpty)
+                let all = try await client.export()
+                #expect(all.count == dataset.count + 1)
+                #expect(Dictionary(uniqueKeysWithValues: all.map { ($0.id, $0.content) })["after-training"] == dataset[0].content)
+            }
+        }
+    }
 }

@@ -95,12 +95,16 @@ import Testing
         await #expect(throws: StorageError.corruptDictionary(path: path, reason: "checksum mismatch")) { _ = try await open(dir) }
     }
 
+    private func putTwoRecordsToTrainOn(_ store: RecordStore) async throws {
+        _ = try await store.put(id: "a", content: TestSupport.content(), expectedVersion: nil)
+        _ = try await store.put(id: "b", content: TestSupport.content(reading: "Another reading of the same montage."), expectedVersion: nil)
+    }
+
     @Test func recordsOfATrainedDictionaryTravelPlainToClientsThatOnlyKnowBuiltInOnes() async throws {
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeDirectory(dir) }
         try await withStoreServer(directory: dir) { port, store in
-            _ = try await store.put(id: "a", content: TestSupport.content(), expectedVersion: nil)
-            _ = try await store.put(id: "b", content: TestSupport.content(reading: "Another reading of the same montage."), expectedVersion: nil)
+            try await putTwoRecordsToTrainOn(store)
             #expect(try store.trainDictionary() == DictionarySet.firstTrainedID)
             _ = try await store.put(id: "c", content: TestSupport.content(), expectedVersion: nil)
             #expect(store.record(id: "c")?.dictionaryID == DictionarySet.firstTrainedID)
@@ -110,6 +114,30 @@ import Testing
                 guard case .record(let record) = try await client.receive().message else { Issue.record("no record"); return }
                 #expect(record.encoding == .plain)
                 #expect(try RecordBody.decode(record.body) == TestSupport.content())
+            }
+        }
+    }
+
+    /// "Any" in HELLO (PROTOCOL.md §2.4): a dictionary trained after the handshake is used on that
+    /// connection at once, its bodies sent as stored, and GET_DICTIONARY hands out its bytes.
+    @Test func aClientThatAnnouncedAnyDictionaryGetsBodiesOfOneTrainedAfterItsHandshakeAsStored() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeDirectory(dir) }
+        try await withStoreServer(directory: dir) { port, store in
+            try await putTwoRecordsToTrainOn(store)
+            try await withWireClient(port: port) { client in
+                try await client.handshake(dictionaries: [1, Hello.anyDictionary])
+                let trained = try #require(try store.trainDictionary())
+                #expect(trained >= DictionarySet.firstTrainedID)
+                _ = try await store.put(id: "c", content: TestSupport.content(), expectedVersion: nil)
+                try await client.send(.get(id: "c"), id: 1)
+                guard case .record(let record) = try await client.receive().message else { Issue.record("no record"); return }
+                #expect(record.encoding == .deflate && record.dictionaryID == trained)
+                try await client.send(.getDictionary(id: trained), id: 2)
+                guard case .dictionary(let id, let bytes) = try await client.receive().message else { Issue.record("no dictionary"); return }
+                #expect(id == trained)
+                let body = try Zlib.DictionaryInflater(dictionary: bytes).decompress(Array(buffer: record.body), raw: true)
+                #expect(try RecordBody.decode(ByteBuffer(bytes: body)) == TestSupport.content())
             }
         }
     }

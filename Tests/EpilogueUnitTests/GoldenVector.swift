@@ -35,6 +35,8 @@ struct GoldenVector: CustomTestStringConvertible, Sendable {
 
     static let all: [GoldenVector] = [
         .init(name: "hello", requestID: 0, message: .client(.hello(Hello(versions: [1, 2], clientName: "gw", dictionaries: [1])))),
+        .init(name: "hello-any-dictionary", requestID: 0,
+              message: .client(.hello(Hello(versions: [1], clientName: "gw", dictionaries: [1, Hello.anyDictionary])))),
         .init(name: "authenticate", requestID: 0, message: .client(.authenticate(proof: Array(0..<32)))),
         .init(name: "ping", requestID: 1, message: .client(.ping(ByteBuffer(string: "hi")))),
         .init(name: "get", requestID: 2, message: .client(.get(id: "la-la-land/epilogue"))),

@@ -195,7 +195,10 @@ public struct StoreRequestHandler: Sendable {
     /// Sends the body as stored when the client can inflate it; inflates for clients that can't.
     func wireRecord(_ stored: StoredRecord, _ clientDictionaries: Set<UInt32>) throws(StoreError) -> WireRecord {
         // Bodies of trained dictionaries travel as the raw deflate they are stored as (encoding 2).
-        if stored.dictionaryID != 0, clientDictionaries.contains(stored.dictionaryID) { return try stored.wireRecord() }
+        if stored.dictionaryID != 0,
+           clientDictionaries.contains(stored.dictionaryID) || clientDictionaries.contains(Hello.anyDictionary) {
+            return try stored.wireRecord()
+        }
         let record = try store.decode(stored)
         return WireRecord(id: stored.id, version: stored.version, updatedAt: stored.updatedAt, encoding: .plain,
                           dictionaryID: 0, body: RecordBody.encode(record.content))
