@@ -86,7 +86,7 @@ for rep in $(seq 1 "$reps"); do
   # 2. IMPORT through the gateway, from nc, into another empty store (the same batches).
   if wanted gateway-import; then
     start_store "$work/c" c; start_gateway gc "$(port_of c)"
-    t0=$(now); (echo IMPORT; cat "$records"; echo .) | nc -q 600 127.0.0.1 "$(port_of gc)" > "$work/gimport.out"; t1=$(now)
+    t0=$(now); (echo IMPORT; cat "$records"; echo .; echo QUIT) | nc -q 600 127.0.0.1 "$(port_of gc)" > "$work/gimport.out"; t1=$(now)
     grep -q '^OK imported' "$work/gimport.out" || { echo "gateway IMPORT failed: $(head -c 300 "$work/gimport.out")"; }
     figure gateway-import "$(rate "$count" "$t0" "$t1")" records/s "(echo IMPORT; cat FILE; echo .) | nc ($(secs "$t0" "$t1") s; $(head -1 "$work/gimport.out" | tr -d '\r'))"
   fi
