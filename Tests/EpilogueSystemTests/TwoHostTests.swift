@@ -46,7 +46,9 @@ import Testing
         defer { store.stop() }
         let gateway = try await ServiceProcess(.gateway, host: gatewayListen,
                                                arguments: ["--store", "\(storeHost):\(store.port)", "--metrics-port", "0",
-                                                           "--request-timeout-ms", "500", "--log-level", "error"],
+                                                           "--request-timeout-ms", "500", "--log-level", "error",
+                                                           // A record cache, so that the cut also shows the cache's lease at work.
+                                                           "--cache-mb", "8"],
                                                prefix: gatewayPrefix)
         defer { gateway.stop() }
         let gatewayPort = gateway.port
@@ -64,6 +66,9 @@ import Testing
         let put = try await oneCommand(#"PUT two/1 film=F year=2000 director=D subject=s reading="across hosts" source=x sourceKind=critic"#,
                                        host: gatewayReach, port: gatewayPort)
         #expect(put.isOK, "\(put)")
+        // Read it once after the write's answer, so the caching gateway holds it when the link is cut.
+        let read = try await oneCommand("GET two/1", host: gatewayReach, port: gatewayPort)
+        #expect(read.status == "OK two/1", "\(read)")
 
         // 2. Cut the link: answers turn into STORE_UNAVAILABLE (a TIMEOUT may come first), promptly.
         try cut(store)
