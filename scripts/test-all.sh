@@ -3,6 +3,8 @@
 # root, as do the namespace, tmpfs and FUSE tests themselves), then runs `swift test` with
 # EPILOGUE_REQUIRE_ALL_TESTS=1: a test whose prerequisite is still missing then fails, naming it,
 # instead of being skipped. Arguments go to `swift test` (e.g. --parallel, --filter X, --skip-build).
+# Without --filter it runs in two phases: everything but the timed suites (scripts/lib/timed-suites.sh),
+# then those on their own.
 #
 # Plain `swift test` (the README's command) needs none of this: it skips what this machine
 # cannot run and prints why. The services under test always run unprivileged (uid 65534 via
@@ -35,4 +37,11 @@ if ((${#need[@]})); then
 fi
 
 export EPILOGUE_REQUIRE_ALL_TESTS=1
-exec swift test "$@"
+# With --filter, exactly what was asked; otherwise everything, the timed suites in a second phase.
+for arg in "$@"; do
+  [[ $arg == --filter ]] && exec swift test "$@"
+done
+source scripts/lib/timed-suites.sh
+swift test "$@" --skip "$TIMED_SUITES"
+echo "scripts/test-all.sh: the timed suites, on their own ($TIMED_SUITES)"
+exec swift test "$@" --filter "$TIMED_SUITES"
