@@ -86,14 +86,14 @@ for rep in $(seq 1 "$reps"); do
   # 2. IMPORT through the gateway, from nc, into another empty store (the same batches).
   if wanted gateway-import; then
     start_store "$work/c" c; start_gateway gc "$(port_of c)"
-    t0=$(now); (echo IMPORT; cat "$records"; echo .; echo QUIT) | nc -q 600 127.0.0.1 "$(port_of gc)" > "$work/gimport.out"; t1=$(now)
+    t0=$(now); (echo IMPORT; cat "$records"; echo .; echo QUIT) | nc -N 127.0.0.1 "$(port_of gc)" > "$work/gimport.out"; t1=$(now)
     grep -q '^OK imported' "$work/gimport.out" || { echo "gateway IMPORT failed: $(head -c 300 "$work/gimport.out")"; }
-    figure gateway-import "$(rate "$count" "$t0" "$t1")" records/s "(echo IMPORT; cat FILE; echo .) | nc ($(secs "$t0" "$t1") s; $(head -1 "$work/gimport.out" | tr -d '\r'))"
+    figure gateway-import "$(rate "$count" "$t0" "$t1")" records/s "(echo IMPORT; cat FILE; echo .) | nc -N ($(secs "$t0" "$t1") s; $(head -1 "$work/gimport.out" | tr -d '\r'))"
   fi
   # 3. Pipelined PUT of the same records through a gateway (one PUT line each, all sent at once).
   start_store "$work/b" b; start_gateway gb "$(port_of b)"; g=$(port_of gb)
   if wanted put; then
-    t0=$(now); nc -q 600 127.0.0.1 "$g" < "$base/puts.txt" > "$work/puts.out" || echo "nc failed (status $?)"; t1=$(now)
+    t0=$(now); nc -N 127.0.0.1 "$g" < "$base/puts.txt" > "$work/puts.out" || echo "nc failed (status $?)"; t1=$(now)
     ok=$(grep -c '^OK .* version ' "$work/puts.out" || true)
     figure pipelined-put "$(rate "$count" "$t0" "$t1")" records/s "nc < PUT lines ($(secs "$t0" "$t1") s, $ok acknowledged)"
   fi
@@ -115,9 +115,9 @@ for rep in $(seq 1 "$reps"); do
     out=$("$bin/epilogue-bench" export --store "127.0.0.1:$a")
     figure binary-export "$(echo "$out" | sed -n 's/.*s, \([0-9]*\) records\/s.*/\1/p')" records/s "epilogue-bench export ($out)"
     start_gateway ga "$a"
-    t0=$(now); printf 'EXPORT\nQUIT\n' | nc -q 600 127.0.0.1 "$(port_of ga)" > "$work/export.out" || echo "nc failed (status $?)"; t1=$(now)
+    t0=$(now); printf 'EXPORT\nQUIT\n' | nc -N 127.0.0.1 "$(port_of ga)" > "$work/export.out" || echo "nc failed (status $?)"; t1=$(now)
     lines=$(grep -c '^{' "$work/export.out" || true)
-    figure gateway-export "$(rate "$lines" "$t0" "$t1")" records/s "printf 'EXPORT\\n' | nc ($(secs "$t0" "$t1") s, $lines lines, $(stat -c %s "$work/export.out") bytes)"
+    figure gateway-export "$(rate "$lines" "$t0" "$t1")" records/s "printf 'EXPORT\\n' | nc -N ($(secs "$t0" "$t1") s, $lines lines, $(stat -c %s "$work/export.out") bytes)"
   fi
   cleanup; pids=()
   rm -rf "$work"
