@@ -49,6 +49,23 @@ final class SharedRecordCache: Sendable {
         shard(id).withLock { $0.beginFill(id) }
     }
 
+    /// What a GET finds: the record, or a miss with the fill ticket for its answer.
+    enum Lookup {
+        case hit(Record)
+        case miss(RecordCache<Record>.Ticket?)
+    }
+
+    /// `lookup` and, on a miss, `beginFill`, in one hold of the shard's lock (every miss took it twice).
+    func lookupOrBeginFill(_ id: String, now: NIODeadline = .now()) -> Lookup {
+        let leased = lease.withLock { $0.isLive(at: now) }
+        let (found, events) = shard(id).withLock { cache -> (Lookup, RecordCache<Record>.Events) in
+            let found: Lookup = cache.lookup(id, leased: leased).map { .hit($0) } ?? .miss(cache.beginFill(id))
+            return (found, cache.takeEvents())
+        }
+        metrics.record(events)
+        return found
+    }
+
     func completeFill(_ ticket: RecordCache<Record>.Ticket, with record: Record?) {
         let bytes = record.map(Self.estimatedBytes) ?? 0
         let (filled, delta, events) = shard(ticket.id).withLock { cache in

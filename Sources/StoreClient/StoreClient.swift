@@ -139,11 +139,14 @@ public final class StoreClient: Service, Sendable {
         guard let cache, let use = request.cacheUse else { return sendToStore(request, traceID: traceID, lane: lane, preferring: loop) }
         switch use {
         case .read(let id, let answer, let record):
-            if let hit = cache.lookup(id) { return (loop ?? group.next()).makeSucceededFuture(answer(hit)) }
-            let ticket = cache.beginFill(id)
-            let answered = sendToStore(request, traceID: traceID, lane: lane, preferring: loop)
-            if let ticket { answered.whenComplete { cache.completeFill(ticket, with: try? record($0.get())) } }
-            return answered
+            switch cache.lookupOrBeginFill(id) {
+            case .hit(let hit):
+                return (loop ?? group.next()).makeSucceededFuture(answer(hit))
+            case .miss(let ticket):
+                let answered = sendToStore(request, traceID: traceID, lane: lane, preferring: loop)
+                if let ticket { answered.whenComplete { cache.completeFill(ticket, with: try? record($0.get())) } }
+                return answered
+            }
         case .write(let ids):
             // Read-your-writes without waiting for the store's push (see `RecordCache.beginWrite`).
             cache.beginWrite(ids)

@@ -38,8 +38,8 @@ enum IndexRecovery {
         async let loading = header == nil ? nil : directory.flatMap { IndexSnapshot.load(from: $0) }
         // Only each id's last entry matters: keep that and index just the survivors, so start-up
         // does not inflate and tokenize every superseded version. Until indexed, a survivor is a
-        // `LogSurvivor` (its position in the log, no facets); the same dictionary then becomes
-        // the index's records (no second copy of a million records).
+        // pending `StoredRecord` (its position in the log, no facets); the same dictionary then
+        // becomes the index's records (no second copy of a million records).
         var latest: [String: StoredRecord] = [:]
         latest.reserveCapacity(header?.documentCount ?? 0)
         var order: UInt32 = 0
