@@ -30,3 +30,32 @@ public enum ImportExisting: UInt8, Sendable {
     case replace = 0
     case skip = 1
 }
+
+/// What an IMPORT did with its items (one batch's, or a whole import's): `new` ids written,
+/// `replaced` live records written over (already in the store, or earlier in the same import),
+/// and `skipped` items left out because their id held a live record (`ImportExisting.skip`).
+public struct ImportCounts: Sendable, Equatable {
+    public var new: Int
+    public var replaced: Int
+    public var skipped: Int
+
+    /// Records written: new ones and replacements.
+    public var written: Int { new + replaced }
+
+    public init(new: Int = 0, replaced: Int = 0, skipped: Int = 0) {
+        self.new = new
+        self.replaced = replaced
+        self.skipped = skipped
+    }
+
+    public static func += (total: inout ImportCounts, batch: ImportCounts) {
+        total.new += batch.new
+        total.replaced += batch.replaced
+        total.skipped += batch.skipped
+    }
+
+    /// "W records (N new, R replaced; S skipped as existing)", as both importers' summaries say it.
+    public var summary: String {
+        "\(written) \(written == 1 ? "record" : "records") (\(new) new, \(replaced) replaced; \(skipped) skipped as existing)"
+    }
+}

@@ -209,9 +209,10 @@ extension ServerMessage {
         case .dictionary(let id, let bytes):
             buffer.writeInteger(id)
             buffer.writeWireBytes(bytes)
-        case .imported(let written, let skipped):
+        case .imported(let written, let skipped, let replaced):
             buffer.writeInteger(written)
             buffer.writeInteger(skipped)
+            buffer.writeInteger(replaced)
         case .backupChunk(let file, let offset, let data):
             buffer.writeWireString(file)
             buffer.writeInteger(offset)
@@ -310,7 +311,7 @@ extension ServerMessage {
         case .dictionary:
             self = .dictionary(id: try r.u32("dictionaryID"), bytes: Array(buffer: try r.bytes("bytes")))
         case .imported:
-            self = .imported(written: try r.u32("written"), skipped: try r.u32("skipped"))
+            self = .imported(written: try r.u32("written"), skipped: try r.u32("skipped"), replaced: try r.u32("replaced"))
         case .backupChunk:
             self = .backupChunk(file: try r.string("file"), offset: try r.u64("offset"), data: try r.bytes("data"))
         case .backupEnd:

@@ -153,8 +153,9 @@ public enum ServerMessage: Sendable, Equatable {
     case themes([ThemeCount])
     case stats([StatEntry])
     case dictionary(id: UInt32, bytes: [UInt8])
-    /// IMPORT's answer once the batch is durable: records written and lines skipped (existing ids).
-    case imported(written: UInt32, skipped: UInt32)
+    /// IMPORT's answer once the batch is durable: records written, items skipped (existing ids),
+    /// and how many of those written replaced a live record.
+    case imported(written: UInt32, skipped: UInt32, replaced: UInt32)
     /// `data` belongs at `offset` of the backup's file `file`.
     case backupChunk(file: String, offset: UInt64, data: ByteBuffer)
     /// The backup's files, whole: lengths and checksums.

@@ -39,8 +39,7 @@ public enum JSONLinesImport {
 
     public struct Report: Sendable {
         public var lines = 0
-        public var written = 0
-        public var skipped = 0
+        public var counts = ImportCounts()
         public var batches = 0
         public var bad: [BadLine] = []
     }
@@ -49,7 +48,7 @@ public enum JSONLinesImport {
         public var report: Report
         public var reason: String
         public var description: String {
-            "\(reason) (\(report.written) records acknowledged before it are durable; stopped after line \(report.lines))"
+            "\(reason) (\(report.counts.written) records acknowledged before it are durable; stopped after line \(report.lines))"
         }
     }
 
@@ -131,7 +130,7 @@ public enum JSONLinesImport {
     /// `send`, which applies one IMPORT batch (`StoreClient.import`). `progress` gets each bad line
     /// as it is found.
     public static func run(path: String, options: Options,
-                           send: (ImportExisting, [ImportItem]) async throws(StoreClientError) -> (written: Int, skipped: Int),
+                           send: (ImportExisting, [ImportItem]) async throws(StoreClientError) -> ImportCounts,
                            progress: (BadLine) -> Void = { _ in }) async throws -> Report {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw Failed(report: Report(), reason: "cannot open \(path)") }
         defer { try? handle.close() }
@@ -148,9 +147,7 @@ public enum JSONLinesImport {
             batchBytes = 0
             while !items.isEmpty {
                 do throws(StoreClientError) {
-                    let imported = try await send(options.existing, items)
-                    report.written += imported.written
-                    report.skipped += imported.skipped
+                    report.counts += try await send(options.existing, items)
                     report.batches += 1
                     return
                 } catch .refused(let code, let message) {

@@ -271,7 +271,7 @@ public final class StoreClient: Service, Sendable {
     }
 
     /// Applies one IMPORT batch all or nothing; a refused item is `.refused` naming its line.
-    public func `import`(_ existing: ImportExisting, _ items: [ImportItem], lane: Int? = nil) async throws(StoreClientError) -> (written: Int, skipped: Int) {
+    public func `import`(_ existing: ImportExisting, _ items: [ImportItem], lane: Int? = nil) async throws(StoreClientError) -> ImportCounts {
         do {
             return try await send(.import(existing, items), lane: lane).get()
         } catch {

@@ -182,11 +182,12 @@ extension StoreRequest where Answer == [StatEntry] {
     }
 }
 
-extension StoreRequest where Answer == (written: Int, skipped: Int) {
+extension StoreRequest where Answer == ImportCounts {
     /// Applies `items` all or nothing (PROTOCOL.md, IMPORT).
     public static func `import`(_ existing: ImportExisting, _ items: [ImportItem]) -> Self {
         single(.import(existing, items), cacheUse: .write(ids: items.map(\.id))) {
-            if case .imported(let written, let skipped) = $0 { return (Int(written), Int(skipped)) } else { return nil }
+            guard case .imported(let written, let skipped, let replaced) = $0, replaced <= written else { return nil }
+            return ImportCounts(new: Int(written - replaced), replaced: Int(replaced), skipped: Int(skipped))
         }
     }
 }

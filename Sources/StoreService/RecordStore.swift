@@ -260,14 +260,15 @@ public final class RecordStore: Service, Sendable {
 
     // MARK: Backup
 
-    /// Fixes what a BACKUP copies, in one short hold of the lock (writers wait only for a dup(2)):
-    /// the log's length now and the trained dictionaries now. See `Backup.Source`.
+    /// Fixes what a BACKUP copies, in one short hold of the lock (writers wait only for a dup(2)
+    /// and a copy-on-write copy of the index): the log's length now, the trained dictionaries now
+    /// and the index now, for the backup's index snapshot (`Backup.Source.prepareSnapshot`).
     public func beginBackup() throws(StoreError) -> Backup.Source {
-        try state.withLock { _ throws(StoreError) -> Backup.Source in
+        try state.withLock { state throws(StoreError) -> Backup.Source in
             let fd = dup(log.fd)
             guard fd >= 0 else { throw .storage(.fromErrno("dup", log.path)) }
             return Backup.Source(logFD: fd, logLength: log.size, dictionaryIDs: dictionaries.trained.map(\.id),
-                                 directory: configuration.dataDirectory)
+                                 directory: configuration.dataDirectory, index: state.index)
         }
     }
 
@@ -281,7 +282,7 @@ public final class RecordStore: Service, Sendable {
     /// `.importLine` naming its line, and nothing of the batch is in the log or in memory. A
     /// failed write (e.g. ENOSPC) cuts the log back: nothing applied either.
     public func importBatch(_ items: [ImportItem], existing: ImportExisting,
-                            completion: @escaping @Sendable (Result<(written: Int, skipped: Int), StoreError>) -> Void) {
+                            completion: @escaping @Sendable (Result<ImportCounts, StoreError>) -> Void) {
         struct Prepared {
             var item: ImportItem
             var packed: (raw: Int, dictionaryID: UInt32, bytes: [UInt8])
@@ -302,18 +303,18 @@ public final class RecordStore: Service, Sendable {
             prepared.append(Prepared(item: item, packed: packed,
                                      analyzed: SearchIndex.AnalyzedDocument(fields: RecordIndex.searchFields(item.content))))
         }
-        let outcome = Result { () throws(StoreError) -> (UInt64, Int, Int) in
-            try state.withLock { state throws(StoreError) -> (UInt64, Int, Int) in
+        let outcome = Result { () throws(StoreError) -> (UInt64, ImportCounts) in
+            try state.withLock { state throws(StoreError) -> (UInt64, ImportCounts) in
                 // Versions as the batch leaves them so far (0: deleted), for ids it writes twice.
                 var batchVersions: [String: UInt64] = [:]
                 var entries: [(LogEntry, Prepared)] = []
-                var skipped = 0
+                var counts = ImportCounts()
                 for p in prepared {
                     let id = p.item.id
                     let current = batchVersions[id] ?? state.index.records[id]?.version ?? 0
                     let last = batchVersions[id] ?? state.index.records[id]?.version ?? state.index.tombstones[id]?.version ?? 0
                     if existing == .skip && current != 0 {
-                        skipped += 1
+                        counts.skipped += 1
                         continue
                     }
                     if let expected = p.item.expectedVersion, expected != current {
@@ -327,6 +328,7 @@ public final class RecordStore: Service, Sendable {
                         next = version
                     }
                     batchVersions[id] = next
+                    if current != 0 { counts.replaced += 1 } else { counts.new += 1 }
                     entries.append((LogEntry.put(id: id, version: next, updatedAt: p.item.updatedAt ?? now, encoding: .zlib,
                                                  dictionaryID: p.packed.dictionaryID, rawLength: UInt32(p.packed.raw), body: p.packed.bytes), p))
                 }
@@ -334,7 +336,7 @@ public final class RecordStore: Service, Sendable {
                 encoded.reserveCapacity(entries.count)
                 for (entry, _) in entries { encoded.append(entry.encoded()) }
                 let bytes = encoded.reduce(into: [UInt8]()) { $0 += $1 }
-                guard !bytes.isEmpty else { return (0, 0, skipped) }
+                guard !bytes.isEmpty else { return (0, counts) }
                 var offset = log.size
                 try append(bytes)
                 for ((entry, p), entryBytes) in zip(entries, encoded) {
@@ -344,14 +346,14 @@ public final class RecordStore: Service, Sendable {
                 }
                 state.writes += entries.count
                 state.snapshotIsCurrent = false
-                return (gate.noteAppended(bytes.count), entries.count, skipped)
+                return (gate.noteAppended(bytes.count), counts)
             }
         }
         switch outcome {
         case .failure(let error): completion(.failure(error))
-        case .success(let (position, written, skipped)):
-            guard written > 0 else { return completion(.success((0, skipped))) }
-            whenDurable(position) { error in completion(error.map { .failure($0) } ?? .success((written, skipped))) }
+        case .success(let (position, counts)):
+            guard counts.written > 0 else { return completion(.success(counts)) }
+            whenDurable(position) { error in completion(error.map { .failure($0) } ?? .success(counts)) }
         }
     }
 

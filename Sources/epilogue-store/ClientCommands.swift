@@ -81,9 +81,9 @@ struct ImportCommand: AsyncParsableCommand {
             }
         }
         let seconds = Date().timeIntervalSince(started)
-        print("imported \(report.written) records from \(report.lines) lines in \(report.batches) batches "
-              + "(\(report.skipped) skipped as existing, \(report.bad.count) bad) in \(String(format: "%.2f", seconds)) s, "
-              + "\(Int(Double(report.written) / max(seconds, 0.000_001))) records/s")
+        print("imported \(report.counts.summary) from \(report.lines) lines in \(report.batches) batches "
+              + "(\(report.bad.count) bad) in \(String(format: "%.2f", seconds)) s, "
+              + "\(Int(Double(report.counts.written) / max(seconds, 0.000_001))) records/s")
         if !report.bad.isEmpty { throw ExitCode(1) }
     }
 }

@@ -108,4 +108,125 @@ import Testing
         _ = FileManager.default.createFile(atPath: dir + "/something", contents: Data())
         #expect(throws: StorageError.self) { _ = try BackupWriter(directory: dir) }
     }
+
+    // MARK: The backup's index snapshot
+
+    /// Records, FIND and SEARCH answers of a store, to compare a restored copy with its source.
+    struct Answers: Equatable {
+        var records: [Record]
+        var finds: [[String]]
+        var searches: [[SearchHit]]
+
+        init(_ store: RecordStore) throws {
+            let ids = store.query(RecordFilter(), limit: 1_000, offset: 0).records.map(\.id)
+            records = try ids.map { try store.get(id: $0) }
+            finds = [RecordFilter(film: "La La Land"), RecordFilter(film: "A Real Pain"), RecordFilter(theme: "what-if")].map {
+                store.query($0, limit: 1_000, offset: 0).records.map(\.id)
+            }
+            searches = try ["dream", "montage OR jazz", "\"what if\"", "sacr*", "reading NOT dream"].map {
+                try store.search($0, filter: RecordFilter(), limit: 50).results
+            }
+        }
+    }
+
+    static func putNumbered(_ store: RecordStore, prefix: String, count: Int) async throws {
+        for n in 0..<count {
+            _ = try await store.put(id: "\(prefix)/\(n)", content: TestSupport.content(film: n % 3 == 0 ? "A Real Pain" : "La La Land",
+                                                                                reading: "reading \(n): a dream of jazz number \(n % 17)"),
+                                    expectedVersion: nil)
+        }
+    }
+
+    /// A served store holding the bundled dataset and `count` numbered records, and a path for its backup.
+    static func withNumberedStore(_ count: Int, _ body: @Sendable (_ copy: String, _ port: Int, _ store: RecordStore) async throws -> Void) async throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeDirectory(dir) }
+        try await withStoreServer(directory: dir + "/data", dataset: true) { port, store in
+            try await putNumbered(store, prefix: "snap", count: count)
+            try await body(dir + "/copy", port, store)
+        }
+    }
+
+    @Test func aRestoredBackupStartsFromItsIndexSnapshotAndAnswersGetFindAndSearchAsTheSource() async throws {
+        try await Self.withNumberedStore(300) { copy, port, store in
+            _ = try await store.delete(id: "snap/7", expectedVersion: nil)
+            _ = try await store.put(id: "snap/8", content: TestSupport.content(reading: "written again"), expectedVersion: nil)
+            let files = try await Self.backup(port: port, to: copy)
+            #expect(files.map(\.name).contains(IndexSnapshot.fileName))
+            let source = try Answers(store)
+            // A write after the backup is in neither its log nor its snapshot.
+            _ = try await store.put(id: "after/1", content: TestSupport.content(reading: "a dream after the backup"), expectedVersion: nil)
+
+            let restored = try await TestSupport.openStore(copy)
+            defer { restored.close() }
+            #expect(restored.recovery.usedIndexSnapshot)
+            #expect(restored.recovery.entriesAfterSnapshot == 0, "the snapshot covers the backup's whole log")
+            #expect((try? restored.get(id: "after/1")) == nil)
+            #expect(source.records.count == 58 + 299)
+            #expect(source.searches.allSatisfy { !$0.isEmpty } && source.finds.allSatisfy { !$0.isEmpty })
+            #expect(try Answers(restored) == source)
+        }
+    }
+
+    @Test func aDamagedIndexSnapshotInABackupIsRefusedAndWithoutItTheBackupRestoresByRebuilding() async throws {
+        try await Self.withNumberedStore(100) { copy, port, store in
+            _ = try await Self.backup(port: port, to: copy)
+            let path = copy + "/" + IndexSnapshot.fileName
+            var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+            bytes[bytes.count / 2] ^= 0x40
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            do {
+                _ = try await TestSupport.openStore(copy)
+                Issue.record("a backup with a damaged index snapshot must be refused")
+            } catch let error as StorageError {
+                #expect(error.description.contains(path) && error.description.contains("CRC-32 differs"), "\(error)")
+                #expect(error.description.contains("delete it to restore without it"), "\(error)")
+            }
+            // The snapshot is only a cache: deleted, the backup restores, rebuilding the indexes.
+            try FileManager.default.removeItem(atPath: path)
+            let restored = try await TestSupport.openStore(copy)
+            defer { restored.close() }
+            #expect(!restored.recovery.usedIndexSnapshot)
+            #expect(try Answers(restored) == Answers(store))
+        }
+    }
+
+    @Test func aBackupsSnapshotDescribesTheLogItCopiesWhenACompactionRenamesANewLogInMeanwhile() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeDirectory(dir) }
+        let copy = dir + "/copy"
+        let store = try await TestSupport.openStore(dir + "/data", dataset: true)
+        defer { store.close() }
+        try await Self.putNumbered(store, prefix: "gen", count: 200)
+        try await Self.putNumbered(store, prefix: "gen", count: 150)  // dead bytes for the compaction
+        for n in 0..<20 { _ = try await store.delete(id: "gen/\(n)", expectedVersion: nil) }
+        // The backup's moment: then a compaction rewrites the log (a new file, new offsets) and
+        // writes go on, before the backup's snapshot is even written.
+        let source = try store.beginBackup()
+        let atBackup = try Answers(store)
+        let logBefore = try FileManager.default.attributesOfItem(atPath: dir + "/data/records.log")[.size] as? Int
+        try store.compact()
+        #expect(try FileManager.default.attributesOfItem(atPath: dir + "/data/records.log")[.size] as? Int != logBefore, "compaction rewrote the log")
+        try await Self.putNumbered(store, prefix: "later", count: 30)
+        _ = try await store.delete(id: "gen/100", expectedVersion: nil)
+        #expect(source.prepareSnapshot() == nil)
+
+        let writer = try BackupWriter(directory: copy)
+        var reader = BackupReader(source: source)
+        pieces: while true {
+            for piece in reader.nextPieces(maximum: 4) {
+                switch piece {
+                case .chunk(let file, let offset, let bytes): try writer.receive(file: file, offset: offset, bytes: bytes)
+                case .end(let files): try writer.finish(files: files); break pieces
+                case .failed(let reason): Issue.record("backup failed: \(reason)"); return
+                }
+            }
+        }
+        #expect(writer.files.map(\.name) == ["records.log", IndexSnapshot.fileName])
+        let restored = try await TestSupport.openStore(copy)
+        defer { restored.close() }
+        #expect(restored.recovery.usedIndexSnapshot)
+        #expect(restored.recovery.entriesAfterSnapshot == 0)
+        #expect(try Answers(restored) == atBackup)
+    }
 }

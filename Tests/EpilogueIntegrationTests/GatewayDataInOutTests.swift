@@ -25,12 +25,16 @@ import Testing
             try await withTextClient(port: port) { client in
                 let lines = (0..<2_500).map { Self.line("gw/\($0)") }
                 let first = try await Self.importLines(client, "IMPORT", lines)
-                #expect(first.status == "OK imported 2500 records (0 skipped as existing) in 3 batches")
+                #expect(first.status == "OK imported 2500 records (2500 new, 0 replaced; 0 skipped as existing) in 3 batches")
                 #expect(try await client.command("FIND film=\"La La Land\" limit=1").status == "OK 1 of 2500 records (1–1)")
                 let again = try await Self.importLines(client, "IMPORT mode=skip", lines)
-                #expect(again.status == "OK imported 0 records (2500 skipped as existing) in 3 batches")
+                #expect(again.status == "OK imported 0 records (0 new, 0 replaced; 2500 skipped as existing) in 3 batches")
+                // Half of these ids are there: in replace mode they are counted as replaced, the rest as new.
+                let overlapping = (2_000..<3_000).map { Self.line("gw/\($0)") }
+                let replaced = try await Self.importLines(client, "IMPORT mode=replace", overlapping)
+                #expect(replaced.status == "OK imported 1000 records (500 new, 500 replaced; 0 skipped as existing) in 1 batch")
                 let exported = try await client.command("EXPORT")
-                #expect(exported.body.count == 2_500)
+                #expect(exported.body.count == 3_000)
                 // EXPORT's lines, imported with keep-versions into a store that has them, are refused
                 // (a version must be above the id's last): the first line is named, nothing applied.
                 let restore = try await Self.importLines(client, "IMPORT keep-versions", Array(exported.body.prefix(10)))
@@ -46,7 +50,7 @@ import Testing
                 var lines = (0..<1_500).map { Self.line("bad/\($0)") }
                 lines[1_199] = #"{"id":"bad/1199","film":"La La Land"}"#
                 let reply = try await Self.importLines(client, "IMPORT", lines)
-                #expect(reply.status == "ERR BAD_REQUEST line 1200: missing field 'year' (imported before it: 1000 records (0 skipped as existing) in 1 batch; nothing after them)")
+                #expect(reply.status == "ERR BAD_REQUEST line 1200: missing field 'year' (imported before it: 1000 records (1000 new, 0 replaced; 0 skipped as existing) in 1 batch; nothing after them)")
                 #expect(try await client.command("FIND film=\"La La Land\" limit=1").status == "OK 1 of 1000 records (1–1)")
                 #expect(try await client.command("PING").status == "OK PONG")
             }
@@ -62,7 +66,7 @@ import Testing
                 let bad = try await Self.importLines(client, "IMPORT mode=sometimes", [Self.line("a/1")])
                 #expect(bad.errorCode == "BAD_REQUEST")
                 #expect(try await client.command("PING").status == "OK PONG")
-                #expect(try await Self.importLines(client, "IMPORT", [Self.line("a/1")]).status == "OK imported 1 record (0 skipped as existing) in 1 batch")
+                #expect(try await Self.importLines(client, "IMPORT", [Self.line("a/1")]).status == "OK imported 1 record (1 new, 0 replaced; 0 skipped as existing) in 1 batch")
             }
         }
     }

@@ -25,8 +25,8 @@ import Testing
         guard case .send(let existing, let items) = body.nextAction() else { Issue.record("no batch"); return }
         #expect(existing == .skip && items.map(\.id) == ["a/1", "a/2", "a/3"] && items.map(\.line) == [1, 2, 3])
         #expect(body.nextAction() == .wait)
-        body.batchAnswered(.success((written: 2, skipped: 1)))
-        #expect(body.nextAction() == .finish(.ok("imported 2 records (1 skipped as existing) in 1 batch")))
+        body.batchAnswered(.success(ImportCounts(new: 1, replaced: 1, skipped: 1)))
+        #expect(body.nextAction() == .finish(.ok("imported 2 records (1 new, 1 replaced; 1 skipped as existing) in 1 batch")))
         #expect(body.nextAction() == .wait)
     }
 
@@ -45,7 +45,7 @@ import Testing
         // One batch waits for the store and the next is full: take no more lines.
         #expect(body.canTakeLine == false)
         #expect(body.nextAction() == .wait)
-        body.batchAnswered(.success((written: 2, skipped: 0)))
+        body.batchAnswered(.success(ImportCounts(new: 2)))
         #expect(body.canTakeLine == true)
         guard case .send(_, let second) = body.nextAction() else { Issue.record("no second batch"); return }
         #expect(second.map(\.id) == ["c/3", "c/4"])
@@ -54,7 +54,7 @@ import Testing
         body.batchAnswered(.failure(.refused(code: .conflict, message: "line 4: 'c/4' is at version 3, not 0")))
         Self.feed(&body, [Self.record("c/5"), "."])
         #expect(body.nextAction() == .finish(.error(code: .conflict,
-            message: "line 4: 'c/4' is at version 3, not 0 (imported before it: 2 records (0 skipped as existing) in 1 batch; nothing after them)")))
+            message: "line 4: 'c/4' is at version 3, not 0 (imported before it: 2 records (2 new, 0 replaced; 0 skipped as existing) in 1 batch; nothing after them)")))
     }
 
     @Test func aBodyCutOffBeforeItsDotAppliesNothingOfItsLastBatch() {
@@ -102,11 +102,11 @@ import Testing
         _ = machine.lineRead(Self.line("."))
         guard case .sendImportBatch(_, let items) = machine.nextAction(writable: true) else { Issue.record("no batch"); return }
         #expect(items.map(\.id) == ["g/1"])
-        machine.importBatchAnswered(.success((written: 1, skipped: 0)))
+        machine.importBatchAnswered(.success(ImportCounts(new: 1)))
         #expect(machine.nextAction(writable: true) == .wait)  // GET x is still at the head
         _ = machine.replyArrived(sequence: get, .ok("x"))
         #expect(machine.nextAction(writable: true) == .write(.ok("x")))
-        #expect(machine.nextAction(writable: true) == .write(.ok("imported 1 record (0 skipped as existing) in 1 batch")))
+        #expect(machine.nextAction(writable: true) == .write(.ok("imported 1 record (1 new, 0 replaced; 0 skipped as existing) in 1 batch")))
     }
 
     @Test func aHalfCloseInTheMiddleOfTheBodyEndsTheImportWithoutItsLastBatch() {

@@ -53,7 +53,7 @@ struct GoldenVector: CustomTestStringConvertible, Sendable {
         .init(name: "stats", requestID: 9, message: .client(.stats)),
         .init(name: "export", requestID: 12, message: .client(.export(RecordFilter(film: "La La Land")))),
         .init(name: "import", requestID: 13, message: .client(.import(.skip, [ImportItem(line: 7, id: "x", content: sampleContent, version: 3, updatedAt: 1_700_000_000_000)]))),
-        .init(name: "imported", requestID: 13, message: .server(.imported(written: 1000, skipped: 2))),
+        .init(name: "imported", requestID: 13, message: .server(.imported(written: 1000, skipped: 2, replaced: 10))),
         .init(name: "backup", requestID: 14, message: .client(.backup)),
         .init(name: "backup-chunk", requestID: 14, flags: .streamContinues, message: .server(.backupChunk(file: "records.log", offset: 0, data: ByteBuffer(bytes: Array("EPILOG".utf8) + [0, 1])))),
         .init(name: "backup-end", requestID: 14, message: .server(.backupEnd([BackupFile(name: "records.log", length: 8, crc32: 0x0A1B_2C3D)]))),

@@ -347,7 +347,7 @@ def encode_payload(m):
     elif t == "DICTIONARY":
         w.u32(m["dictionary_id"]).bytes(m["bytes"])
     elif t == "IMPORTED":
-        w.u32(m["written"]).u32(m["skipped"])
+        w.u32(m["written"]).u32(m["skipped"]).u32(m["replaced"])
     elif t == "BACKUP_CHUNK":
         w.string(m["file"]).u64(m["offset"]).bytes(m["data"])
     elif t == "BACKUP_END":
@@ -474,7 +474,7 @@ def decode_payload(type_code, payload):
         m["dictionary_id"] = r.u32("dictionary_id")
         m["bytes"] = r.bytes("bytes")
     elif t == "IMPORTED":
-        m["written"], m["skipped"] = r.u32("written"), r.u32("skipped")
+        m["written"], m["skipped"], m["replaced"] = r.u32("written"), r.u32("skipped"), r.u32("replaced")
     elif t == "BACKUP_CHUNK":
         m["file"], m["offset"], m["data"] = r.string("file"), r.u64("offset"), r.bytes("data")
     elif t == "BACKUP_END":

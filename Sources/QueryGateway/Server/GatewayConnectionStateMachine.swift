@@ -126,7 +126,7 @@ struct GatewayConnectionStateMachine {
     }
 
     /// The store answered the IMPORT batch last sent (call `nextAction` until `.wait`).
-    mutating func importBatchAnswered(_ result: Result<(written: Int, skipped: Int), StoreClientError>) {
+    mutating func importBatchAnswered(_ result: Result<ImportCounts, StoreClientError>) {
         importing?.body.batchAnswered(result)
     }
 

@@ -41,8 +41,7 @@ struct GatewayImport {
     private var finished = false
     /// Why the import stopped; the rest of the body is discarded.
     private var failure: (code: TextErrorCode, message: String)?
-    private var written = 0
-    private var skipped = 0
+    private var counts = ImportCounts()
     private var batches = 0
 
     init(existing: ImportExisting, keepVersions: Bool, limits: Limits = Limits()) {
@@ -103,12 +102,11 @@ struct GatewayImport {
     }
 
     /// The store's answer to the batch last sent.
-    mutating func batchAnswered(_ result: Result<(written: Int, skipped: Int), StoreClientError>) {
+    mutating func batchAnswered(_ result: Result<ImportCounts, StoreClientError>) {
         batchInFlight = false
         switch result {
-        case .success(let counts):
-            written += counts.written
-            skipped += counts.skipped
+        case .success(let batch):
+            counts += batch
             batches += 1
         case .failure(let error):
             // The store names the refused line ("line N: …"); the whole batch was not applied.
@@ -140,7 +138,7 @@ struct GatewayImport {
     }
 
     private var reply: TextResponse {
-        let counts = "\(written) \(written == 1 ? "record" : "records") (\(skipped) skipped as existing) in \(batches) \(batches == 1 ? "batch" : "batches")"
+        let counts = "\(self.counts.summary) in \(batches) \(batches == 1 ? "batch" : "batches")"
         guard let failure else { return .ok("imported \(counts)") }
         let applied = batches == 0 ? "nothing was imported" : "imported before it: \(counts); nothing after them"
         return .error(code: failure.code, message: "\(failure.message) (\(applied))")

@@ -14,6 +14,8 @@ public struct RecoveryReport: Sendable, Equatable {
     public var loadedBundledDataset = 0
     /// Whether the indexes came from `index.snapshot` (plus the log after it) instead of a rebuild.
     public var usedIndexSnapshot = false
+    /// Log entries past the snapshot's point, applied on top of it (0 when it covered the whole log).
+    public var entriesAfterSnapshot = 0
 }
 
 /// Builds the `RecordIndex` a log describes, at start-up: from the index snapshot plus the log
@@ -110,7 +112,7 @@ enum IndexRecovery {
             ])
         }
         let report = RecoveryReport(entriesReplayed: scan.entries, discardedBytes: scan.discardedBytes, reason: scan.reason,
-                                    usedIndexSnapshot: restored != nil)
+                                    usedIndexSnapshot: restored != nil, entriesAfterSnapshot: restored != nil ? tail : 0)
         return Recovered(index: index, report: report, snapshotIsCurrent: restored != nil && tail == 0)
     }
 

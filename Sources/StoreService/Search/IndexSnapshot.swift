@@ -42,9 +42,7 @@ struct IndexSnapshot {
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StorageError.fromErrno("open", tmp) }
         do {
-            var out = Writer(fd: fd, path: tmp)
-            try encode(into: &out)
-            try out.finish()
+            try write(descriptor: fd, path: tmp)
             try RecordLog.syncFile(fd, path: tmp)
             close(fd)
         } catch {
@@ -54,6 +52,13 @@ struct IndexSnapshot {
         }
         guard rename(tmp, path) == 0 else { throw StorageError.fromErrno("rename", tmp) }
         RecordLog.syncDirectory(directory)
+    }
+
+    /// Writes the snapshot to an open file (`path` names it in errors); not fsynced.
+    func write(descriptor fd: Int32, path: String) throws {
+        var out = Writer(fd: fd, path: path)
+        try encode(into: &out)
+        try out.finish()
     }
 
     private func encode(into out: inout Writer) throws {

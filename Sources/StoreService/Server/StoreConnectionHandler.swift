@@ -3,6 +3,7 @@ import EpilogueProtocol
 import EpilogueServerKit
 import Logging
 import NIOCore
+import NIOPosix
 
 /// One store connection, on its event loop: frames go through the handshake state machine, reads
 /// are answered inline, writes are appended at once and answered when their fsync lands (so many
@@ -79,7 +80,9 @@ final class StoreConnectionHandler: FlowControlledConnectionHandler {
             return
         }
         if StoreRequestHandler.isStream(request) {
-            exports.append(requests.startStream(request, requestID: requestID, clientDictionaries: machine.clientDictionaries))
+            let stream = requests.startStream(request, requestID: requestID, clientDictionaries: machine.clientDictionaries)
+            exports.append(stream)
+            if case .preparingBackup(let source, _) = stream { prepareBackup(source, requestID: requestID, context: context) }
             metrics.served(request.type, frames: [], nanoseconds: (NIODeadline.now() - started).nanoseconds)
             if exports.count == 1 { pumpExports(context: context) }
             return
@@ -143,6 +146,24 @@ final class StoreConnectionHandler: FlowControlledConnectionHandler {
         context.flush()
     }
 
+    /// Writes a BACKUP's index snapshot on NIO's blocking-I/O thread pool (seconds at 1M records:
+    /// never on this loop), then lets its stream send, in its place among this connection's streams.
+    private func prepareBackup(_ source: Backup.Source, requestID: UInt32, context: ChannelHandlerContext) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let logger = logger
+        NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { source.prepareSnapshot() }.whenComplete { result in
+            let (handler, context) = bound.value
+            if case .success(let failure?) = result {
+                logger.warning("backup goes without its index snapshot; a store started on it rebuilds the indexes",
+                               metadata: ["error": "\(failure)"])
+            }
+            // Gone when the connection closed meanwhile.
+            guard let position = handler.exports.firstIndex(where: { $0.requestID == requestID }) else { return }
+            handler.exports[position] = .backup(BackupStream(source: source, requestID: requestID))
+            handler.pumpExports(context: context)
+        }
+    }
+
     /// Sends the current EXPORT a chunk at a time: while the channel is writable, one chunk per
     /// loop turn (other connections run in between); when it is not (the peer reads slower than
     /// we send), `channelWritabilityChanged` resumes. Memory stays at a chunk plus NIO's
@@ -150,6 +171,8 @@ final class StoreConnectionHandler: FlowControlledConnectionHandler {
     private func pumpExports(context: ChannelHandlerContext) {
         // A flush can re-enter (writability changes, the peer resets): one pump at a time.
         guard !pumping, !machine.isClosed, !exports.isEmpty, context.channel.isWritable else { return }
+        // A BACKUP still writing its snapshot: `prepareBackup` pumps again when it is written.
+        if case .preparingBackup = exports[0] { return }
         pumping = true
         let frames = exports[0].nextFrames(maximum: Self.exportChunk)
         let finished = exports[0].isFinished

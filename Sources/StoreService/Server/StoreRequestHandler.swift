@@ -48,7 +48,7 @@ public struct StoreRequestHandler: Sendable {
             return .export(startExport(filter, requestID: requestID, clientDictionaries: clientDictionaries))
         case .backup:
             do {
-                return .backup(BackupStream(source: try store.beginBackup(), requestID: requestID))
+                return .preparingBackup(try store.beginBackup(), requestID: requestID)
             } catch {
                 return .refused(Self.refusal(error, requestID: requestID))
             }
@@ -116,7 +116,8 @@ public struct StoreRequestHandler: Sendable {
                 case .success(let counts):
                     // Every id of the batch: the skipped ones did not change, but naming them costs less than finding them.
                     tracking.publish(items.map(\.id))
-                    completion([ServerMessage.imported(written: UInt32(counts.written), skipped: UInt32(counts.skipped)).frame(requestID: requestID)])
+                    completion([ServerMessage.imported(written: UInt32(counts.written), skipped: UInt32(counts.skipped),
+                                                                   replaced: UInt32(counts.replaced)).frame(requestID: requestID)])
                 case .failure(let error): completion(Self.refusal(error, requestID: requestID))
                 }
             }
@@ -252,6 +253,9 @@ struct ExportStream {
 /// An answer sent a chunk at a time (EXPORT, BACKUP), or a refusal sent at once in its place.
 enum ResponseStream {
     case export(ExportStream)
+    /// A BACKUP whose point in time is fixed and whose index snapshot is being written off the
+    /// event loop (`Backup.Source.prepareSnapshot`); it becomes `.backup` once written. Sends nothing.
+    case preparingBackup(Backup.Source, requestID: UInt32)
     case backup(BackupStream)
     case refused([Frame])
     case done(requestID: UInt32)
@@ -260,6 +264,7 @@ enum ResponseStream {
         switch self {
         case .export(let s): return s.requestID
         case .backup(let s): return s.requestID
+        case .preparingBackup(_, let requestID): return requestID
         case .refused(let frames): return frames.first?.requestID ?? 0
         case .done(let id): return id
         }
@@ -269,7 +274,7 @@ enum ResponseStream {
         switch self {
         case .export(let s): return s.isFinished
         case .backup(let s): return s.isFinished
-        case .refused: return false
+        case .preparingBackup, .refused: return false
         case .done: return true
         }
     }
@@ -283,6 +288,8 @@ enum ResponseStream {
             defer { self = .backup(s) }
             // Backup chunks are 256 KiB: four per turn of the loop is 1 MiB.
             return s.nextFrames(maximum: min(maximum, 4))
+        case .preparingBackup:
+            return []
         case .refused(let frames):
             self = .done(requestID: requestID)
             return frames

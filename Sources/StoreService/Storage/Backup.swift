@@ -37,6 +37,10 @@ public enum Backup {
     /// whose files do not match its manifest or whose log holds an entry that is cut short or
     /// fails its checksum (naming the file and offset). A matching copy becomes an ordinary data
     /// directory: the manifest is removed (the store is about to write to it).
+    ///
+    /// `index.snapshot` is only a cache: listed but absent (an operator deleted a damaged one) it
+    /// is passed over, and the store rebuilds its indexes from the log. Present but damaged, it is
+    /// refused like any other file, saying so: a damaged copy is a reason to distrust the medium.
     public static func verifyIfBackup(directory: String) throws {
         let incomplete = directory + "/" + incompleteName
         if FileManager.default.fileExists(atPath: incomplete) {
@@ -54,8 +58,10 @@ public enum Backup {
         for file in files {
             let path = directory + "/" + file.name
             guard let handle = FileHandle(forReadingAtPath: path) else {
+                if file.name == IndexSnapshot.fileName { continue }
                 throw StorageError.damagedBackup(path: path, offset: nil, reason: "missing")
             }
+            let remedy = file.name == IndexSnapshot.fileName ? " (only a cache: delete it to restore without it; the first start then rebuilds the indexes)" : ""
             defer { try? handle.close() }
             var verifier = file.name == RecordLog.fileName ? LogVerifier(path: path) : nil
             var crc: UInt32 = 0
@@ -68,10 +74,10 @@ public enum Backup {
             }
             guard length == file.length else {
                 throw StorageError.damagedBackup(path: path, offset: Int(min(length, file.length)),
-                                                 reason: "holds \(length) bytes, the manifest says \(file.length)")
+                                                 reason: "holds \(length) bytes, the manifest says \(file.length)" + remedy)
             }
             try verifier?.finish()
-            guard crc == file.crc32 else { throw StorageError.damagedBackup(path: path, offset: nil, reason: "CRC-32 differs from the manifest's") }
+            guard crc == file.crc32 else { throw StorageError.damagedBackup(path: path, offset: nil, reason: "CRC-32 differs from the manifest's" + remedy) }
         }
         guard unlink(manifestPath) == 0 else { throw StorageError.fromErrno("unlink", manifestPath) }
         RecordLog.syncDirectory(directory)
@@ -124,29 +130,71 @@ public enum Backup {
     /// What a BACKUP copies, fixed at one moment under the store's lock: the log's length then (an
     /// entry boundary: every write applied before it, none after) read through a descriptor of
     /// its own (a compaction that renames a new log in meanwhile leaves this file, and so this
-    /// prefix, intact), and the trained dictionaries then (files never change once written).
+    /// prefix, intact), the trained dictionaries then (files never change once written), and the
+    /// index then (a copy-on-write copy), which `prepareSnapshot` serialises as the backup's
+    /// `index.snapshot` for exactly that log length.
     public final class Source: @unchecked Sendable {
         let logFD: Int32
         let logLength: Int
         let dictionaryIDs: [UInt32]
         let directory: String
+        /// The index as of `logLength`, until `prepareSnapshot` has written it.
+        private var index: RecordIndex?
+        /// The written snapshot: an unlinked file in `directory` read through this descriptor.
+        private(set) var snapshot: (fd: Int32, length: Int)?
 
-        init(logFD: Int32, logLength: Int, dictionaryIDs: [UInt32], directory: String) {
+        init(logFD: Int32, logLength: Int, dictionaryIDs: [UInt32], directory: String, index: RecordIndex?) {
             self.logFD = logFD
             self.logLength = logLength
             self.dictionaryIDs = dictionaryIDs
             self.directory = directory
+            self.index = index
         }
 
-        deinit { close(logFD) }
+        deinit {
+            close(logFD)
+            if let snapshot { close(snapshot.fd) }
+        }
+
+        /// Serialises the index snapshot (seconds at 1M records: call it off the event loops, once,
+        /// before the backup is read). It goes to a file in the data directory unlinked at once, so
+        /// nothing is left behind and its space is freed when the backup ends. A failure (a full
+        /// disk) leaves the backup without a snapshot, which restores by rebuilding the indexes:
+        /// the reason is returned for the log.
+        public func prepareSnapshot() -> String? {
+            guard let index else { return nil }
+            self.index = nil
+            let path = directory + "/" + IndexSnapshot.fileName + ".backup-\(getpid())-\(UInt32.random(in: 0 ... .max))"
+            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { return StorageError.fromErrno("open", path).description }
+            unlink(path)
+            do {
+                try IndexSnapshot(of: index, logSize: logLength).write(descriptor: fd, path: path)
+                let length = lseek(fd, 0, SEEK_END)
+                guard length >= 0 else { throw StorageError.fromErrno("lseek", path) }
+                snapshot = (fd, Int(length))
+                return nil
+            } catch {
+                close(fd)
+                return (error as? StorageError)?.description ?? "\(error)"
+            }
+        }
 
         func readLog(at offset: Int, count: Int) throws -> [UInt8] {
+            try Self.read(logFD, at: offset, count: count, path: directory + "/" + RecordLog.fileName)
+        }
+
+        func readSnapshot(at offset: Int, count: Int) throws -> [UInt8] {
+            try Self.read(snapshot?.fd ?? -1, at: offset, count: count, path: directory + "/" + IndexSnapshot.fileName)
+        }
+
+        private static func read(_ fd: Int32, at offset: Int, count: Int, path: String) throws -> [UInt8] {
             var out = [UInt8](repeating: 0, count: count)
             var done = 0
             while done < count {
-                let n = out.withUnsafeMutableBytes { pread(logFD, $0.baseAddress! + done, count - done, off_t(offset + done)) }
+                let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset + done)) }
                 if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw StorageError.fromErrno("read", directory + "/" + RecordLog.fileName) }
+                guard n > 0 else { throw StorageError.fromErrno("read", path) }
                 done += n
             }
             return out
@@ -159,8 +207,9 @@ extension String {
 }
 
 /// A backup being read (for BACKUP: the server's `BackupStream` sends each piece as a frame): the
-/// dictionary files first, then the log prefix a chunk at a time, then every file's length and
-/// CRC-32. A failure to read ends it with `.failed`.
+/// dictionary files first, then the log prefix a chunk at a time, then the index snapshot (when
+/// `Source.prepareSnapshot` wrote one) a chunk at a time, then every file's length and CRC-32. A
+/// failure to read ends it with `.failed`.
 public struct BackupReader {
     public enum Piece: Equatable, Sendable {
         /// `bytes` of `file` from `offset` on.
@@ -171,16 +220,29 @@ public struct BackupReader {
         case failed(String)
     }
 
+    /// A file sent a chunk at a time: how far, and the CRC-32 so far.
+    private struct Progress {
+        let name: String
+        let length: Int
+        let read: (Int, Int) throws -> [UInt8]
+        var offset = 0
+        var crc: UInt32 = 0
+    }
+
     private let source: Backup.Source
     private var dictionaries: [UInt32]
-    private var logOffset = 0
-    private var logCRC: UInt32 = 0
+    /// The log, then the snapshot.
+    private var chunked: [Progress]
     private var files: [BackupFile] = []
     public private(set) var isFinished = false
 
     public init(source: Backup.Source) {
         self.source = source
         self.dictionaries = source.dictionaryIDs
+        chunked = [Progress(name: RecordLog.fileName, length: source.logLength, read: source.readLog)]
+        if let snapshot = source.snapshot {
+            chunked.append(Progress(name: IndexSnapshot.fileName, length: snapshot.length, read: source.readSnapshot))
+        }
     }
 
     /// Up to `maximum` pieces; none once finished.
@@ -199,16 +261,21 @@ public struct BackupReader {
                     pieces.append(.chunk(file: name, offset: 0, bytes: bytes))
                     continue
                 }
-                guard logOffset < source.logLength else {
-                    files.append(BackupFile(name: RecordLog.fileName, length: UInt64(source.logLength), crc32: logCRC))
+                guard var file = chunked.first else {
                     pieces.append(.end(files))
                     isFinished = true
                     return pieces
                 }
-                let bytes = try source.readLog(at: logOffset, count: min(Backup.chunkSize, source.logLength - logOffset))
-                logCRC = Zlib.crc32(bytes, seed: logCRC)
-                pieces.append(.chunk(file: RecordLog.fileName, offset: UInt64(logOffset), bytes: bytes))
-                logOffset += bytes.count
+                guard file.offset < file.length else {
+                    files.append(BackupFile(name: file.name, length: UInt64(file.length), crc32: file.crc))
+                    chunked.removeFirst()
+                    continue
+                }
+                let bytes = try file.read(file.offset, min(Backup.chunkSize, file.length - file.offset))
+                file.crc = Zlib.crc32(bytes, seed: file.crc)
+                pieces.append(.chunk(file: file.name, offset: UInt64(file.offset), bytes: bytes))
+                file.offset += bytes.count
+                chunked[0] = file
             }
         } catch {
             isFinished = true
