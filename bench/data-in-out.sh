@@ -1,11 +1,13 @@
 #!/bin/bash
 # Data in and out (issue 18): bulk import (epilogue-store import, and IMPORT through the gateway) vs
 # pipelined PUT vs `redis-cli --pipe` of the same bytes, online backup time and size, EXPORT rate
-# (binary, and through the gateway). Figures are printed, never asserted.
+# (binary, and through the gateway), and restore to serving from the backup, with its index snapshot
+# and without (as before backups carried one: the first start rebuilds the indexes). Figures are
+# printed, never asserted.
 # usage: bench/data-in-out.sh [COUNT] [BUILD]   COUNT records (default 10000), BUILD debug|release (default release)
 # env:   CORPUS=FILE   use the first COUNT lines of this JSON-lines corpus (e.g. bench/make-corpus.py's)
 #                      instead of generating one;  REPS=N  repetitions (default 1; medians are printed)
-#        SKIP=put,redis,...  leave steps out (import, gateway-import, put, redis, backup, export)
+#        SKIP=put,redis,...  leave steps out (import, gateway-import, put, redis, backup, restore, export)
 # Starts its own stores (port 0, --no-dataset, --fsync always), gateways and Redis in a temporary
 # directory and stops them. On a shared 2-core machine keep COUNT small, or read the load average
 # printed with the figures.
@@ -109,6 +111,22 @@ for rep in $(seq 1 "$reps"); do
     t0=$(now); "$bin/epilogue-store" backup --store "127.0.0.1:$a" --to "$work/backup" > "$work/backup.out"; t1=$(now)
     figure backup-time "$(secs "$t0" "$t1")" s "epilogue-store backup ($(cat "$work/backup.out"))"
     figure backup-size "$(du -sm "$work/backup" | cut -f1)" MiB "du -sm of the backup directory (JSON lines: $((bytes / 1048576)) MiB)"
+  fi
+  # 5b. Restore to serving (bench/restart.sh: start the store on the copy, until it answers PING;
+  # CPU seconds of the store process): the backup as taken (its manifest checked, then its index
+  # snapshot loaded), and a second backup with its index.snapshot deleted (what a backup without
+  # one costs: the manifest check, then a rebuild of the indexes from the log).
+  if wanted restore && wanted backup && wanted import; then
+    restore() {  # NAME DIR NOTE
+      local out; out=$("$root/bench/restart.sh" "$2" "$bin/epilogue-store" "$((7790 + rep))" | tail -2)
+      figure "$1" "$(echo "$out" | sed -n 's/.* cpu_seconds=\([0-9.]*\).*/\1/p')" "CPU s" \
+             "$3: $(echo "$out" | head -1 | sed 's/^restart to serving: //')"
+    }
+    restore restore-snapshot "$work/backup" "from the backup with its index.snapshot"
+    "$bin/epilogue-store" backup --store "127.0.0.1:$a" --to "$work/backup2" > /dev/null
+    rm "$work/backup2/index.snapshot"
+    restore restore-rebuild "$work/backup2" "the same without index.snapshot (rebuild)"
+    rm -rf "$work/backup2"
   fi
   # 6. EXPORT: binary (epilogue-bench export: streamed, inflated, not written out) and through the gateway.
   if wanted export && wanted import; then

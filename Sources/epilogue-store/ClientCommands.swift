@@ -124,8 +124,8 @@ struct BackupCommand: AsyncParsableCommand {
             }
         }
         let seconds = Date().timeIntervalSince(started)
-        let log = writer.files.first { $0.name == "records.log" }?.length ?? 0
-        print("backup of \(address.store) in \(to): \(writer.bytes) bytes (\(writer.files.count) files, records.log \(log) bytes) "
+        let sizes = ["records.log", "index.snapshot"].compactMap { name in writer.files.first { $0.name == name }.map { "\(name) \($0.length) bytes" } }
+        print("backup of \(address.store) in \(to): \(writer.bytes) bytes (\(writer.files.count) files, \(sizes.joined(separator: ", "))) "
               + "in \(String(format: "%.2f", seconds)) s, \(String(format: "%.1f", Double(writer.bytes) / 1_048_576 / max(seconds, 0.000_001))) MiB/s")
     }
 }
