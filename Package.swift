@@ -45,7 +45,7 @@ let package = Package(
         // The domain: records, their validation, filters, search hits, films and themes. Plain
         // Swift values, no NIO and no Foundation, so every other module can share them.
         .target(name: "EpilogueModel", path: "Sources/Model"),
-        // What lower layers share: the lock type and the one import of the C library.
+        // What lower layers share: the lock types and the one import of the C library.
         .target(
             name: "EpilogueShared",
             dependencies: [

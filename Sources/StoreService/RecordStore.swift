@@ -5,11 +5,14 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// The store's data: the durable log plus the in-memory `RecordIndex`, behind one lock.
+/// The store's data: the durable log plus the in-memory `RecordIndex`, behind one reader–writer lock.
 ///
 /// **Who owns what.** Everything mutable lives in `state` (the index, the counters, the
 /// maintenance flags) or is only touched while holding its lock (the log's file and size):
-/// whoever holds the lock owns all of it, and no other mutable state is shared. Slow work —
+/// whoever holds the lock exclusively (`withLock`) owns all of it and is the only one who may
+/// change it; readers (`withReadLock`: GET, FIND, SEARCH's ranking, EXPORT's selection, STATS)
+/// share it and change nothing, so a SEARCH ranking for milliseconds at a million records does
+/// not hold up the GETs of the other event loop. No other mutable state is shared. Slow work —
 /// compressing, tokenizing, inflating, serialising a snapshot, rewriting the log — runs on the
 /// calling thread outside the lock, on values copied out of it (copy-on-write makes that cheap).
 ///
@@ -23,7 +26,8 @@ import ServiceLifecycle
 ///
 /// Writes append to the log under the lock (so log order is version order), apply to the index,
 /// release the lock, then wait for durability before they are acknowledged. Reads take the lock
-/// only long enough to copy what they need.
+/// for reading, only long enough to find or copy what they need; a write waits for the readers
+/// inside, and readers that come after a waiting writer wait for it.
 ///
 /// A ServiceLifecycle `Service`: `run()` does maintenance until graceful shutdown, then waits for
 /// the job in progress and closes the store (flush, stop the fsync thread, save the index snapshot).
@@ -63,7 +67,7 @@ public final class RecordStore: Service, Sendable {
 
     public let configuration: Configuration
     let logger: Logger
-    let state: Locked<State>
+    let state: ReadWriteLocked<State>
     /// Only used while holding `state`'s lock (see the rule above), except the fsync thread's
     /// `sync()`, which `DurabilityGate` keeps apart from a file swap.
     let log: RecordLog
@@ -92,7 +96,7 @@ public final class RecordStore: Service, Sendable {
         state.snapshotIsCurrent = recovered.snapshotIsCurrent
         self.log = log
         self.dictionaries = dictionaries
-        self.state = Locked(state)
+        self.state = ReadWriteLocked(state)
         self.gate = DurabilityGate(policy: configuration.fsync, log: log, logger: logger)
         self.recoveryState = Locked(recovered.report)
         // A crash between training and the compaction after it leaves bodies on an older dictionary.
@@ -380,7 +384,7 @@ public final class RecordStore: Service, Sendable {
     // MARK: Reads
 
     public func record(id: String) -> StoredRecord? {
-        state.withLock { $0.index.records[id] }
+        state.withReadLock { $0.index.records[id] }
     }
 
     public func get(id: String) throws(StoreError) -> Record {
@@ -402,7 +406,7 @@ public final class RecordStore: Service, Sendable {
     /// Records matching `filter`, ordered by id.
     public func query(_ filter: RecordFilter, limit: Int, offset: Int) -> (records: [StoredRecord], total: Int) {
         let filter = filter.folded
-        return state.withLock { $0.index.query(filter, limit: limit, offset: offset) }
+        return state.withReadLock { $0.index.query(filter, limit: limit, offset: offset) }
     }
 
     /// Hits `offset ..< offset + limit` of the query `text` (SearchQuery's syntax) within
@@ -415,7 +419,7 @@ public final class RecordStore: Service, Sendable {
         let filter = filter.folded
         // Ranking reads only the index, under the lock; snippets need the text of the hits only,
         // inflated outside it.
-        let found = state.withLock { $0.index.find(query, filter: filter, limit: limit, offset: offset, fuzzy: fuzzy) }
+        let found = state.withReadLock { $0.index.find(query, filter: filter, limit: limit, offset: offset, fuzzy: fuzzy) }
         var suggestions: [String] = []
         for (stem, example) in found.suggested {
             let fields = (example.flatMap { try? $0.content(dictionaries) }).map(RecordIndex.searchFields) ?? []
@@ -439,17 +443,17 @@ public final class RecordStore: Service, Sendable {
     /// read a chunk at a time by whoever streams them. Sorted off the lock.
     public func exportRecords(_ filter: RecordFilter) -> [StoredRecord] {
         let filter = filter.folded
-        let taken = state.withLock { $0.index.matching(filter) }
+        let taken = state.withReadLock { $0.index.matching(filter) }
         return taken.sorted { $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }
     }
 
     /// One row per film in UTF-8 byte order of the title (see `RecordIndex.films`).
     public func films() -> [FilmSummary] {
-        state.withLock { $0.index.films() }
+        state.withReadLock { $0.index.films() }
     }
 
     public func themes(film: String?) -> [ThemeCount] {
-        state.withLock { $0.index.themes(film: film) }
+        state.withReadLock { $0.index.themes(film: film) }
     }
 
     public struct Figures: Sendable, Equatable {
@@ -469,7 +473,7 @@ public final class RecordStore: Service, Sendable {
 
     public func figures() -> Figures {
         let fsyncs = Int(gate.fsyncCount)
-        return state.withLock { state in
+        return state.withReadLock { state in
             Figures(records: state.index.records.count, rawBytes: state.index.rawBytes, storedBytes: state.index.storedBytes,
                     logBytes: log.size, liveLogBytes: state.index.liveLogBytes + RecordLog.header.count,
                     writes: state.writes, compactions: state.compactions, fsyncs: fsyncs,

@@ -37,6 +37,27 @@ import Testing
         #expect(machine.frameReceived(ClientMessage.ping(ByteBuffer()).frame(requestID: 3)) == .ignore)
     }
 
+    /// A SEARCH runs on the search pool and is answered later, like a write: its id stays taken
+    /// until then, and a draining connection stays open for its answer.
+    @Test func aSearchIsInFlightUntilAnsweredItsIdTakenAndDrainingWaitsForIt() {
+        var machine = readyMachine()
+        let search = ClientMessage.search(text: "dream", RecordFilter(), limit: 10, offset: 0, fuzzy: false)
+        #expect(machine.frameReceived(search.frame(requestID: 1)) == .serve(search, requestID: 1))
+        guard case .sendAndClose(.error(.protocolViolation, let message), 1) = readyMachineReusing(search) else {
+            Issue.record("expected a protocol violation for a reused SEARCH id"); return
+        }
+        #expect(message.contains("already in flight"))
+        #expect(machine.drain() == false, "a SEARCH is in flight")
+        #expect(answer(&machine, 1) == true, "its answer out: close")
+    }
+
+    /// A second request with the id of a SEARCH in flight, on a machine of its own.
+    private func readyMachineReusing(_ search: ClientMessage) -> StoreConnectionStateMachine.Action {
+        var machine = readyMachine()
+        _ = machine.frameReceived(search.frame(requestID: 1))
+        return machine.frameReceived(ClientMessage.get(id: "x").frame(requestID: 1))
+    }
+
     @Test func drainingWithNothingInFlightClosesAtOnce() {
         var machine = readyMachine()
         #expect(machine.frameReceived(ClientMessage.get(id: "x").frame(requestID: 1)) == .serve(.get(id: "x"), requestID: 1))

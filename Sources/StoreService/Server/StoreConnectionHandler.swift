@@ -6,8 +6,9 @@ import NIOCore
 import NIOPosix
 
 /// One store connection, on its event loop: frames go through the handshake state machine, reads
-/// are answered inline, writes are appended at once and answered when their fsync lands (so many
-/// writes share one fsync, and answers may come back out of order — each carries its request id).
+/// are answered inline but SEARCH, which runs on the search pool (so the loop goes on serving
+/// GETs meanwhile), and writes are appended at once and answered when their fsync lands (so many
+/// writes share one fsync). Answers may come back out of order — each carries its request id.
 ///
 /// Answers are written as they are ready and flushed once per read burst or loop tick, so a
 /// pipelining client costs one syscall per batch, not per request. When to read, refuse, drain and
@@ -87,7 +88,7 @@ final class StoreConnectionHandler: FlowControlledConnectionHandler {
             if exports.count == 1 { pumpExports(context: context) }
             return
         }
-        guard StoreRequestHandler.isWrite(request) else {
+        guard StoreRequestHandler.isAnsweredLater(request) else {
             let frames = requests.respondToReadCatchingErrors(request, requestID: requestID, clientDictionaries: machine.clientDictionaries)
                 .map { StoreRequestHandler.fitting($0, maximumFrameSize: maximumFrameSize) }
             served(request, requestID: requestID, traceID: traceID, frames: frames, started: started)
@@ -96,12 +97,20 @@ final class StoreConnectionHandler: FlowControlledConnectionHandler {
         }
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
-        requests.respondToWrite(request, requestID: requestID) { frames in
-            // Called from the fsync thread (or at once, on a refusal): hop back to our loop.
+        let answer: @Sendable ([Frame]) -> Void = { frames in
+            // Called from the fsync thread or the search pool (or at once): hop back to our loop.
             loop.execute {
                 let (handler, context) = bound.value
-                handler.writeCompleted(context: context, request, requestID: requestID, traceID: traceID,
-                                       frames: frames, started: started)
+                handler.laterAnswerReady(context: context, request, requestID: requestID, traceID: traceID,
+                                         frames: frames, started: started)
+            }
+        }
+        if StoreRequestHandler.isWrite(request) {
+            requests.respondToWrite(request, requestID: requestID, completion: answer)
+        } else {
+            let maximumFrameSize = self.maximumFrameSize
+            requests.respondOffLoop(request, requestID: requestID, clientDictionaries: machine.clientDictionaries) { frames in
+                answer(frames.map { StoreRequestHandler.fitting($0, maximumFrameSize: maximumFrameSize) })
             }
         }
     }
@@ -198,8 +207,8 @@ final class StoreConnectionHandler: FlowControlledConnectionHandler {
         }
     }
 
-    private func writeCompleted(context: ChannelHandlerContext, _ request: ClientMessage, requestID: UInt32, traceID: UInt64?,
-                                frames: [Frame], started: NIODeadline) {
+    private func laterAnswerReady(context: ChannelHandlerContext, _ request: ClientMessage, requestID: UInt32, traceID: UInt64?,
+                                  frames: [Frame], started: NIODeadline) {
         let open = !machine.isClosed
         let drained = machine.answered(requestID: requestID)
         served(request, requestID: requestID, traceID: traceID, frames: frames, started: started)

@@ -34,8 +34,10 @@ public struct StoreConnectionStateMachine {
     }
 
     private var state: State = .awaitingHello
-    /// Ids of writes waiting for their fsync, and of streams (EXPORT, BACKUP) being sent: served
-    /// but not yet answered, so a request reusing one would make the two answers indistinguishable.
+    /// Ids of requests answered later (writes waiting for their fsync, SEARCHes on the search
+    /// pool: `StoreRequestHandler.isAnsweredLater`) and of streams (EXPORT, BACKUP) being sent:
+    /// served but not yet answered, so a request reusing one would make the two answers
+    /// indistinguishable, and a draining connection waits for them.
     private var writesInFlight: Set<UInt32> = []
     private var streamsInFlight: Set<UInt32> = []
     private var flow = ConnectionFlow()
@@ -124,7 +126,7 @@ public struct StoreConnectionStateMachine {
             if flow.isDraining {
                 return .refuse(message, .error(code: .shuttingDown, message: "the store is shutting down; retry once it is back"), requestID: id)
             }
-            if StoreRequestHandler.isWrite(message) { writesInFlight.insert(id) }
+            if StoreRequestHandler.isAnsweredLater(message) { writesInFlight.insert(id) }
             if StoreRequestHandler.isStream(message) { streamsInFlight.insert(id) }
             return .serve(message, requestID: id)
         case (.closed, _):
@@ -139,7 +141,7 @@ public struct StoreConnectionStateMachine {
         return nil
     }
 
-    /// The answer to request `requestID` (a write, or the last frame of an EXPORT) went out: its
+    /// The answer to request `requestID` (a write, a SEARCH, or the last frame of an EXPORT) went out: its
     /// id may be used again. True when the connection was draining and is now done: close it.
     @discardableResult
     public mutating func answered(requestID: UInt32) -> Bool {

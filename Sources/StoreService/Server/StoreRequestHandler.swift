@@ -4,6 +4,7 @@ import EpilogueModel
 import EpilogueCompression
 import Foundation
 import NIOCore
+import NIOPosix
 
 /// Turns one request into its response frames. No I/O of its own beyond the store, so it is
 /// tested directly; the server only moves frames.
@@ -16,13 +17,16 @@ public struct StoreRequestHandler: Sendable {
     let startedAt: Date
     /// Who is told which records a durable write changed (PROTOCOL.md, "Tracking").
     let tracking: TrackingTable
+    /// Where offloaded reads (`isOffloaded`) run; nil: on the caller, at once.
+    let searchPool: NIOThreadPool?
 
     public init(store: RecordStore, connections: @escaping @Sendable () -> Int = { 0 }, startedAt: Date = Date(),
-                tracking: TrackingTable = TrackingTable()) {
+                tracking: TrackingTable = TrackingTable(), searchPool: NIOThreadPool? = nil) {
         self.store = store
         self.connections = connections
         self.startedAt = startedAt
         self.tracking = tracking
+        self.searchPool = searchPool
     }
 
     /// Requests that must wait for the disk; the server runs these concurrently.
@@ -30,6 +34,36 @@ public struct StoreRequestHandler: Sendable {
         switch message {
         case .put, .delete, .import: return true
         default: return false
+        }
+    }
+
+    /// Reads answered off the event loop, on `searchPool`: a SEARCH ranks for milliseconds at a
+    /// million records, and its loop would serve no other connection meanwhile (GETs queued
+    /// behind it for as long).
+    public static func isOffloaded(_ message: ClientMessage) -> Bool {
+        if case .search = message { return true }
+        return false
+    }
+
+    /// Requests answered after the turn of the loop that started them (writes once durable,
+    /// offloaded reads once the pool ran them), so possibly after later requests: each answer
+    /// carries its request id.
+    public static func isAnsweredLater(_ message: ClientMessage) -> Bool {
+        isWrite(message) || isOffloaded(message)
+    }
+
+    /// Answers an offloaded read on `searchPool` (on the caller without one); `completion` gets
+    /// its frames, from a pool thread.
+    func respondOffLoop(_ message: ClientMessage, requestID: UInt32, clientDictionaries: Set<UInt32>,
+                        completion: @escaping @Sendable ([Frame]) -> Void) {
+        guard let searchPool else {
+            return completion(respondToReadCatchingErrors(message, requestID: requestID, clientDictionaries: clientDictionaries))
+        }
+        searchPool.submit { state in
+            guard case .active = state else {
+                return completion(Self.refusal(.internalFault("the store is shutting down"), requestID: requestID))
+            }
+            completion(self.respondToReadCatchingErrors(message, requestID: requestID, clientDictionaries: clientDictionaries))
         }
     }
 

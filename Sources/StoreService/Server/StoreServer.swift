@@ -20,7 +20,7 @@ public final class StoreServer: Service, Sendable {
         /// Time a started frame has to arrive whole (catches clients trickling bytes).
         public var frameTimeout: TimeAmount = .seconds(30)
         public var maximumFrameSize: UInt32
-        /// Writes in flight per connection before the server stops reading from it.
+        /// Writes and SEARCHes in flight per connection before the server stops reading from it.
         public var maximumInFlightWrites: Int
 
         public init(host: String = "127.0.0.1", port: Int = 7701, secret: String? = nil, maximumConnections: Int = 1024,
@@ -60,8 +60,12 @@ public final class StoreServer: Service, Sendable {
 
     public func run() async throws {
         let configuration = self.configuration
+        // SEARCHes rank here, not on the event loops (StoreRequestHandler.isOffloaded): one
+        // thread per core, as many as loops; the store's read lock lets them rank at once.
+        let searchPool = NIOThreadPool(numberOfThreads: System.coreCount)
+        searchPool.start()
         let requests = StoreRequestHandler(store: store, connections: { [listener] in listener.connectionCount }, startedAt: startedAt,
-                                           tracking: tracking)
+                                           tracking: tracking, searchPool: searchPool)
         let (metrics, logger) = (self.metrics, self.logger)
         let server = try await listener.bind(initialize: { channel in
             let sync = channel.pipeline.syncOperations
@@ -90,6 +94,13 @@ public final class StoreServer: Service, Sendable {
             metrics.update(store.figures())
         }
         defer { refresher.cancel() }
-        try await listener.serve(server, service: "store", logger: logger)
+        do {
+            try await listener.serve(server, service: "store", logger: logger)
+        } catch {
+            try? await searchPool.shutdownGracefully()
+            throw error
+        }
+        // Every connection has drained, so every SEARCH was answered: nothing is left queued.
+        try await searchPool.shutdownGracefully()
     }
 }
