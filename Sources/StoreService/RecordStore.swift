@@ -426,9 +426,10 @@ public final class RecordStore: Service, Sendable {
             let word = fields.lazy.flatMap(Unicode61Tokenizer.terms).first { PorterStemmer.stem($0) == stem } ?? stem
             if !suggestions.contains(word) { suggestions.append(word) }
         }
+        let matcher = SnippetMatcher(found.query)
         let results = found.hits.map { stored, score in
             let content = try? stored.content(dictionaries)
-            let snippet = content.map { SearchIndex.snippet(fields: RecordIndex.searchFields($0), query: found.query) } ?? ""
+            let snippet = content.map { SearchIndex.snippet(fields: RecordIndex.searchFields($0), matching: matcher) } ?? ""
             return SearchHit(id: stored.id, score: score, film: stored.film, subject: stored.subject, snippet: snippet)
         }
         return (results, found.total, suggestions)

@@ -48,53 +48,66 @@ public enum Unicode61Tokenizer {
         return text.withUTF8 { bytes in
             var terms: [String] = []
             var runs: [Range<Int>] = []
-            var start = -1
-            var ascii = true
-            var index = 0
-            func finish(at end: Int) {
-                let run = UnsafeBufferPointer(rebasing: bytes[start..<end])
-                if ascii {
-                    terms.append(String(unsafeUninitializedCapacity: run.count) { out in
-                        for (offset, byte) in run.enumerated() { out[offset] = byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte }
-                        return run.count
-                    })
-                    runs.append(start..<end)
-                } else {
-                    // A run of combining diacritics alone folds to nothing: no token, as in FTS5.
-                    let term = fold(String(decoding: run, as: UTF8.self))
-                    if !term.isEmpty {
-                        terms.append(term)
-                        runs.append(start..<end)
-                    }
+            forEachRun(in: bytes) { run, ascii in
+                if let term = term(of: run, in: bytes, ascii: ascii) {
+                    terms.append(term)
+                    runs.append(run)
                 }
+                return true
+            }
+            return (terms, runs)
+        }
+    }
+
+    /// The folded term of the run of token characters `run` of `bytes`; nil for a run of
+    /// combining diacritics alone, which folds to nothing: no token, as in FTS5.
+    @inline(__always)
+    static func term(of run: Range<Int>, in bytes: UnsafeBufferPointer<UInt8>, ascii: Bool) -> String? {
+        let run = UnsafeBufferPointer(rebasing: bytes[run])
+        guard ascii else {
+            let term = fold(String(decoding: run, as: UTF8.self))
+            return term.isEmpty ? nil : term
+        }
+        return String(unsafeUninitializedCapacity: run.count) { out in
+            for (offset, byte) in run.enumerated() { out[offset] = byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte }
+            return run.count
+        }
+    }
+
+    /// Calls `body` with each maximal run of token characters in `bytes` (valid UTF-8), in order,
+    /// and whether it is all ASCII, until `body` returns false. A run is a token unless it folds
+    /// to nothing (`term(of:in:ascii:)`). ASCII bytes are classified directly, other scalars
+    /// are decoded and looked up.
+    @inline(__always)
+    static func forEachRun(in bytes: UnsafeBufferPointer<UInt8>, _ body: (_ run: Range<Int>, _ ascii: Bool) -> Bool) {
+        var start = -1
+        var ascii = true
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            let width: Int
+            let isToken: Bool
+            if byte < 0x80 {
+                width = 1
+                isToken = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+            } else {
+                // Swift strings hold valid UTF-8: the lead byte gives the width.
+                width = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : 2
+                var value = UInt32(byte) & (width == 4 ? 0x07 : width == 3 ? 0x0F : 0x1F)
+                for next in bytes[(index + 1)..<(index + width)] { value = value << 6 | UInt32(next & 0x3F) }
+                isToken = Unicode.Scalar(value).map(isTokenCharacter) ?? false
+            }
+            if isToken {
+                if start < 0 { start = index }
+                if byte >= 0x80 { ascii = false }
+            } else if start >= 0 {
+                guard body(start..<index, ascii) else { return }
                 start = -1
                 ascii = true
             }
-            while index < bytes.count {
-                let byte = bytes[index]
-                let width: Int
-                let isToken: Bool
-                if byte < 0x80 {
-                    width = 1
-                    isToken = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                } else {
-                    // Swift strings hold valid UTF-8: the lead byte gives the width.
-                    width = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : 2
-                    var value = UInt32(byte) & (width == 4 ? 0x07 : width == 3 ? 0x0F : 0x1F)
-                    for next in bytes[(index + 1)..<(index + width)] { value = value << 6 | UInt32(next & 0x3F) }
-                    isToken = Unicode.Scalar(value).map(isTokenCharacter) ?? false
-                }
-                if isToken {
-                    if start < 0 { start = index }
-                    if byte >= 0x80 { ascii = false }
-                } else if start >= 0 {
-                    finish(at: index)
-                }
-                index += width
-            }
-            if start >= 0 { finish(at: bytes.count) }
-            return (terms, runs)
+            index += width
         }
+        if start >= 0 { _ = body(start..<bytes.count, ascii) }
     }
 
     @inline(__always)
