@@ -63,6 +63,24 @@ import Testing
         rebuilt.close()
     }
 
+    @Test func postingListsKeepTheirBlockMaximaThroughTheSnapshot() throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeDirectory(dir) }
+        var search = SearchIndex()
+        for doc in UInt32(1)...400 {
+            search.upsert(docID: doc, fields: ["", "", Self.readings[Int(doc) % Self.readings.count] + String(repeating: " dream", count: Int(doc % 5)), ""])
+        }
+        for doc in stride(from: UInt32(1), through: 400, by: 2) {
+            search.remove(docID: doc, fields: ["", "", Self.readings[Int(doc) % Self.readings.count] + String(repeating: " dream", count: Int(doc % 5)), ""])
+        }
+        try IndexSnapshot(logSize: 0, nextDocID: 401, facets: [], documents: [], search: search).write(to: dir)
+        let loaded = try #require(IndexSnapshot.load(from: dir))
+        #expect(loaded.search.postings == search.postings, "entries, positions and skip entries with their maxima")
+        #expect(search.postings.allSatisfy { $0.skips.allSatisfy { $0.maxFrequency >= 1 && $0.minLength >= 4 && $0.minLength < 20 } })
+        #expect(search.postings.contains { $0.skips.contains { $0.maxFrequency > 1 } })
+        #expect(loaded.search.search("dream", limit: 5, offset: 0) == search.search("dream", limit: 5, offset: 0))
+    }
+
     @Test func writesAfterTheSnapshotAreReplayedFromTheLog() async throws {
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeDirectory(dir) }

@@ -37,7 +37,11 @@ import Testing
     }
 
     static func append(_ entries: [(doc: UInt32, frequency: UInt32)], to list: inout PostingList) {
-        for entry in entries { list.append(entry.doc, positions: positions(entry.frequency, seed: UInt64(entry.doc))) }
+        for entry in entries { list.append(entry.doc, positions: positions(entry.frequency, seed: UInt64(entry.doc)), length: length(of: entry.doc)) }
+    }
+
+    /// A document's token count in these tests.
+    static func length(of doc: UInt32) -> UInt32 { doc % 1_000 + 1
     }
 
     @Test func entriesComeBackAsAppended() {
@@ -98,8 +102,8 @@ import Testing
 
     @Test func keepingDropsRejectedEntriesOnly() {
         var list = PostingList()
-        for doc in UInt32(1)...500 { list.append(doc, positions: Self.positions(doc % 300 + 1, seed: UInt64(doc))) }
-        let kept = list.keeping { $0 % 3 == 0 }
+        for doc in UInt32(1)...500 { list.append(doc, positions: Self.positions(doc % 300 + 1, seed: UInt64(doc)), length: Self.length(of: doc)) }
+        let kept = list.keeping { $0 % 3 == 0 ? Self.length(of: $0) : nil }
         var cursor = PostingList.Cursor(kept, readingPositions: true)
         var docs: [UInt32] = []
         while cursor.advance() {
@@ -111,5 +115,21 @@ import Testing
         }
         #expect(docs == Array(stride(from: UInt32(3), through: 500, by: 3)))
         #expect(kept.live == docs.count)
+    }
+
+    @Test func skipEntriesKeepTheirBlocksHighestFrequencyAndShortestDocumentAlsoAfterKeeping() {
+        let expected = Self.entries(count: 1_000)
+        var list = PostingList()
+        Self.append(expected, to: &list)
+        func check(_ list: PostingList, _ entries: [(doc: UInt32, frequency: UInt32)]) {
+            #expect(list.skips.count == (entries.count + PostingList.blockSize - 1) / PostingList.blockSize)
+            for (block, skip) in list.skips.enumerated() {
+                let inBlock = entries[block * PostingList.blockSize..<min(entries.count, (block + 1) * PostingList.blockSize)]
+                #expect(skip.maxFrequency == inBlock.map(\.frequency).max())
+                #expect(skip.minLength == inBlock.map { Self.length(of: $0.doc) }.min())
+            }
+        }
+        check(list, expected)
+        check(list.keeping { $0 % 4 == 0 ? Self.length(of: $0) : nil }, expected.filter { $0.doc % 4 == 0 })
     }
 }

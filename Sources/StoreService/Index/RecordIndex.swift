@@ -193,7 +193,7 @@ struct RecordIndex: Sendable {
     /// with `fuzzy`, the query is then run again with those terms in place of the unknown words.
     func find(_ query: SearchQuery, filter: RecordFilter, limit: Int, offset: Int, fuzzy: Bool) -> SearchMatches {
         var query = query
-        let include: (UInt32) -> Bool = filter.isEmpty ? { _ in true } : { docID in
+        let include: ((UInt32) -> Bool)? = filter.isEmpty ? nil : { docID in
             idByDocID[docID].flatMap { records[$0] }?.matches(filter) ?? false
         }
         var page = search.search(query, limit: limit, offset: offset, where: include)

@@ -11,9 +11,10 @@ import Foundation
 /// point; anything else (no file, bad checksum, a compacted or different log) means a rebuild.
 struct IndexSnapshot {
     static let fileName = "index.snapshot"
-    /// Version 5: posting lists carry their terms' positions (phrase and column queries read
-    /// them). Version 4 made terms Porter stems. An older snapshot is rebuilt from the log.
-    static let magic: [UInt8] = Array("EPIINDEX".utf8) + [0, 0, 0, 5]
+    /// Version 6: skip entries carry their block's highest frequency and shortest document
+    /// (block-max top-k). Version 5 added term positions, 4 made terms Porter stems. An older
+    /// snapshot is rebuilt from the log.
+    static let magic: [UInt8] = Array("EPIINDEX".utf8) + [0, 0, 0, 6]
 
     /// What the snapshot says about one live record; the body comes from the log.
     struct Document: Equatable {
@@ -103,6 +104,8 @@ struct IndexSnapshot {
                 try out.u32(skip.previousDoc)
                 try out.u32(skip.offset)
                 try out.u32(skip.positionsOffset)
+                try out.u32(skip.maxFrequency)
+                try out.u32(skip.minLength)
             }
         }
     }
@@ -226,8 +229,9 @@ struct IndexSnapshot {
             let bytes = try input.bytes(try input.count(minimumItemSize: 1))
             let positions = try input.bytes(try input.count(minimumItemSize: 1))
             var skips: [PostingList.Skip] = []
-            for _ in 0..<(try input.count(minimumItemSize: 12)) {
-                skips.append(PostingList.Skip(previousDoc: try input.u32(), offset: try input.u32(), positionsOffset: try input.u32()))
+            for _ in 0..<(try input.count(minimumItemSize: 20)) {
+                skips.append(PostingList.Skip(previousDoc: try input.u32(), offset: try input.u32(), positionsOffset: try input.u32(),
+                                              maxFrequency: try input.u32(), minLength: try input.u32()))
             }
             guard live <= count, skips.count == (count + PostingList.blockSize - 1) / PostingList.blockSize,
                   skips.allSatisfy({ Int($0.offset) < bytes.count && Int($0.positionsOffset) < positions.count }),

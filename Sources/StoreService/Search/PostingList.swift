@@ -10,6 +10,10 @@
 ///
 /// Every `blockSize` entries a skip entry remembers where the block starts in both streams, so
 /// intersecting a rare term with a common one jumps over whole blocks instead of decoding them.
+/// It also keeps the block's highest frequency and its shortest document: bm25 grows with the
+/// frequency and shrinks with the length, so those two bound the score of every entry in the
+/// block (block-max top-k, `SearchIndex.search(terms:…)`). They are the raw inputs, not a
+/// score, because idf and the mean length change as the index grows.
 struct PostingList: Sendable, Equatable {
     static let blockSize = 64
 
@@ -18,6 +22,11 @@ struct PostingList: Sendable, Equatable {
         var previousDoc: UInt32
         var offset: UInt32
         var positionsOffset: UInt32
+        /// The highest frequency among the block's entries.
+        var maxFrequency: UInt32 = 0
+        /// The fewest tokens of a document among the block's entries (removed ones included,
+        /// which only loosens the bound: a doc id's length never changes).
+        var minLength: UInt32 = .max
     }
 
     private(set) var bytes: [UInt8] = []
@@ -72,14 +81,17 @@ struct PostingList: Sendable, Equatable {
 
     // MARK: Building
 
-    /// Adds a document with the term's positions in it (ascending; their count is the frequency).
-    mutating func append<C: Collection>(_ doc: UInt32, positions keys: C) where C.Element == UInt32 {
+    /// Adds a document of `length` tokens with the term's positions in it (ascending; their
+    /// count is the frequency).
+    mutating func append<C: Collection>(_ doc: UInt32, positions keys: C, length: UInt32) where C.Element == UInt32 {
         precondition(count == 0 || doc > lastDoc, "doc ids must increase")
         precondition(!keys.isEmpty, "a posting needs an occurrence")
         if count % Self.blockSize == 0 {
             skips.append(Skip(previousDoc: lastDoc, offset: UInt32(bytes.count), positionsOffset: UInt32(positions.count)))
         }
         let frequency = keys.count
+        skips[skips.count - 1].maxFrequency = max(skips[skips.count - 1].maxFrequency, UInt32(frequency))
+        skips[skips.count - 1].minLength = min(skips[skips.count - 1].minLength, length)
         let gap = UInt64(doc - lastDoc) << 1
         if frequency == 1 {
             Self.writeVarint(gap | 1, to: &bytes)
@@ -98,16 +110,17 @@ struct PostingList: Sendable, Equatable {
         live += 1
     }
 
-    /// The list without the entries `keep` rejects.
-    func keeping(_ keep: (UInt32) -> Bool) -> PostingList {
+    /// The list with only the entries whose document `length` knows (it returns the
+    /// document's token count, or nil to drop the entry).
+    func keeping(length: (UInt32) -> UInt32?) -> PostingList {
         var kept = PostingList()
         var cursor = Cursor(self, readingPositions: true)
         var keys: [UInt32] = []
         while cursor.advance() {
-            guard keep(cursor.doc) else { continue }
+            guard let documentLength = length(cursor.doc) else { continue }
             keys.removeAll(keepingCapacity: true)
             cursor.appendPositions(to: &keys)
-            kept.append(cursor.doc, positions: keys)
+            kept.append(cursor.doc, positions: keys, length: documentLength)
         }
         return kept.trimmed()
     }
@@ -234,17 +247,29 @@ struct PostingList: Sendable, Equatable {
                     let mid = (low + high) / 2
                     if skips[mid].previousDoc < target { low = mid } else { high = mid }
                 }
-                position = low * PostingList.blockSize
-                offset = Int(skips[low].offset)
-                positionsOffset = Int(skips[low].positionsOffset)
-                positionsToSkip = 0
-                onEntry = false
-                doc = skips[low].previousDoc
+                jump(toBlock: low)
             }
             while advance() {
                 if doc >= target { return true }
             }
             return false
         }
+
+        /// Moves to just before the first entry of block `index` (the next `advance` reads it).
+        mutating func jump(toBlock index: Int) {
+            let skip = list.skips[index]
+            position = index * PostingList.blockSize
+            offset = Int(skip.offset)
+            positionsOffset = Int(skip.positionsOffset)
+            positionsToSkip = 0
+            onEntry = false
+            doc = skip.previousDoc
+        }
+
+        /// The block of the current entry (of the next one before the first `advance`).
+        var block: Int { max(0, position - 1) / PostingList.blockSize }
+
+        /// Whether the current entry is the last of its block (or of the list).
+        var atBlockEnd: Bool { position % PostingList.blockSize == 0 || position == list.count }
     }
 }

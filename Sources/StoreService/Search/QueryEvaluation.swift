@@ -14,40 +14,35 @@ extension SearchIndex {
     struct PhraseMatches {
         var docs: [UInt32] = []
         var frequencies: [UInt32] = []
-
-        func frequency(of doc: UInt32) -> UInt32 {
-            var low = 0, high = docs.count
-            while low < high {
-                let mid = (low + high) / 2
-                if docs[mid] < doc { low = mid + 1 } else { high = mid }
-            }
-            return low < docs.count && docs[low] == doc ? frequencies[low] : 0
-        }
     }
 
-    /// The page of `query`'s hits, ranked as FTS5's `bm25()` ranks that query.
-    public func search(_ query: SearchQuery, limit: Int, offset: Int, where include: (UInt32) -> Bool = { _ in true }) -> SearchPage {
+    /// The page of `query`'s hits, ranked as FTS5's `bm25()` ranks that query. The query's tree
+    /// is walked with cursors (`MatchCursor`): words from their posting lists with seeks, a
+    /// prefix word from a bit set of its documents, a phrase from its matches; each match is
+    /// then scored from every phrase's frequency in it.
+    public func search(_ query: SearchQuery, limit: Int, offset: Int, where include: ((UInt32) -> Bool)? = nil) -> SearchPage {
         if let terms = query.plainTerms { return search(terms: terms, limit: limit, offset: offset, where: include) }
         guard limit > 0, offset >= 0, let root = query.root, documentCount > 0 else { return .empty }
         let phrases = query.phrases
-        var matchesByPhrase: [SearchQuery.Phrase: PhraseMatches] = [:]
-        for phrase in phrases where matchesByPhrase[phrase] == nil { matchesByPhrase[phrase] = matches(phrase) }
-        let n = Double(documentCount)
-        let averageLength = Double(totalTokens) / n
-        let weighted = phrases.map { phrase -> (PhraseMatches, Double) in
-            let m = matchesByPhrase[phrase]!
-            let hits = Double(m.docs.count)
-            let idf = log((n - hits + 0.5) / (hits + 0.5))
-            return (m, idf <= 0 ? 1e-6 : idf)
-        }
+        // What a phrase matches is found once (a prefix's bit set, a phrase's positions) and
+        // read by a cursor per use: the tree's and the scorer's move independently.
+        var sources: [SearchQuery.Phrase: MatchSource] = [:]
+        for phrase in phrases where sources[phrase] == nil { sources[phrase] = source(for: phrase) }
+        let tree = cursor(for: root, sources)
+        let scoring = phrases.map { sources[$0]!.cursor(in: self) }
+        let idfs = phrases.map { BM25.idf(matching: sources[$0]!.documents, of: documentCount) }
+        let averageLength = Double(totalTokens) / Double(documentCount)
         var top = TopHits(limit: offset + limit)
         var total = 0
-        for doc in evaluate(root, matchesByPhrase) where include(doc) {
+        var target: UInt32 = 0
+        while case let doc = tree.seek(target), doc != MatchCursor.end {
+            target = doc + 1
+            guard include?(doc) ?? true else { continue }
             total += 1
             let lengthFactor = Self.k1 * (1 - Self.b + Self.b * Double(lengths[Int(doc)]) / averageLength)
             var score = 0.0
-            for (m, idf) in weighted {
-                let f = Double(m.frequency(of: doc))
+            for (cursor, idf) in zip(scoring, idfs) {
+                let f = Double(cursor.frequency(at: doc))
                 if f > 0 { score += idf * (f * (Self.k1 + 1)) / (f + lengthFactor) }
             }
             top.offer(RankedDocument(docID: doc, score: -score))
@@ -55,18 +50,24 @@ extension SearchIndex {
         return SearchPage(hits: Array(top.sorted().dropFirst(offset)), total: total)
     }
 
-    private func evaluate(_ node: SearchQuery.Node, _ matches: [SearchQuery.Phrase: PhraseMatches]) -> [UInt32] {
+    /// Where a phrase's documents come from: a word's posting list, a prefix word's bit set, or
+    /// the matches of a phrase of several words (or of one column), found from positions.
+    private func source(for phrase: SearchQuery.Phrase) -> MatchSource {
+        if phrase.terms.count == 1 && phrase.column == nil {
+            let ids = termIDs(for: phrase.terms[0], prefix: phrase.prefix)
+            if ids.isEmpty { return .matches(PhraseMatches()) }
+            if ids.count == 1 { return .term(ids[0], documents: postings[ids[0]].live) }
+            return .prefix(PrefixDocuments(ids, in: self))
+        }
+        return .matches(matches(phrase))
+    }
+
+    private func cursor(for node: SearchQuery.Node, _ sources: [SearchQuery.Phrase: MatchSource]) -> MatchCursor {
         switch node {
-        case .phrase(let p): return matches[p]!.docs
-        case .and(let nodes):
-            var result = evaluate(nodes[0], matches)
-            for node in nodes.dropFirst() where !result.isEmpty { result = Self.intersect(result, evaluate(node, matches)) }
-            return result
-        case .or(let nodes):
-            return nodes.dropFirst().reduce(evaluate(nodes[0], matches)) { Self.union($0, evaluate($1, matches)) }
-        case .not(let a, let b):
-            let exclude = evaluate(b, matches)
-            return evaluate(a, matches).filter { !Self.contains(exclude, $0) }
+        case .phrase(let p): return sources[p]!.cursor(in: self)
+        case .and(let nodes): return AndCursor(nodes.map { cursor(for: $0, sources) })
+        case .or(let nodes): return OrCursor(nodes.map { cursor(for: $0, sources) })
+        case .not(let a, let b): return NotCursor(cursor(for: a, sources), excluding: cursor(for: b, sources))
         }
     }
 
@@ -82,43 +83,6 @@ extension SearchIndex {
         return out
     }
 
-    /// Live documents holding any of the terms, with their occurrences summed (a prefix word).
-    /// Many postings are summed into a table by doc id and read back in order; few are sorted.
-    private func merged(_ ids: [Int]) -> PhraseMatches {
-        var out = PhraseMatches()
-        let entries = ids.reduce(0) { $0 + postings[$1].count }
-        if entries * 8 >= lengths.count {
-            var sums = [UInt32](repeating: 0, count: lengths.count)
-            for id in ids {
-                var cursor = PostingList.Cursor(postings[id])
-                while cursor.advance() { sums[Int(cursor.doc)] += cursor.frequency }
-            }
-            for (doc, sum) in sums.enumerated() where sum > 0 && lengths[doc] != Self.absent {
-                out.docs.append(UInt32(doc))
-                out.frequencies.append(sum)
-            }
-            return out
-        }
-        // (doc, frequency) packed in one integer, so one sort orders them by doc.
-        var pairs: [UInt64] = []
-        pairs.reserveCapacity(entries)
-        for id in ids {
-            var cursor = PostingList.Cursor(postings[id])
-            while cursor.advance() {
-                if lengths[Int(cursor.doc)] != Self.absent { pairs.append(UInt64(cursor.doc) << 32 | UInt64(cursor.frequency)) }
-            }
-        }
-        pairs.sort()
-        for pair in pairs {
-            let doc = UInt32(truncatingIfNeeded: pair >> 32), f = UInt32(truncatingIfNeeded: pair)
-            if out.docs.last == doc { out.frequencies[out.frequencies.count - 1] += f } else {
-                out.docs.append(doc)
-                out.frequencies.append(f)
-            }
-        }
-        return out
-    }
-
     /// Term ids a query word stands for: itself, or every indexed term it begins (prefix, a
     /// range of the sorted vocabulary).
     private func termIDs(for term: String, prefix: Bool) -> [Int] {
@@ -126,23 +90,32 @@ extension SearchIndex {
         return suggester.terms(withPrefix: term, in: self).filter { postings[$0].live > 0 }
     }
 
+    /// The documents where a phrase of several words (or one word within a column) occurs.
     private func matches(_ phrase: SearchQuery.Phrase) -> PhraseMatches {
         let words = phrase.terms.indices.map { i in termIDs(for: phrase.terms[i], prefix: phrase.prefix && i == phrase.terms.count - 1) }
-        if words.count == 1 && phrase.column == nil {
-            let ids = words[0]
-            return ids.count == 1 ? postingsOf(termID: ids[0]) : merged(ids)
-        }
         guard words.allSatisfy({ !$0.isEmpty }) else { return PhraseMatches() }
-        // Candidates are the rarest word's documents (any term of a prefix); one holding every
-        // word is counted from its words' positions.
+        if words.allSatisfy({ $0.count == 1 }) { return matches(words.map { $0[0] }, column: phrase.column) }
+        // Candidates are the rarest word's documents (any term of a prefix), read from its
+        // cursor; one holding every word is counted from its words' positions.
         let order = words.indices.sorted { words[$0].reduce(0) { $0 + postings[$1].count } < words[$1].reduce(0) { $0 + postings[$1].count } }
-        let candidates = words[order[0]].count == 1 ? postingsOf(termID: words[order[0]][0]).docs
-            : words[order[0]].map { postingsOf(termID: $0).docs }.reduce([UInt32]()) { Self.union($0, $1) }
         var cursors = words.map { $0.map { PostingList.Cursor(postings[$0], readingPositions: true) } }
+        let drives = words[order[0]].count == 1
+        let prefixCandidates = drives ? [] : words[order[0]].map { postingsOf(termID: $0).docs }.reduce([UInt32]()) { Self.union($0, $1) }
+        var nextCandidate = 0
         var holding = words.map { [Bool](repeating: false, count: $0.count) }
         var positions = [[UInt32]](repeating: [], count: words.count)
         var out = PhraseMatches()
-        candidates: for doc in candidates {
+        candidates: while true {
+            let doc: UInt32
+            if drives {
+                guard cursors[order[0]][0].advance() else { break }
+                doc = cursors[order[0]][0].doc
+                guard lengths[Int(doc)] != Self.absent else { continue }
+            } else {
+                guard nextCandidate < prefixCandidates.count else { break }
+                doc = prefixCandidates[nextCandidate]
+                nextCandidate += 1
+            }
             for w in order {
                 var any = false
                 for c in cursors[w].indices {
@@ -158,6 +131,41 @@ extension SearchIndex {
                 if cursors[w].count > 1 { positions[w].sort() }
             }
             let count = Self.occurrences(of: positions, column: phrase.column)
+            if count > 0 {
+                out.docs.append(doc)
+                out.frequencies.append(count)
+            }
+        }
+        return out
+    }
+
+    /// The documents where the words `ids` occur in this order (within `column` when given): the
+    /// rarest word's cursor proposes, the others seek to it, and a document all of them hold
+    /// has its positions decoded and counted. A word that skips past the proposal moves the
+    /// proposal to where it landed.
+    private func matches(_ ids: [Int], column: Int?) -> PhraseMatches {
+        let order = ids.indices.sorted { postings[ids[$0]].count < postings[ids[$1]].count }
+        let driver = order[0], others = Array(order.dropFirst())
+        var cursors = ids.map { PostingList.Cursor(postings[$0], readingPositions: true) }
+        var positions = [[UInt32]](repeating: [], count: ids.count)
+        var out = PhraseMatches()
+        var target: UInt32 = 0
+        candidates: while cursors[driver].seek(target) {
+            let doc = cursors[driver].doc
+            target = doc + 1
+            guard lengths[Int(doc)] != Self.absent else { continue }
+            for w in others {
+                guard cursors[w].seek(doc) else { break candidates }
+                guard cursors[w].doc == doc else {
+                    target = cursors[w].doc
+                    continue candidates
+                }
+            }
+            for w in ids.indices {
+                positions[w].removeAll(keepingCapacity: true)
+                cursors[w].appendPositions(to: &positions[w])
+            }
+            let count = Self.occurrences(of: positions, column: column)
             if count > 0 {
                 out.docs.append(doc)
                 out.frequencies.append(count)
@@ -185,15 +193,6 @@ extension SearchIndex {
         return count
     }
 
-    static func intersect(_ a: [UInt32], _ b: [UInt32]) -> [UInt32] {
-        var out: [UInt32] = []
-        var i = 0, j = 0
-        while i < a.count && j < b.count {
-            if a[i] < b[j] { i += 1 } else if a[i] > b[j] { j += 1 } else { out.append(a[i]); i += 1; j += 1 }
-        }
-        return out
-    }
-
     static func union(_ a: [UInt32], _ b: [UInt32]) -> [UInt32] {
         var out: [UInt32] = []
         out.reserveCapacity(a.count + b.count)
@@ -204,14 +203,5 @@ extension SearchIndex {
             else { out.append(a[i]); i += 1; j += 1 }
         }
         return out
-    }
-
-    static func contains(_ sorted: [UInt32], _ doc: UInt32) -> Bool {
-        var low = 0, high = sorted.count
-        while low < high {
-            let mid = (low + high) / 2
-            if sorted[mid] < doc { low = mid + 1 } else { high = mid }
-        }
-        return low < sorted.count && sorted[low] == doc
     }
 }

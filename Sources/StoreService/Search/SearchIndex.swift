@@ -81,7 +81,9 @@ public struct SearchIndex: Sendable {
         precondition(index >= lengths.count || lengths[index] == Self.absent, "doc id already indexed")
         if lengths.count <= index { lengths.append(contentsOf: repeatElement(Self.absent, count: index - lengths.count + 1)) }
         lengths[index] = UInt32(document.length)
-        for (i, id) in ids.enumerated() { postings[id].append(docID, positions: document.positions(ofTermAt: i)) }
+        for (i, id) in ids.enumerated() {
+            postings[id].append(docID, positions: document.positions(ofTermAt: i), length: UInt32(document.length))
+        }
         totalTokens += document.length
         documentCount += 1
     }
@@ -109,68 +111,98 @@ public struct SearchIndex: Sendable {
             postings[id].live -= 1
             // Rebuild a list once dead entries outnumber live ones, so scans stay proportional.
             if postings[id].count > 32 && postings[id].live * 2 < postings[id].count {
-                postings[id] = postings[id].keeping { lengths[Int($0)] != Self.absent }
+                postings[id] = postings[id].keeping { doc in lengths[Int(doc)] == Self.absent ? nil : lengths[Int(doc)] }
             }
         }
     }
 
-    /// The best `limit` documents for `query` among those `include` accepts, best first; ties go
-    /// to the lower doc id (FTS5: `ORDER BY bm25(t), rowid`).
-    public func search(_ query: String, limit: Int, where include: (UInt32) -> Bool = { _ in true }) -> [RankedDocument] {
+    /// The best `limit` documents for `query` among those `include` accepts (nil: every one),
+    /// best first; ties go to the lower doc id (FTS5: `ORDER BY bm25(t), rowid`).
+    public func search(_ query: String, limit: Int, where include: ((UInt32) -> Bool)? = nil) -> [RankedDocument] {
         search(query, limit: limit, offset: 0, where: include).hits
     }
 
     /// The page of hits `offset ..< offset + limit` in rank order, with the number of all matches
-    /// `include` accepts (every match is visited anyway, so counting them is free).
-    public func search(_ query: String, limit: Int, offset: Int, where include: (UInt32) -> Bool = { _ in true }) -> SearchPage {
+    /// `include` accepts (nil: every one).
+    public func search(_ query: String, limit: Int, offset: Int, where include: ((UInt32) -> Bool)? = nil) -> SearchPage {
         search(terms: Self.terms(query), limit: limit, offset: offset, where: include)
     }
 
     /// Documents holding every one of `queryTerms` (already tokenized), through the posting
-    /// lists alone: the smallest list drives, the others skip to its documents.
-    func search(terms queryTerms: [String], limit: Int, offset: Int, where include: (UInt32) -> Bool) -> SearchPage {
+    /// lists alone: the smallest list drives, the others skip to its documents. Every match is
+    /// counted, but only scored when the bound of its blocks (`PostingList.Skip`) could enter
+    /// the page; a single term with no filter has n(t) matches and skips whole blocks.
+    func search(terms queryTerms: [String], limit: Int, offset: Int, where include: ((UInt32) -> Bool)?) -> SearchPage {
         guard limit > 0, offset >= 0, !queryTerms.isEmpty, documentCount > 0 else { return .empty }
         var ids: [Int] = []
         for term in queryTerms {
             guard let id = termIDs[term], postings[id].live > 0 else { return .empty }
             ids.append(id)
         }
-        let n = Double(documentCount)
-        let averageLength = Double(totalTokens) / n
-        let idfs = ids.map { id -> Double in
-            let hits = Double(postings[id].live)
-            let idf = log((n - hits + 0.5) / (hits + 0.5))
-            return idf <= 0 ? 1e-6 : idf
-        }
         var distinct: [Int] = []
         for id in ids where !distinct.contains(id) { distinct.append(id) }
         distinct.sort { postings[$0].count < postings[$1].count }
-        // Each query term's position in `distinct`, so scoring reads frequencies by slot.
-        let slots = ids.map { id in distinct.firstIndex(of: id)! }
+        let scorer = BM25(index: self, termIDs: ids, distinct: distinct)
+        if distinct.count == 1 && include == nil { return bestBlocksFirst(postings[distinct[0]], scorer, limit: limit, offset: offset) }
         var cursors = distinct.map { PostingList.Cursor(postings[$0]) }
         var frequencies = [Double](repeating: 0, count: distinct.count)
+        // Each cursor's block, and that block's bound (valid while the cursor stays in it).
+        var blocks = [Int](repeating: -1, count: distinct.count)
+        var bounds = [Double](repeating: 0, count: distinct.count)
         var top = TopHits(limit: offset + limit)
         var total = 0
-        candidates: while cursors[0].advance() {
+        var target: UInt32 = 0
+        candidates: while cursors[0].seek(target) {
             let doc = cursors[0].doc
+            target = doc + 1
             let length = lengths[Int(doc)]
             guard length != Self.absent else { continue }
             frequencies[0] = Double(cursors[0].frequency)
             for k in cursors.indices.dropFirst() {
                 guard cursors[k].seek(doc) else { break candidates }
-                guard cursors[k].doc == doc else { continue candidates }
+                guard cursors[k].doc == doc else {
+                    target = cursors[k].doc  // nothing before it holds every term
+                    continue candidates
+                }
                 frequencies[k] = Double(cursors[k].frequency)
             }
-            guard include(doc) else { continue }
+            guard include?(doc) ?? true else { continue }
             total += 1
-            let lengthFactor = Self.k1 * (1 - Self.b + Self.b * Double(length) / averageLength)
-            var score = 0.0
-            for (i, slot) in slots.enumerated() {
-                let f = frequencies[slot]
-                score += idfs[i] * (f * (Self.k1 + 1)) / (f + lengthFactor)
+            if let least = top.leastScoreToEnter {
+                var bound = 0.0
+                for k in cursors.indices {
+                    if blocks[k] != cursors[k].block {
+                        blocks[k] = cursors[k].block
+                        bounds[k] = scorer.bound(distinct: k, postings[distinct[k]].skips[blocks[k]])
+                    }
+                    bound += bounds[k]
+                }
+                guard BM25.mayReach(least, bound: bound) else { continue }
             }
-            top.offer(RankedDocument(docID: doc, score: -score))
+            top.offer(RankedDocument(docID: doc, score: -scorer.score(frequencies: frequencies, length: length)))
         }
         return SearchPage(hits: Array(top.sorted().dropFirst(offset)), total: total)
+    }
+
+    /// One term, no filter: n(t) documents match, and the page is found by decoding blocks in
+    /// the order of their bound, best first, until the next block's bound can't enter it.
+    private func bestBlocksFirst(_ list: PostingList, _ scorer: BM25, limit: Int, offset: Int) -> SearchPage {
+        var order = BlockOrder(list.skips.map { scorer.bound(distinct: 0, $0) })
+        var top = TopHits(limit: offset + limit)
+        var cursor = PostingList.Cursor(list)
+        var frequency = [0.0]
+        while let (block, bound) = order.next() {
+            if let least = top.leastScoreToEnter, !BM25.mayReach(least, bound: bound) { break }
+            cursor.jump(toBlock: block)
+            while cursor.advance() {
+                let length = lengths[Int(cursor.doc)]
+                if length != Self.absent {
+                    frequency[0] = Double(cursor.frequency)
+                    top.offer(RankedDocument(docID: cursor.doc, score: -scorer.score(frequencies: frequency, length: length)))
+                }
+                if cursor.atBlockEnd { break }
+            }
+        }
+        return SearchPage(hits: Array(top.sorted().dropFirst(offset)), total: list.live)
     }
 }

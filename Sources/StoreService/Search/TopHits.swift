@@ -35,6 +35,10 @@ struct TopHits {
         }
     }
 
+    /// Once full, the score (positive, FTS5's negated) a new hit must at least have to enter;
+    /// nil while there is room.
+    var leastScoreToEnter: Double? { heap.count == limit ? -heap[0].score : nil }
+
     func sorted() -> [RankedDocument] {
         heap.sorted { Self.worse($1, $0) }
     }
