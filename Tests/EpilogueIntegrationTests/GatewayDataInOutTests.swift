@@ -88,7 +88,7 @@ import Testing
                 #expect((try? result.get())?.written == 1_000)
             }
             let binary = try await withStoreClient(port: storePort) { try await $0.export() }
-            let expected = binary.flatMap { TextRenderer(format: .json).record($0) }
+            let expected = binary.flatMap { TextRenderer(format: .json).record($0).lines }
             let exportBytes = expected.reduce(0) { $0 + $1.utf8.count + 2 }
             try await withGateway(storePort: storePort) { port, gateway in
                 try await withTextClient(port: port) { client in

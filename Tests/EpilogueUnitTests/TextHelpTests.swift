@@ -14,7 +14,7 @@ import Testing
         let help = TextHelp.overview()
         #expect(!help.isError)
         for name in TextCommand.names {
-            let row = help.body.first { $0.hasPrefix(name + " ") }
+            let row = help.body.lines.first { $0.hasPrefix(name + " ") }
             #expect(row != nil, "HELP misses \(name)")
             #expect((row?.count ?? 0) > name.count + 10, "\(name) has no description")
         }
@@ -24,9 +24,9 @@ import Testing
     func topicGivesUsageDescriptionAndAnExampleThatParses(name: String) throws {
         let help = TextHelp.topic(name)
         #expect(!help.isError)
-        #expect(help.body.first?.hasPrefix("usage:   \(name)") == true)
-        #expect(help.body.count >= 3)
-        let example = try #require(help.body.last)
+        #expect(help.body.lines.first?.hasPrefix("usage:   \(name)") == true)
+        #expect(help.body.lines.count >= 3)
+        let example = try #require(help.body.lines.last)
         #expect(example.hasPrefix("example: "))
         let command = try parse(String(example.dropFirst("example: ".count)))
         #expect(command?.name == name)

@@ -14,7 +14,7 @@ import Testing
     private let json = TextRenderer(format: .json)
 
     @Test func recordInTextIsOneFieldPerLineWithTheReadingLast() {
-        let lines = text.record(sampleRecord)
+        let lines = text.record(sampleRecord).lines
         let names = lines.prefix(10).map { String($0.prefix { $0 != " " && $0 != ":" }) }
         #expect(names == ["id", "film", "year", "director", "subject", "source", "sourceKind", "themes", "version", "updatedAt"])
         #expect(lines.contains("themes:      what-if, sacrifice"))
@@ -33,7 +33,7 @@ import Testing
     }
 
     @Test func recordInJSONIsOneLineWithEveryField() throws {
-        let lines = json.record(sampleRecord)
+        let lines = json.record(sampleRecord).lines
         #expect(lines.count == 1)
         let object = try #require(jsonObject(lines[0]))
         #expect(Set(object.keys) == ["id", "film", "year", "director", "subject", "reading", "source", "sourceKind", "themes", "version", "updatedAt"])
@@ -47,7 +47,7 @@ import Testing
     }
 
     @Test func jsonKeysAreSortedSoOutputIsDeterministic() {
-        let line = json.themes([(theme: "grief", records: 4)])[0]
+        let line = json.themes([(theme: "grief", records: 4)]).lines[0]
         #expect(line == #"{"records":4,"theme":"grief"}"#)
     }
 
@@ -63,34 +63,34 @@ import Testing
     }
 
     @Test func everyJSONListIsOneValidObjectPerLine() throws {
-        let outputs: [[String]] = [
+        let outputs: [TextBody] = [
             json.recordList([sampleRecord, sampleRecord]),
             json.hits([SearchHit(id: "a", score: -1.25, film: "F", subject: "S", snippet: "…[dream] \"x\"…")]),
             json.films([(film: "La La Land", year: 2016, director: "Damien Chazelle", records: 42)]),
             json.themes([(theme: "grief", records: 4), (theme: "love", records: 2)]),
             json.stats([(name: "records", value: "58"), (name: "store_address", value: "127.0.0.1:7821")]),
         ]
-        for lines in outputs {
-            let back = readBack(TextResponse.ok(body: lines).serialized())
-            #expect(back.body.count == lines.count)
+        for body in outputs {
+            let back = readBack(TextResponse.ok(body: body).serialized())
+            #expect(back.body.count == body.lines.count)
             for line in back.body { #expect(jsonObject(line) != nil, "\(line)") }
         }
     }
 
     @Test func jsonObjectsHaveTheDocumentedKeys() throws {
-        let hit = try #require(jsonObject(json.hits([SearchHit(id: "a", score: -1.5, film: "F", subject: "S", snippet: "x")])[0]))
+        let hit = try #require(jsonObject(json.hits([SearchHit(id: "a", score: -1.5, film: "F", subject: "S", snippet: "x")]).lines[0]))
         #expect(Set(hit.keys) == ["id", "score", "film", "subject", "snippet"])
         #expect(hit["score"] as? Double == -1.5)
-        let film = try #require(jsonObject(json.films([(film: "F", year: 2016, director: "D", records: 3)])[0]))
+        let film = try #require(jsonObject(json.films([(film: "F", year: 2016, director: "D", records: 3)]).lines[0]))
         #expect(Set(film.keys) == ["film", "year", "director", "records"])
         #expect(film["records"] as? Int == 3)
-        let figure = try #require(jsonObject(json.stats([(name: "records", value: "58")])[0]))
+        let figure = try #require(jsonObject(json.stats([(name: "records", value: "58")]).lines[0]))
         #expect(figure["name"] as? String == "records")
         #expect(figure["value"] as? String == "58")
     }
 
     @Test func jsonWithANonFiniteScoreStaysValidJSON() {
-        let lines = json.hits([SearchHit(id: "a", score: .nan, film: "F", subject: "S", snippet: "x")])
+        let lines = json.hits([SearchHit(id: "a", score: .nan, film: "F", subject: "S", snippet: "x")]).lines
         #expect(lines.count == 1)
         #expect(jsonObject(lines[0]) != nil)
     }
@@ -101,7 +101,7 @@ import Testing
         other.content.film = "A Real Pain"
         other.content.subject = "airport ending"
         other.content.sourceKind = .cast
-        let lines = text.recordList([sampleRecord, other])
+        let lines = text.recordList([sampleRecord, other]).lines
         #expect(lines == [
             "ID                  FILM         SUBJECT         SOURCE",
             "la-la-land/what-if  La La Land   epilogue        director",
@@ -113,7 +113,7 @@ import Testing
         let lines = text.hits([
             SearchHit(id: "la-la-land/a", score: -1.0034, film: "La La Land", subject: "after the audition", snippet: "it is her [dream]"),
             SearchHit(id: "la-la-land/bb", score: -0.98512, film: "La La Land", subject: "epilogue montage", snippet: "The [dream] sequence"),
-        ])
+        ]).lines
         #expect(lines == [
             " 1.   -1.003  la-la-land/a   La La Land / after the audition",
             "              it is her [dream]",
@@ -124,21 +124,21 @@ import Testing
 
     @Test func filmsThemesAndStatsAreTables() {
         #expect(text.films([(film: "A Real Pain", year: 2024, director: "Jesse Eisenberg", records: 13),
-                            (film: "La La Land", year: 2016, director: "Damien Chazelle", records: 42)]) == [
+                            (film: "La La Land", year: 2016, director: "Damien Chazelle", records: 42)]).lines == [
             "FILM         YEAR  DIRECTOR         RECORDS",
             "A Real Pain  2024  Jesse Eisenberg  13",
             "La La Land   2016  Damien Chazelle  42",
         ])
-        #expect(text.themes([(theme: "family", records: 4), (theme: "open-ending", records: 1)]) == [
+        #expect(text.themes([(theme: "family", records: 4), (theme: "open-ending", records: 1)]).lines == [
             "THEME        RECORDS", "family       4", "open-ending  1",
         ])
-        #expect(text.stats([(name: "records", value: "58"), (name: "gateway_connections", value: "1")]) == [
+        #expect(text.stats([(name: "records", value: "58"), (name: "gateway_connections", value: "1")]).lines == [
             "NAME                 VALUE", "records              58", "gateway_connections  1",
         ])
     }
 
     @Test func emptyListsRenderAHeaderInTextAndNothingInJSON() {
-        #expect(text.recordList([]) == ["ID  FILM  SUBJECT  SOURCE"])
+        #expect(text.recordList([]).lines == ["ID  FILM  SUBJECT  SOURCE"])
         #expect(json.recordList([]).isEmpty)
         #expect(text.hits([]).isEmpty)
     }

@@ -91,9 +91,11 @@ final class GatewayConnectionHandler: FlowControlledConnectionHandler {
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let (stream, done) = store.exportStream(filter, on: context.eventLoop) { record in
             let (handler, context) = bound.value
-            var buffer = context.channel.allocator.buffer(capacity: 1_024)
+            var buffer = context.channel.allocator.buffer(capacity: TextRenderer.estimatedSize(of: record))
             handler.writeExportStatusIfNeeded(into: &buffer)
-            for line in TextRenderer(format: .json).record(record) { TextResponse.writeBodyLine(line, into: &buffer) }
+            // Straight into the buffer that goes out: a JSON line has no break and starts with `{`.
+            TextRenderer.writeJSON(record, into: &buffer)
+            buffer.writeStaticString("\r\n")
             handler.writeExport(buffer, context: context)
         }
         export = stream
@@ -198,7 +200,7 @@ final class GatewayConnectionHandler: FlowControlledConnectionHandler {
     }
 
     private func buffer(_ reply: TextResponse, context: ChannelHandlerContext) -> ByteBuffer {
-        var buffer = context.channel.allocator.buffer(capacity: 512)
+        var buffer = context.channel.allocator.buffer(capacity: reply.wireSizeEstimate)
         reply.write(into: &buffer)
         return buffer
     }

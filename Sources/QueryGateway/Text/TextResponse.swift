@@ -15,14 +15,18 @@ public struct TextResponse: Equatable, Sendable {
     }
 
     public var status: Status
-    public var body: [String]
+    public var body: TextBody
 
-    public static func ok(_ summary: String? = nil, body: [String] = []) -> TextResponse {
+    public static func ok(_ summary: String? = nil, body: TextBody = TextBody()) -> TextResponse {
         TextResponse(status: .ok(summary: summary), body: body)
     }
 
+    public static func ok(_ summary: String? = nil, body: [String]) -> TextResponse {
+        ok(summary, body: TextBody(lines: body))
+    }
+
     public static func error(code: TextErrorCode, message: String) -> TextResponse {
-        TextResponse(status: .error(code, message: message), body: [])
+        TextResponse(status: .error(code, message: message), body: TextBody())
     }
 
     public var isError: Bool { errorCode != nil }
@@ -42,6 +46,22 @@ public struct TextResponse: Equatable, Sendable {
         }
     }
 
+    /// `statusLine` without building it as a string first.
+    func writeStatusLine(into buffer: inout ByteBuffer) {
+        switch status {
+        case .ok(let summary?):
+            buffer.writeStaticString("OK ")
+            buffer.writeString(Self.singleLine(summary))
+        case .ok(nil):
+            buffer.writeStaticString("OK")
+        case .error(let code, let message):
+            buffer.writeStaticString("ERR ")
+            buffer.writeString(code.rawValue)
+            buffer.writeInteger(UInt8(ascii: " "))
+            buffer.writeString(Self.singleLine(message))
+        }
+    }
+
     /// Lines end with CRLF, which both `nc` and telnet show correctly.
     public func serialized() -> String {
         var buffer = ByteBuffer()
@@ -49,53 +69,28 @@ public struct TextResponse: Equatable, Sendable {
         return String(buffer: buffer)
     }
 
-    /// Writes the answer as it goes on the wire. A body line holding CR or LF (CRLF, LF or a lone
-    /// CR) goes out as several lines, each dot-stuffed on its own, so no break inside a value can
-    /// forge the terminator. Works on the UTF-8 bytes in one pass: generic String/Sequence
-    /// algorithms over a 1 KB reading were the largest share of a GET in the gateway (perf).
+    /// Writes the answer as it goes on the wire: the body is already framed (`TextBody`: a break
+    /// inside a value starts a new, dot-stuffed line, so no value can forge the terminator).
     public func write(into buffer: inout ByteBuffer) {
-        buffer.writeString(statusLine)
+        writeStatusLine(into: &buffer)
         buffer.writeStaticString("\r\n")
-        for line in body { Self.writeBodyLine(line, into: &buffer) }
+        buffer.writeImmutableBuffer(body.bytes)
         Self.writeTerminator(into: &buffer)
     }
 
-    /// One body line as it goes on the wire, for an answer written a line at a time (a streamed
-    /// EXPORT): split at line breaks, each part dot-stuffed.
-    public static func writeBodyLine(_ line: String, into buffer: inout ByteBuffer) {
-        var line = line
-        line.withUTF8 { bytes in
-            var start = 0
-            var index = 0
-            while index < bytes.count {
-                let byte = bytes[index]
-                guard byte == 0x0A || byte == 0x0D else {
-                    index += 1
-                    continue
-                }
-                writePhysicalLine(UnsafeBufferPointer(rebasing: bytes[start..<index]), into: &buffer)
-                index += byte == 0x0D && index + 1 < bytes.count && bytes[index + 1] == 0x0A ? 2 : 1
-                start = index
-            }
-            writePhysicalLine(UnsafeBufferPointer(rebasing: bytes[start..<bytes.count]), into: &buffer)
-        }
-    }
+    /// The bytes `write(into:)` writes, for a buffer that takes them without growing.
+    public var wireSizeEstimate: Int { body.bytes.readableBytes + 128 }
 
     /// The line holding a single `.` that ends every answer.
     public static func writeTerminator(into buffer: inout ByteBuffer) {
         buffer.writeStaticString(".\r\n")
     }
 
-    private static func writePhysicalLine(_ bytes: UnsafeBufferPointer<UInt8>, into buffer: inout ByteBuffer) {
-        // Checked on bytes, not Characters: ".\u{301}" is one Character but still starts with a dot.
-        if bytes.first == UInt8(ascii: ".") { buffer.writeInteger(UInt8(ascii: ".")) }
-        buffer.writeBytes(bytes)
-        buffer.writeStaticString("\r\n")
-    }
-
     /// Status lines must stay one line whatever a message contains (a store message, an echoed
     /// argument): CR, LF, other control characters and Unicode line separators become spaces.
     static func singleLine(_ text: String) -> String {
+        // Most summaries (a GET's id) are printable ASCII: nothing to replace, no copy.
+        guard !text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { return text }
         var out = String.UnicodeScalarView()
         var previous: Unicode.Scalar?
         for scalar in text.unicodeScalars {
