@@ -14,35 +14,60 @@ extension SearchIndex {
         public private(set) var length = 0
 
         /// Tokenizes the (at most four) columns, numbering each new term with `number`.
-        init(fields: [String], number: (String) -> Term) {
+        ///
+        /// Words are collected first and stemmed once each, through `stems` (a word repeats
+        /// within a document, and across documents in the cache); `number` is called once per
+        /// distinct word, not per token. The result is the same as stemming every token.
+        init(fields: [String], stems: StemCache = .shared, number: (String) -> Term) {
             precondition(fields.count <= SearchQuery.columns.count, "a document has at most four columns")
-            var slots: [Term: Int32] = [:]
-            var tokens: [(slot: Int32, position: UInt32)] = []
+            // 1. Distinct words (folded, not yet stemmed) in order of first occurrence, and each
+            //    token as (word, position).
+            var wordSlots: [String: Int32] = [:]
+            var words: [String] = []
+            var tokens: [(word: Int32, position: UInt32)] = []
             for (column, field) in fields.enumerated() {
-                for (offset, term) in SearchIndex.terms(field).enumerated() {
-                    let key = number(term)
+                var offset = 0
+                Unicode61Tokenizer.forEachTerm(in: field) { word in
                     let slot: Int32
-                    if let known = slots[key] {
+                    if let known = wordSlots[word] {
                         slot = known
                     } else {
-                        slot = Int32(terms.count)
-                        slots[key] = slot
-                        terms.append(key)
+                        slot = Int32(words.count)
+                        wordSlots[word] = slot
+                        words.append(word)
                     }
                     tokens.append((slot, PostingList.position(column: column, offset: offset)))
+                    offset += 1
                 }
             }
             length = tokens.count
-            // Group by term (a counting sort keeps each term's positions ascending).
+            // 2. Each word's term: words sharing a stem ("dream", "dreams") share a term, and
+            //    terms keep the order of their first word, which is that of their first token.
+            var termSlots: [Term: Int32] = [:]
+            var termOfWord: [Int32] = []
+            termOfWord.reserveCapacity(words.count)
+            for stem in stems.stems(of: words) {
+                let key = number(stem)
+                if let known = termSlots[key] {
+                    termOfWord.append(known)
+                } else {
+                    let slot = Int32(terms.count)
+                    termSlots[key] = slot
+                    terms.append(key)
+                    termOfWord.append(slot)
+                }
+            }
+            // 3. Group positions by term (a counting sort keeps each term's positions ascending).
             var counts = [Int32](repeating: 0, count: terms.count + 1)
-            for token in tokens { counts[Int(token.slot) + 1] += 1 }
+            for token in tokens { counts[Int(termOfWord[Int(token.word)]) + 1] += 1 }
             for i in 1..<counts.count { counts[i] += counts[i - 1] }
             starts = counts
             var next = counts
             positions = [UInt32](repeating: 0, count: tokens.count)
             for token in tokens {
-                positions[Int(next[Int(token.slot)])] = token.position
-                next[Int(token.slot)] += 1
+                let term = Int(termOfWord[Int(token.word)])
+                positions[Int(next[term])] = token.position
+                next[term] += 1
             }
         }
 

@@ -39,6 +39,19 @@ public enum Unicode61Tokenizer {
         scan(text).terms
     }
 
+    /// Calls `body` with each folded term, in order, without building arrays: indexing numbers
+    /// the terms as they come (`SearchIndex.AnalyzedTerms`).
+    @inline(__always)
+    static func forEachTerm(in text: String, _ body: (String) -> Void) {
+        var text = text
+        text.withUTF8 { bytes in
+            forEachRun(in: bytes) { run, ascii in
+                if let term = term(of: run, in: bytes, ascii: ascii) { body(term) }
+                return true
+            }
+        }
+    }
+
     /// Folded terms and their UTF-8 byte ranges, in one pass over the bytes: ASCII bytes are
     /// classified and lower-cased directly, other scalars are decoded and looked up, and only a
     /// token holding a non-ASCII scalar goes through `fold`. (Tokenizing by appending Unicode
