@@ -50,8 +50,10 @@ public enum Zlib {
     // MARK: Steps shared by the one-shot calls and the primed streams
 
     /// `stream` may be uninitialised memory; zeroed, it makes zlib use its default allocator.
-    static func initDeflate(_ stream: UnsafeMutablePointer<z_stream>, level: Int32, raw: Bool) throws {
+    /// `pooled`: the stream, and copies made of it, allocate from `ZlibBlockPool.shared`.
+    static func initDeflate(_ stream: UnsafeMutablePointer<z_stream>, level: Int32, raw: Bool, pooled: Bool = false) throws {
         stream.initialize(to: z_stream())
+        if pooled { ZlibBlockPool.install(on: stream) }
         // memLevel 9: what every stored body so far was written with (it shapes the hash chains,
         // so it is part of what makes the bytes come out the same).
         let rc = deflateInit2_(stream, level, Z_DEFLATED, raw ? -MAX_WBITS : MAX_WBITS, 9, Z_DEFAULT_STRATEGY,
@@ -167,6 +169,7 @@ extension Zlib {
     /// (`deflateCopy`). A fresh stream costs its allocation and, with a 32 KiB dictionary, hashing
     /// all 32 Ki positions: ~20 of the ~107 µs of a 1.3 KB record here; the copy costs a few µs
     /// (docs/PERFORMANCE.md). The bytes are the same as `Zlib.compress` writes with that dictionary.
+    /// Copies allocate from `ZlibBlockPool` (reused blocks, not fresh memory per record).
     ///
     /// Never changed after `init` (`deflateCopy` only reads the stream it copies), so one instance
     /// serves any number of threads at once.
@@ -177,7 +180,7 @@ extension Zlib {
             // Set up before the stored property, so a throw leaves nothing for deinit to undo.
             let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
             do {
-                try Zlib.initDeflate(stream, level: level, raw: raw)
+                try Zlib.initDeflate(stream, level: level, raw: raw, pooled: true)
             } catch {
                 stream.deallocate()
                 throw error
