@@ -23,6 +23,8 @@ import ServiceLifecycle
 ///   commit). Write completions run on it (or at once on the caller, when nothing waits);
 /// - the maintenance task group of `run()`: compaction and dictionary training (`StoreMaintenance`);
 /// - recovery's task group, at start-up only: inflating and tokenizing on every core.
+/// - Dispatch's worker threads, while an IMPORT batch is prepared (compressed and tokenized, one
+///   share per core) before the lock is taken (`prepare`).
 ///
 /// Writes append to the log under the lock (so log order is version order), apply to the index,
 /// release the lock, then wait for durability before they are acknowledged. Reads take the lock
@@ -287,31 +289,17 @@ public final class RecordStore: Service, Sendable {
     /// failed write (e.g. ENOSPC) cuts the log back: nothing applied either.
     public func importBatch(_ items: [ImportItem], existing: ImportExisting,
                             completion: @escaping @Sendable (Result<ImportCounts, StoreError>) -> Void) {
-        struct Prepared {
-            var item: ImportItem
-            var packed: (raw: Int, dictionaryID: UInt32, bytes: [UInt8])
-            var analyzed: SearchIndex.AnalyzedDocument
+        let prepared: [PreparedImport]
+        switch prepare(items) {
+        case .success(let all): prepared = all
+        case .failure(let error): return completion(.failure(error))
         }
-        var prepared: [Prepared] = []
-        prepared.reserveCapacity(items.count)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        for item in items {
-            let packed: (raw: Int, dictionaryID: UInt32, bytes: [UInt8])
-            do {
-                packed = try pack(id: item.id, item.content)
-            } catch {
-                // An invalid record is the line's fault; a failure to compress a valid one is not.
-                if case .invalidRecord = error { return completion(.failure(.importLine(line: item.line, error))) }
-                return completion(.failure(error))
-            }
-            prepared.append(Prepared(item: item, packed: packed,
-                                     analyzed: SearchIndex.AnalyzedDocument(fields: RecordIndex.searchFields(item.content))))
-        }
         let outcome = Result { () throws(StoreError) -> (UInt64, ImportCounts) in
             try state.withLock { state throws(StoreError) -> (UInt64, ImportCounts) in
                 // Versions as the batch leaves them so far (0: deleted), for ids it writes twice.
                 var batchVersions: [String: UInt64] = [:]
-                var entries: [(LogEntry, Prepared)] = []
+                var entries: [(LogEntry, PreparedImport)] = []
                 var counts = ImportCounts()
                 for p in prepared {
                     let id = p.item.id
@@ -359,6 +347,57 @@ public final class RecordStore: Service, Sendable {
             guard counts.written > 0 else { return completion(.success(counts)) }
             whenDurable(position) { error in completion(error.map { .failure($0) } ?? .success(counts)) }
         }
+    }
+
+    /// An IMPORT item ready to apply: its body packed, its text analysed.
+    private struct PreparedImport: Sendable {
+        var item: ImportItem
+        var packed: (raw: Int, dictionaryID: UInt32, bytes: [UInt8])
+        var analyzed: SearchIndex.AnalyzedDocument
+    }
+
+    /// Validates, compresses and analyses a batch before the lock, on every core: preparing is
+    /// most of an import's CPU (deflate, tokenizing), and items are independent. Each worker takes
+    /// one contiguous share; the result keeps batch order, and the error is the first item's in
+    /// batch order that fails (as a one-by-one pass would report it).
+    private func prepare(_ items: [ImportItem]) -> Result<[PreparedImport], StoreError> {
+        let workers = min(items.count, ProcessInfo.processInfo.activeProcessorCount)
+        guard workers > 1 else { return prepare(items[...]) }
+        let share = (items.count + workers - 1) / workers
+        let parts = Locked([Result<[PreparedImport], StoreError>?](repeating: nil, count: workers))
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            let part = prepare(items[min(worker * share, items.count)..<min((worker + 1) * share, items.count)])
+            parts.withLock { $0[worker] = part }
+        }
+        var prepared: [PreparedImport] = []
+        prepared.reserveCapacity(items.count)
+        for part in parts.withLock({ $0 }) {
+            switch part {
+            case .success(let some)?: prepared += some
+            case .failure(let error)?: return .failure(error)
+            case nil: preconditionFailure("concurrentPerform returned before every worker ran")
+            }
+        }
+        return .success(prepared)
+    }
+
+    /// `prepare` of one share, in order, stopping at its first failure.
+    private func prepare(_ items: ArraySlice<ImportItem>) -> Result<[PreparedImport], StoreError> {
+        var prepared: [PreparedImport] = []
+        prepared.reserveCapacity(items.count)
+        for item in items {
+            let packed: (raw: Int, dictionaryID: UInt32, bytes: [UInt8])
+            do {
+                packed = try pack(id: item.id, item.content)
+            } catch {
+                // An invalid record is the line's fault; a failure to compress a valid one is not.
+                if case .invalidRecord = error { return .failure(.importLine(line: item.line, error)) }
+                return .failure(error)
+            }
+            prepared.append(PreparedImport(item: item, packed: packed,
+                                           analyzed: SearchIndex.AnalyzedDocument(fields: RecordIndex.searchFields(item.content))))
+        }
+        return .success(prepared)
     }
 
     /// Calls `done` once the write at `position` is durable (nil) or cannot be (its error); after

@@ -73,6 +73,30 @@ import Testing
         #expect(store.query(RecordFilter(), limit: 10, offset: 0).records.map(\.id) == ["held"])
     }
 
+    /// Items are prepared (validated, compressed, analysed) by several workers, each on a share
+    /// of the batch: with refusals in two shares, the one named is still the first in the batch.
+    @Test func theFirstRefusedLineInBatchOrderIsNamedWhenSeveralAreRefused() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeDirectory(dir) }
+        let store = try await TestSupport.openStore(dir)
+        defer { store.close() }
+        let before = store.figures()
+        for refused in [[30, 170], [170], [1, 2, 199]] {
+            let items = (0..<200).map { i in
+                ImportItem(line: UInt32(i + 1), id: refused.contains(i + 1) ? "not valid" : "r\(i)", content: TestSupport.content())
+            }
+            let result = await withCheckedContinuation { c in store.importBatch(items, existing: .replace) { c.resume(returning: $0) } }
+            guard case .failure(let error) = result else { Issue.record("expected a refusal of \(refused)"); continue }
+            #expect(error.description.hasPrefix("line \(refused[0]): "), "\(error)")
+        }
+        #expect(store.figures().logBytes == before.logBytes)
+        // And a valid batch that size is written whole, in order.
+        let items = (0..<200).map { ImportItem(line: UInt32($0 + 1), id: "r\($0)", content: TestSupport.content()) }
+        let result = await withCheckedContinuation { c in store.importBatch(items, existing: .replace) { c.resume(returning: $0) } }
+        #expect(try result.get().written == 200)
+        #expect(store.query(RecordFilter(), limit: 300, offset: 0).total == 200)
+    }
+
     @Test func skipKeepsExistingRecordsReplaceWritesTheNextVersionAndKeepVersionsRestoresThem() async throws {
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeDirectory(dir) }
