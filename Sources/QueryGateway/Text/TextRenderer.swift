@@ -36,6 +36,10 @@ public struct TextRenderer: Sendable {
         // (grapheme iteration over a 1 KB reading was the most expensive step of a GET, perf).
         var reading = c.reading
         reading.withUTF8 { bytes in
+            // Most readings are one line (memchr rather than a loop over every byte).
+            guard let base = bytes.baseAddress, memchr(base, 0x0A, bytes.count) != nil else {
+                return body.appendLine(prefix: "reading:     ", bytes)
+            }
             var start = 0
             var prefix: StaticString = "reading:     "
             for index in 0..<bytes.count where bytes[index] == 0x0A {
