@@ -148,6 +148,7 @@ extension SearchIndex {
         let driver = order[0], others = Array(order.dropFirst())
         var cursors = ids.map { PostingList.Cursor(postings[$0], readingPositions: true) }
         var positions = [[UInt32]](repeating: [], count: ids.count)
+        var next = [Int](repeating: 0, count: ids.count)
         var out = PhraseMatches()
         var target: UInt32 = 0
         candidates: while cursors[driver].seek(target) {
@@ -165,7 +166,7 @@ extension SearchIndex {
                 positions[w].removeAll(keepingCapacity: true)
                 cursors[w].appendPositions(to: &positions[w])
             }
-            let count = Self.occurrences(of: positions, column: column)
+            let count = Self.occurrences(of: positions, column: column, next: &next)
             if count > 0 {
                 out.docs.append(doc)
                 out.frequencies.append(count)
@@ -178,6 +179,13 @@ extension SearchIndex {
     /// within `column` when given.
     static func occurrences(of positions: [[UInt32]], column: Int?) -> UInt32 {
         var next = [Int](repeating: 0, count: positions.count)
+        return occurrences(of: positions, column: column, next: &next)
+    }
+
+    /// The same, with `next` (one slot per word) as scratch space, so a loop over candidates
+    /// allocates nothing.
+    static func occurrences(of positions: [[UInt32]], column: Int?, next: inout [Int]) -> UInt32 {
+        for j in next.indices { next[j] = 0 }
         var count: UInt32 = 0
         starts: for start in positions[0] {
             if let column, PostingList.column(of: start) != column { continue }
