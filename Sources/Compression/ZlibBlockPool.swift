@@ -5,12 +5,12 @@ import Foundation
 /// Memory for the deflate streams `Zlib.PrimedDeflater` copies, kept for the next copy.
 ///
 /// Each `deflateCopy` allocates the stream's state, window and hash tables (~390 KiB at memLevel
-/// 9) and `deflateEnd` frees them; with malloc, every record paid for fresh memory (large blocks
-/// go back to the system on free, so each copy touches new zeroed pages). Measured with the
-/// store's zlib (1.2.13) on 4,000 corpus records and a trained 32 KiB dictionary, level 6: ~190 µs
-/// per record with malloc, ~83 µs with blocks reused, the same bytes out (docs/PERFORMANCE.md,
-/// "Bulk indexing"). A copy allocates with the callbacks of the stream it copies, so the primed
-/// stream is set up with `install(on:)`.
+/// 9) and `deflateEnd` frees them. In a C harness on the store's zlib (1.2.13; 4,000 corpus records,
+/// a trained 32 KiB dictionary, level 6) malloc's fresh memory cost ~190 µs a record against ~84 µs
+/// with blocks reused, the same bytes out. Inside the store glibc already reused most of it: the
+/// pool took a 20k populate from 87k to 27k page faults, with no CPU change beyond the noise
+/// (docs/PERFORMANCE.md, "Bulk indexing", 2026-11-30). A copy allocates with the callbacks of the
+/// stream it copies, so the primed stream is set up with `install(on:)`.
 ///
 /// Bounded: at most `blocksPerSize` free blocks of each size are kept (a few per core); beyond
 /// that a freed block goes back to the system.
