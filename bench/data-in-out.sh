@@ -8,6 +8,8 @@
 # env:   CORPUS=FILE   use the first COUNT lines of this JSON-lines corpus (e.g. bench/make-corpus.py's)
 #                      instead of generating one;  REPS=N  repetitions (default 1; medians are printed)
 #        SKIP=put,redis,...  leave steps out (import, gateway-import, put, redis, backup, restore, export)
+#        RESTORE_PORT=N  the restore step's stores listen on N + repetition (default 7790; bench/restart.sh
+#                        needs a fixed port): set it apart when two runs overlap
 # Starts its own stores (port 0, --no-dataset, --fsync always), gateways and Redis in a temporary
 # directory and stops them. On a shared 2-core machine keep COUNT small, or read the load average
 # printed with the figures.
@@ -118,7 +120,7 @@ for rep in $(seq 1 "$reps"); do
   # one costs: the manifest check, then a rebuild of the indexes from the log).
   if wanted restore && wanted backup && wanted import; then
     restore() {  # NAME DIR NOTE
-      local out; out=$("$root/bench/restart.sh" "$2" "$bin/epilogue-store" "$((7790 + rep))" | tail -2)
+      local out; out=$("$root/bench/restart.sh" "$2" "$bin/epilogue-store" "$((${RESTORE_PORT:-7790} + rep))" | tail -2)
       figure "$1" "$(echo "$out" | sed -n 's/.* cpu_seconds=\([0-9.]*\).*/\1/p')" "CPU s" \
              "$3: $(echo "$out" | head -1 | sed 's/^restart to serving: //')"
     }

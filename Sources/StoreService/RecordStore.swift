@@ -22,9 +22,11 @@ import ServiceLifecycle
 ///   cooperative-pool thread, and one thread lets concurrent writers share one fsync (group
 ///   commit). Write completions run on it (or at once on the caller, when nothing waits);
 /// - the maintenance task group of `run()`: compaction and dictionary training (`StoreMaintenance`);
-/// - recovery's task group, at start-up only: inflating and tokenizing on every core.
+/// - recovery's task group, at start-up only: inflating and tokenizing on every core;
 /// - Dispatch's worker threads, while an IMPORT batch is prepared (compressed and tokenized, one
-///   share per core) before the lock is taken (`prepare`).
+///   share per core) before the lock is taken (`prepare`);
+/// - NIO's blocking-I/O thread pool: a BACKUP's index snapshot, serialised from the index copy
+///   `beginBackup` took (the server calls `Backup.Source.prepareSnapshot` there).
 ///
 /// Writes append to the log under the lock (so log order is version order), apply to the index,
 /// release the lock, then wait for durability before they are acknowledged. Reads take the lock

@@ -69,8 +69,10 @@ public final class StoreServer: Service, Sendable {
         let (metrics, logger) = (self.metrics, self.logger)
         let server = try await listener.bind(initialize: { channel in
             let sync = channel.pipeline.syncOperations
+            // busyWhileWriting: a client reading a long EXPORT or BACKUP sends nothing meanwhile
+            // (the gateway's EXPORT of 1M records was cut off at the 300 s default).
             try sync.addInputTimeouts(idleTimeout: configuration.idleTimeout, messageTimeout: configuration.frameTimeout,
-                                      boundaries: FrameBoundaries())
+                                      boundaries: FrameBoundaries(), busyWhileWriting: true)
             try sync.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameSize: configuration.maximumFrameSize)))
             try sync.addHandler(MessageToByteHandler(FrameEncoder()))
             let machine = StoreConnectionStateMachine(secret: configuration.secret, maximumFrameSize: configuration.maximumFrameSize,
