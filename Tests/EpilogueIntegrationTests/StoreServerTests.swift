@@ -10,6 +10,41 @@ import Testing
 @testable import EpilogueStore
 
 @Suite(.timeLimit(.minutes(2))) struct StoreServerTests {
+    // Timed (a 1 s idle timeout against a slow reader): in the timed phase, see scripts/lib/timed-suites.sh.
+    @Test func aStreamLongerThanTheIdleTimeoutIsNotCutOffWhileItsAnswerStillGoesOut() async throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { TestSupport.removeDirectory(dir) }
+        try await withStoreServer(directory: dir, idleTimeout: .seconds(1)) { port, store in
+            // ~18 MB that barely compresses: more than loopback's socket buffers hold, so the
+            // store is still writing while the client reads slowly, sending nothing, for seconds.
+            var generator = SplitMix64(seed: 18)
+            for batch in 0..<20 {
+                let items = (batch * 20..<(batch + 1) * 20).map { n in
+                    let bytes = (0..<5_600).flatMap { _ in withUnsafeBytes(of: generator.next()) { Array($0) } }
+                    return ImportItem(line: UInt32(n), id: "export/\(String(format: "%04d", n))", content: TestSupport.content(reading: Data(bytes).base64EncodedString()))
+                }
+                _ = try await withCheckedContinuation { c in store.importBatch(items, existing: .replace) { c.resume(returning: $0) } }.get()
+            }
+            try await withWireClient(port: port) { client in
+                try await client.handshake()
+                try await client.send(.export(RecordFilter()), id: 3)
+                let started = ContinuousClock.now
+                var records = 0
+                while true {
+                    let frame = try await client.receive()
+                    guard frame.flags.contains(.streamContinues) else {
+                        #expect(frame.message == .resultEnd(returned: 400, total: 400))
+                        break
+                    }
+                    records += 1
+                    if records % 16 == 0 { try await Task.sleep(for: .milliseconds(250)) }
+                }
+                #expect(records == 400)
+                #expect(ContinuousClock.now - started > .seconds(3), "the stream outlasted the idle timeout")
+            }
+        }
+    }
+
     @Test func pipelinedRequestsAreAnsweredByRequestIDAndReadsOvertakeWrites() async throws {
         let dir = TestSupport.temporaryDirectory()
         defer { TestSupport.removeDirectory(dir) }

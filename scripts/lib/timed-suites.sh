@@ -3,4 +3,4 @@
 # the rest, so that ninety other suites sharing the cores in parallel do not eat into their bounds
 # (at 467 tests, a full parallel run on 2 cores made a 3.5 s bound and a trickle scenario's
 # steady client miss). A regex for `swift test --filter/--skip`.
-TIMED_SUITES='NetworkFaultTests|AbuseTests|TwoHostTests|SocketOptionTests|StoreServerTests'
+TIMED_SUITES='NetworkFaultTests|AbuseTests|TwoHostTests|SocketOptionTests|StoreServerTests|GatewayTimeoutTests'
