@@ -94,6 +94,13 @@ import Testing
                 try await withTextClient(port: port) { client in
                     try await client.send("EXPORT\n")
                     #expect(try await client.readLine() == "OK \(GatewayConnectionHandler.exportSummary)")
+                    // Read nothing more until the socket is full and the gateway has paused the store's
+                    // stream: paced reads alone never fill it on a loaded machine, where the reader
+                    // outruns a starved gateway.
+                    let deadline = ContinuousClock.now + .seconds(60)
+                    while gateway.exportBuffer.pauseCount == 0 && ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
                     var lines: [String] = []
                     lines.reserveCapacity(count)
                     while true {
