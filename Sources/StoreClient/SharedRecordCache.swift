@@ -39,9 +39,7 @@ final class SharedRecordCache: Sendable {
     /// A hit, or nil (a miss: ask the store, with `beginFill` first). Past the lease every lookup
     /// misses, so the GET goes to the store and fails as an uncached one would if it is gone.
     func lookup(_ id: String, now: NIODeadline = .now()) -> Record? {
-        let leased = lease.withLock { $0.isLive(at: now) }
-        let (record, events) = shard(id).withLock { cache in (cache.lookup(id, leased: leased), cache.takeEvents()) }
-        metrics.record(events)
+        guard case .hit(let record) = find(id, now: now, beginningFill: false) else { return nil }
         return record
     }
 
@@ -57,9 +55,13 @@ final class SharedRecordCache: Sendable {
 
     /// `lookup` and, on a miss, `beginFill`, in one hold of the shard's lock (every miss took it twice).
     func lookupOrBeginFill(_ id: String, now: NIODeadline = .now()) -> Lookup {
+        find(id, now: now, beginningFill: true)
+    }
+
+    private func find(_ id: String, now: NIODeadline, beginningFill: Bool) -> Lookup {
         let leased = lease.withLock { $0.isLive(at: now) }
         let (found, events) = shard(id).withLock { cache -> (Lookup, RecordCache<Record>.Events) in
-            let found: Lookup = cache.lookup(id, leased: leased).map { .hit($0) } ?? .miss(cache.beginFill(id))
+            let found: Lookup = cache.lookup(id, leased: leased).map { .hit($0) } ?? .miss(beginningFill ? cache.beginFill(id) : nil)
             return (found, cache.takeEvents())
         }
         metrics.record(events)
