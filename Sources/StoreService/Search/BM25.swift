@@ -32,8 +32,17 @@ struct BM25 {
 
     /// k1·(1 − b + b·|D|/avgdl): the length's part of the denominator.
     @inline(__always)
-    func lengthFactor(_ length: UInt32) -> Double {
+    func lengthFactor(_ length: UInt32) -> Double { Self.lengthFactor(length, averageLength: averageLength) }
+
+    @inline(__always)
+    static func lengthFactor(_ length: UInt32, averageLength: Double) -> Double {
         SearchIndex.k1 * (1 - SearchIndex.b + SearchIndex.b * Double(length) / averageLength)
+    }
+
+    /// One phrase's part of a document's score: idf · f·(k1+1) / (f + lengthFactor).
+    @inline(__always)
+    static func term(idf: Double, frequency f: Double, lengthFactor: Double) -> Double {
+        idf * (f * (SearchIndex.k1 + 1)) / (f + lengthFactor)
     }
 
     /// The document's score (positive: higher is better), from its frequency of each distinct term.
@@ -41,8 +50,7 @@ struct BM25 {
         let lengthFactor = lengthFactor(length)
         var score = 0.0
         for (i, slot) in slots.enumerated() {
-            let f = frequencies[slot]
-            score += idfs[i] * (f * (SearchIndex.k1 + 1)) / (f + lengthFactor)
+            score += Self.term(idf: idfs[i], frequency: frequencies[slot], lengthFactor: lengthFactor)
         }
         return score
     }

@@ -39,11 +39,11 @@ extension SearchIndex {
             target = doc + 1
             guard include?(doc) ?? true else { continue }
             total += 1
-            let lengthFactor = Self.k1 * (1 - Self.b + Self.b * Double(lengths[Int(doc)]) / averageLength)
+            let lengthFactor = BM25.lengthFactor(lengths[Int(doc)], averageLength: averageLength)
             var score = 0.0
             for (cursor, idf) in zip(scoring, idfs) {
                 let f = Double(cursor.frequency(at: doc))
-                if f > 0 { score += idf * (f * (Self.k1 + 1)) / (f + lengthFactor) }
+                if f > 0 { score += BM25.term(idf: idf, frequency: f, lengthFactor: lengthFactor) }
             }
             top.offer(RankedDocument(docID: doc, score: -score))
         }
